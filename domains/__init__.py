@@ -1,0 +1,1 @@
+"""Domain suites: sources, task specs, and the benchmark builder."""

@@ -1,0 +1,37 @@
+"""Shared CLI plumbing: one-line errors with exit code 2, the console, offline-friendly logging."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from domainemb.errors import DomainembError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str) -> None:
+    """Print one error line and exit with code 2 (no traceback)."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn :class:`DomainembError` (bad input) into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            return func(*args, **kwargs)
+        except DomainembError as exc:
+            fail(str(exc).replace("\n", " "))
+
+    return wrapper

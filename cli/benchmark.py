@@ -1,0 +1,78 @@
+"""`domainemb build-benchmark` and `domainemb list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from domainemb.cli._common import console, out, user_errors
+from domainemb.types import Domain, Size
+
+app = typer.Typer()
+
+
+@app.command("build-benchmark")
+@user_errors
+def build_benchmark(
+    domain: Annotated[Domain, typer.Argument(help="Which suite to build.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: benchmarks/DOMAIN-SIZE).")] = None,
+    size: Annotated[Size, typer.Option(help="lite: deterministic stratified caps; full: everything.")] = Size.LITE,
+    task: Annotated[
+        Optional[list[Path]], typer.Option("--task", help="Your own task folder (BEIR layout, or task.yaml + JSONL/CSV). Repeatable.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the lite subsampling.")] = 42,
+) -> None:
+    """Build a self-describing benchmark folder (parquet per task split + manifest.json)."""
+    from domainemb.domains.build import BuildConfig, build_benchmark as build, default_out
+    from domainemb.domains.registry import domain_tasks
+
+    config = BuildConfig(
+        domain=domain, out=out_dir or default_out(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
+    )
+    total = len(domain_tasks(domain)) + len(config.user_tasks)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task(f"building {domain}", total=total)
+        state = {"started": 0}
+
+        def on_task(name: str) -> None:
+            if state["started"]:
+                progress.advance(bar)
+            state["started"] += 1
+            progress.update(bar, description=f"{domain}: {name}")
+
+        result = build(config, on_task=on_task)
+    table = Table(title=f"{domain} benchmark ({size}) -> {result.path}  [{result.seconds:.1f}s]")
+    for col in ("task", "type", "main score", "sizes", "licence"):
+        table.add_column(col)
+    for t in result.manifest.tasks:
+        sizes = ", ".join(f"{k}={v}" for k, v in t.sizes.items())
+        table.add_row(t.name, t.type, t.main_score, sizes, _flag(t.licence_flag))
+    out.print(table)
+
+
+@app.command("list")
+@user_errors
+def list_tasks(
+    domain: Annotated[Optional[list[Domain]], typer.Option(help="Only these domains (repeatable).")] = None,
+    size: Annotated[Size, typer.Option(help="Which build's sizes to show.")] = Size.LITE,
+    benchmarks: Annotated[Path, typer.Option(help="Where built benchmarks are looked up for sizes.")] = Path("benchmarks"),
+) -> None:
+    """Show domains, tasks, types, sizes and licences (sizes from built benchmarks when present)."""
+    from domainemb.domains.catalog import catalog
+
+    table = Table(title=f"domainemb tasks ({size})")
+    for col in ("domain", "task", "type", "main score", "sizes", "licence"):
+        table.add_column(col)
+    for row in catalog(domain or list(Domain), size, benchmarks):
+        sizes = ", ".join(f"{k}={v}" for k, v in row.sizes.items()) if row.sizes else "(not built)"
+        table.add_row(row.domain, row.name, row.type, row.main_score, sizes, _flag(row.licence_flag))
+    out.print(table)
+
+
+def _flag(flag: str) -> str:
+    return {"NC": "[yellow]NC[/]", "copyleft": "[magenta]copyleft[/]", "unclear": "[dim]unclear[/]"}.get(flag, flag)

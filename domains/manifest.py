@@ -1,0 +1,77 @@
+"""The benchmark manifest: what a built benchmark folder contains and where it came from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from domainemb.errors import DataError
+
+MANIFEST = "manifest.json"
+FORMAT = "domainemb-benchmark/1"
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """One task of a built benchmark, as recorded in its manifest."""
+
+    name: str
+    type: str
+    main_score: str
+    domain: str
+    description: str
+    licence: str
+    licence_flag: str
+    mteb_license: str
+    citation: str
+    annotations: str
+    mteb_domains: list[str]
+    min_score: float | None
+    max_score: float | None
+    origin: str  # "builtin", "user" or "corpus"
+    sizes: dict[str, int]
+    files: dict[str, str]  # file name (relative to the task folder) -> sha256
+    source_checksums: dict[str, dict[str, str]]
+
+    @property
+    def folder(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Manifest:
+    domain: str
+    size: str
+    seed: int
+    domainemb_version: str
+    sources: dict[str, dict[str, object]]
+    tasks: list[TaskEntry]
+    format: str = FORMAT
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def read(cls, folder: Path) -> "Manifest":
+        path = folder / MANIFEST
+        if not path.is_file():
+            raise DataError(str(folder), MANIFEST, "missing: not a built benchmark (run `domainemb build-benchmark`)")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            tasks = [TaskEntry(**t) for t in raw.pop("tasks")]
+            manifest = cls(tasks=tasks, **raw)
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as exc:
+            raise DataError(str(folder), MANIFEST, f"unreadable manifest: {exc}") from None
+        if manifest.format != FORMAT:
+            raise DataError(str(folder), MANIFEST, f"unsupported format {manifest.format!r} (expected {FORMAT})")
+        return manifest
+
+    def task(self, name: str) -> TaskEntry:
+        from domainemb.errors import unknown_name
+
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise unknown_name("task", name, [t.name for t in self.tasks])

@@ -1,0 +1,169 @@
+"""Built benchmark tasks as real mteb tasks: one AbsTask subclass per type, metadata from the manifest.
+
+``load_data`` reads the task's parquet files; scoring is entirely mteb's (its evaluators and metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import polars as pl
+from datasets import Dataset, DatasetDict
+from mteb.abstasks.classification import AbsTaskClassification
+from mteb.abstasks.clustering import AbsTaskClustering
+from mteb.abstasks.multilabel_classification import AbsTaskMultilabelClassification
+from mteb.abstasks.pair_classification import AbsTaskPairClassification
+from mteb.abstasks.retrieval import AbsTaskRetrieval
+from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
+from mteb.abstasks.sts import AbsTaskSTS
+from mteb.abstasks.task_metadata import TaskMetadata
+from mteb.abstasks.text.summarization import AbsTaskSummarization
+
+from domainemb.domains.benchmark import Benchmark
+from domainemb.domains.manifest import TaskEntry
+from domainemb.types import TaskType
+
+
+def data_revision(task: TaskEntry) -> str:
+    """A short hash of the task's files: mteb records it as the dataset revision."""
+    return hashlib.sha256(json.dumps(task.files, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def task_metadata(task: TaskEntry) -> TaskMetadata:
+    return TaskMetadata(
+        name=task.name,
+        description=task.description,
+        reference=None,
+        dataset={"path": f"domainemb/{task.domain}/{task.name}", "revision": data_revision(task)},
+        type=task.type,
+        category="t2t",
+        modalities=["text"],
+        eval_splits=["test"],
+        eval_langs=["eng-Latn"],
+        main_score=task.main_score,
+        date=None,
+        domains=list(task.mteb_domains) or None,
+        task_subtypes=[],
+        license=task.mteb_license,
+        annotations_creators=task.annotations,
+        dialect=[],
+        sample_creation="found",
+        bibtex_citation=task.citation,
+    )
+
+
+class _FromBenchmark:
+    """Mixin: an mteb task whose data are the parquet tables of a built benchmark task."""
+
+    benchmark: Benchmark
+    entry: TaskEntry
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        if getattr(self, "data_loaded", False):
+            return
+        self.dataset = self._to_dataset(self.benchmark.tables(self.entry))
+        self.data_loaded = True
+
+    def _to_dataset(self, tables: dict[str, pl.DataFrame]) -> Any:
+        raise NotImplementedError
+
+
+def _hf(df: pl.DataFrame) -> Dataset:
+    return Dataset.from_dict(df.to_dict(as_series=False))
+
+
+class RetrievalTask(_FromBenchmark, AbsTaskRetrieval):
+    def _to_dataset(self, tables):
+        qrels: dict[str, dict[str, int]] = {}
+        for q, d, s in tables["qrels"].iter_rows():
+            qrels.setdefault(q, {})[d] = s
+        top_ranked = None
+        if "candidates" in tables:
+            top_ranked = {q: list(ids) for q, ids in tables["candidates"].iter_rows()}
+        split = RetrievalSplitData(
+            corpus=_hf(tables["corpus"].select("id", "title", "text")),
+            queries=_hf(tables["queries"].select("id", "text")),
+            relevant_docs=qrels,
+            top_ranked=top_ranked,
+        )
+        return {"default": {"test": split}}
+
+
+class STSTask(_FromBenchmark, AbsTaskSTS):
+    def _to_dataset(self, tables):
+        return DatasetDict({"test": _hf(tables["test"])})
+
+
+class PairClassificationTask(_FromBenchmark, AbsTaskPairClassification):
+    def _to_dataset(self, tables):
+        return DatasetDict({"test": _hf(tables["test"].rename({"label": "labels"}))})
+
+
+def _label_ids(tables: dict[str, pl.DataFrame], column: str) -> dict[str, int]:
+    values = pl.concat([df[column].explode() if df[column].dtype == pl.List(pl.Utf8) else df[column] for df in tables.values()])
+    return {v: i for i, v in enumerate(sorted(set(values.drop_nulls().to_list())))}
+
+
+class ClassificationTask(_FromBenchmark, AbsTaskClassification):
+    def _to_dataset(self, tables):
+        ids = _label_ids(tables, "label")
+        return DatasetDict(
+            {s: Dataset.from_dict({"text": df["text"].to_list(), "label": [ids[v] for v in df["label"]]}) for s, df in tables.items()}
+        )
+
+
+class MultilabelClassificationTask(_FromBenchmark, AbsTaskMultilabelClassification):
+    def _to_dataset(self, tables):
+        ids = _label_ids(tables, "labels")
+        return DatasetDict(
+            {
+                s: Dataset.from_dict({"text": df["text"].to_list(), "label": [[ids[v] for v in row] for row in df["labels"]]})
+                for s, df in tables.items()
+            }
+        )
+
+
+class ClusteringTask(_FromBenchmark, AbsTaskClustering):
+    # Cluster every document (mteb's default embeds only 4% of a large set).
+    max_fraction_of_documents_to_embed = None
+    max_document_to_embed = None
+
+    def _to_dataset(self, tables):
+        df = tables["test"]
+        return DatasetDict({"test": Dataset.from_dict({"sentences": df["text"].to_list(), "labels": df["label"].to_list()})})
+
+
+class SummarizationTask(_FromBenchmark, AbsTaskSummarization):
+    def _to_dataset(self, tables):
+        return DatasetDict({"test": _hf(tables["test"])})
+
+
+_CLASSES = {
+    TaskType.RETRIEVAL: RetrievalTask,
+    TaskType.RERANKING: RetrievalTask,
+    TaskType.STS: STSTask,
+    TaskType.PAIR_CLASSIFICATION: PairClassificationTask,
+    TaskType.CLASSIFICATION: ClassificationTask,
+    TaskType.MULTILABEL_CLASSIFICATION: MultilabelClassificationTask,
+    TaskType.CLUSTERING: ClusteringTask,
+    TaskType.SUMMARIZATION: SummarizationTask,
+}
+
+
+def to_mteb_task(benchmark: Benchmark, entry: TaskEntry | str):
+    """An mteb task instance for one task of a built benchmark (a subclass named after the task)."""
+    entry = benchmark.task(entry) if isinstance(entry, str) else entry
+    base = _CLASSES[TaskType(entry.type)]
+    attrs: dict[str, Any] = {"metadata": task_metadata(entry), "benchmark": benchmark, "entry": entry}
+    if entry.min_score is not None:
+        attrs["min_score"] = entry.min_score
+        attrs["max_score"] = entry.max_score
+    cls = type(entry.name, (base,), attrs)
+    return cls()
+
+
+def mteb_tasks(benchmark: Benchmark, names: list[str] | None = None) -> list:
+    entries = [benchmark.task(n) for n in names] if names else benchmark.tasks
+    return [to_mteb_task(benchmark, e) for e in entries]

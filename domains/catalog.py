@@ -42,3 +42,17 @@ def catalog(domains: list[Domain], size: Size, benchmarks: Path) -> list[Catalog
                 )
             )
     return rows
+
+
+def sources_markdown(domains: list[Domain]) -> str:
+    """A markdown table of which datasets feed which tasks, with licences (for README)."""
+    from domainemb.domains.registry import domain_sources
+
+    lines = ["| domain | dataset | licence | flag | tasks |", "|---|---|---|---|---|"]
+    for domain in domains:
+        tasks = domain_tasks(domain)
+        for source in domain_sources(domain):
+            fed = [f"{t.name} ({t.type.value})" for t in tasks if source in t.sources]
+            licence = source.licence.replace("|", "/")
+            lines.append(f"| {domain.value} | [{source.key.split('/', 1)[1]}]({source.repo}) | {licence} | {source.licence_flag.value} | {', '.join(fed)} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,28 @@
+# One entry point for a new user and for CI. `make test` and `make demo` set everything up themselves.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DOMAINEMB_DATA ?= $(abspath ../shared/data)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: setup test demo benchmarks
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools>=68" wheel
+	# The CPU build of torch that lies on this machine's disk; never a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+test: setup
+	$(BIN)/python -m pytest
+
+# The main job on the embedded defaults: build the four lite suites.
+demo: setup
+	for d in finance chemistry medicine general; do $(BIN)/domainemb build-benchmark $$d --size lite --out work/benchmarks/$$d-lite || exit 1; done
+	$(BIN)/domainemb list --benchmarks work/benchmarks

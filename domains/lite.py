@@ -55,7 +55,12 @@ def stratified(df: pl.DataFrame, strata: pl.Series, cap: int, seed: int, content
     """
     if df.height <= cap:
         return df
-    content = content if content is not None else df.select(pl.concat_str(pl.all().cast(pl.Utf8), separator="\x1f")).to_series()
+    if content is None:
+        as_text = [
+            pl.col(c).cast(pl.List(pl.Utf8)).list.join("\x1e") if isinstance(t, pl.List) else pl.col(c).cast(pl.Utf8)
+            for c, t in df.schema.items()
+        ]
+        content = df.select(pl.concat_str(as_text, separator="\x1f")).to_series()
     groups: dict[str, list[int]] = {}
     for i in _rank(content, seed):
         groups.setdefault(str(strata[i]), []).append(i)

@@ -2,7 +2,7 @@
 
 It covers all seven original MTEB task types (STS, pair classification, classification, clustering,
 retrieval, reranking, summarization). Where MTEB has the same data and split the MTEB task name is
-kept (``STSBenchmark``, ``SICK-R``, ``STS12``..``STS16``, ``Banking77Classification``,
+kept (``STSBenchmark``, ``SICKR`` for MTEB's SICK-R, ``STS12``..``STS16``, ``Banking77Classification``,
 ``EmotionClassification``, ``AmazonCounterfactualClassification``, ``SummEval``); otherwise the name
 says what differs (e.g. ``ImdbSplitClassification``: the labelled test reviews split in two).
 
@@ -703,7 +703,7 @@ TASKS: list[TaskSpec] = [
     _task("STSBenchmark", TaskType.STS,
           f"{_STS_TEXT}; STS Benchmark test split (news headlines, image/video captions, forum posts), as MTEB.",
           (STSB,), _stsb, ("Blog", "News", "Written"), min_score=0.0, max_score=5.0),
-    _task("SICK-R", TaskType.STS,
+    _task("SICKR", TaskType.STS,
           "Semantic relatedness of SICK sentence pairs (image/video caption sentences and their rewrites): Spearman "
           "correlation between embedding cosine similarity and the mean crowd relatedness score (1-5); all 9,927 "
           "pairs of train, trial and test, as MTEB SICK-R.",
@@ -794,7 +794,7 @@ TASKS: list[TaskSpec] = [
           (TREC,), lambda f: _classification(_trec(f, "train"), _trec(f, "test")), ("Written",)),
     _task("AGNewsClassification", TaskType.CLASSIFICATION,
           "Topic classification of news articles (title and description) into World, Sports, Business and Sci/Tech; "
-          "labels are the categories of the source news feed. Only the AG News test set is staged. "
+          "labels are derived from the categories of the source news feed. Only the AG News test set is staged. "
           + _NO_TRAIN.format(n="7,600"),
           (AG_NEWS,), lambda f: _half_split(_ag_news(f)), ("News", "Written"), annotations="derived"),
     _task("TwentyNewsgroupsClassification", TaskType.CLASSIFICATION,

@@ -137,15 +137,23 @@ def test_stratified_split_helper_keeps_rare_labels():
     assert stratified(df, df["label"], 10, seed=1).equals(kept)
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> dict[Domain, Benchmark]:
+    """Every suite with very small caps: enough to run every task through mteb quickly."""
+    root = tmp_path_factory.mktemp("tiny")
+    caps = LiteCaps(test=120, train=160, queries=20, distractors_per_query=5, corpus=300, summaries=10)
+    return {d: Benchmark.open(build_benchmark(BuildConfig(domain=d, out=root / d.value, caps=caps)).path) for d in Domain}
+
+
 @pytest.mark.slow
-def test_every_built_task_runs_in_mteb(lite):
-    """Every task of every lite suite loads and scores through mteb.evaluate with a real (tiny) ST model."""
+def test_every_built_task_runs_in_mteb(tiny):
+    """Every task of every suite loads and scores through mteb.evaluate with a real (tiny) ST model."""
     import mteb
 
     from domainemb.domains.mteb_tasks import mteb_tasks
 
     model = _static_model()
-    for domain, bench in lite.items():
+    for domain, bench in tiny.items():
         tasks = mteb_tasks(bench)
         result = mteb.evaluate(model, tasks, cache=None, show_progress_bar=False, encode_kwargs={"batch_size": 256})
         scores = {r.task_name: r.get_score() for r in result.task_results}

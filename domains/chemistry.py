@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from domainemb.domains.openstax import openstax_source, openstax_tasks, stratified_halves, unambiguous
+from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles, decode, parse_json
+from domainemb.domains.splits import HALVES_NOTE, classification_halves, unambiguous
 from domainemb.domains.tables import Tables, labelled_tables, retrieval_tables
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
@@ -257,8 +258,7 @@ def _chembench_topics(files: SourceFiles) -> list[tuple[str, str]]:
 
 
 def _chembench_classification(files: SourceFiles) -> Tables:
-    train, test = stratified_halves(_chembench_topics(files))
-    return labelled_tables({"train": train, "test": test}, TaskType.CLASSIFICATION)
+    return classification_halves(_chembench_topics(files))
 
 
 def _chembench_clustering(files: SourceFiles) -> Tables:
@@ -459,7 +459,7 @@ TASKS: list[TaskSpec] = [
         "Classify a ChemBench question (exam, textbook and safety-sheet questions) into its topic as assigned "
         "by the ChemBench authors (Organic, Physical, Analytical, General, Inorganic, Technical Chemistry, "
         "Materials Science, Toxicity/Safety); the SMILES-pair 'Chemical Preference' questions are excluded. "
-        "ChemBench has no train split: a deterministic 50/50 split stratified by topic (random.Random(42)).",
+        + HALVES_NOTE.format("topic"),
         _chembench_classification,
         "expert-annotated",
     ),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +19,18 @@ from typing import Any
 
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles
-from domainemb.domains.tables import Tables, labelled_tables, pair_tables, retrieval_tables
+from domainemb.domains.splits import (
+    HALVES_NOTE,
+    classification_halves,
+    classification_native,
+    unambiguous,
+)
+from domainemb.domains.tables import (
+    Tables,
+    labelled_tables,
+    pair_tables,
+    retrieval_tables,
+)
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 
@@ -294,42 +304,7 @@ def _hash(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _unambiguous(rows: Iterable[tuple[str, str]]) -> Rows:
-    """Deduplicate (text, label) rows in first-seen order; drop empty texts and texts with conflicting labels."""
-    labels: dict[str, set[str]] = {}
-    for text, label in rows:
-        if text:
-            labels.setdefault(text, set()).add(label)
-    return [(t, next(iter(ls))) for t, ls in labels.items() if len(ls) == 1]
-
-
-def _native_split(train: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]]) -> Tables:
-    """Classification tables from the dataset's own splits; a text found in test is dropped from train."""
-    test_rows = _unambiguous(test)
-    seen = {t for t, _ in test_rows}
-    train_rows = [(t, label) for t, label in _unambiguous(train) if t not in seen]
-    return labelled_tables({"train": train_rows, "test": test_rows}, TaskType.CLASSIFICATION)
-
-
-def _stratified_split(rows: Iterable[tuple[str, str]]) -> Tables:
-    """Deterministic 50/50 split stratified by label, for datasets without a train split.
-
-    Within each label, texts are ordered by their SHA-1 and alternately assigned to train and test.
-    """
-    by_label: dict[str, list[str]] = defaultdict(list)
-    for text, label in _unambiguous(rows):
-        by_label[label].append(text)
-    splits: dict[str, Rows] = {"train": [], "test": []}
-    for label in sorted(by_label):
-        for i, text in enumerate(sorted(by_label[label], key=lambda t: (_hash(t), t))):
-            splits["train" if i % 2 == 0 else "test"].append((text, label))
-    return labelled_tables(splits, TaskType.CLASSIFICATION)
-
-
-_SPLIT_NOTE = (
-    " The dataset has no train split: train/test is a deterministic 50/50 split stratified by label "
-    "(texts ordered by SHA-1 within each label, alternately assigned)."
-)
+_SPLIT_NOTE = " " + HALVES_NOTE.format("label")
 
 
 def _xlsx_records(files: SourceFiles, src: Source, name: str) -> list[dict[str, Any]]:
@@ -362,7 +337,7 @@ def _phrasebank(files: SourceFiles) -> Tables:
         if not sep or label.strip() not in {"positive", "neutral", "negative"}:
             raise DataError(PHRASEBANK.key, name, f"line is not 'sentence@label': {line[:60]!r}")
         rows.append((text.strip(), label.strip()))
-    return _stratified_split(rows)
+    return classification_halves(rows)
 
 
 _TWITTER_LABELS = {"0": "bearish", "1": "bullish", "2": "neutral"}
@@ -381,7 +356,7 @@ def _twitter_rows(files: SourceFiles, name: str) -> Rows:
 
 
 def _twitter(files: SourceFiles) -> Tables:
-    return _native_split(_twitter_rows(files, "sent_train.csv"), _twitter_rows(files, "sent_valid.csv"))
+    return classification_native(_twitter_rows(files, "sent_train.csv"), _twitter_rows(files, "sent_valid.csv"))
 
 
 def _labelled_xlsx(files: SourceFiles, src: Source, name: str, text_col: str, labels: dict[int, str]) -> Rows:
@@ -402,7 +377,7 @@ _FOMC_LABELS = {0: "dovish", 1: "hawkish", 2: "neutral"}
 def _fomc(files: SourceFiles) -> Tables:
     train = _labelled_xlsx(files, FOMC, "lab-manual-combine-train-5768.xlsx", "sentence", _FOMC_LABELS)
     test = _labelled_xlsx(files, FOMC, "lab-manual-combine-test-5768.xlsx", "sentence", _FOMC_LABELS)
-    return _native_split(train, test)
+    return classification_native(train, test)
 
 
 _CLAIM_LABELS = {0: "fact", 1: "claim"}
@@ -418,7 +393,7 @@ def _fin_num_claim(files: SourceFiles) -> Tables:
             )
         ]
 
-    return _native_split(split("train"), split("test"))
+    return classification_native(split("train"), split("test"))
 
 
 def _semeval(files: SourceFiles) -> Tables:
@@ -430,7 +405,7 @@ def _semeval(files: SourceFiles) -> Tables:
         score = float(_field(SEMEVAL, name, rec, "sentiment"))
         if score != 0:
             rows.append((_clean(_field(SEMEVAL, name, rec, "title")), _sign(score)))
-    return _stratified_split(rows)
+    return classification_halves(rows)
 
 
 @lru_cache(maxsize=4)
@@ -452,11 +427,11 @@ def _fiqa(files: SourceFiles) -> tuple[tuple[str, float, str], ...]:
 
 
 def _fiqa_sentiment(files: SourceFiles) -> Tables:
-    return _stratified_split((text, _sign(score)) for text, score, _ in _fiqa(files) if score != 0)
+    return classification_halves((text, _sign(score)) for text, score, _ in _fiqa(files) if score != 0)
 
 
 def _fiqa_aspects(files: SourceFiles) -> Tables:
-    return labelled_tables({"test": _unambiguous((t, a) for t, _, a in _fiqa(files))}, TaskType.CLUSTERING)
+    return labelled_tables({"test": unambiguous((t, a) for t, _, a in _fiqa(files))}, TaskType.CLUSTERING)
 
 
 # ----------------------------------------------------------------------------- TAT-QA
@@ -560,7 +535,7 @@ def _tatqa_reranking(files: SourceFiles) -> Tables:
 
 def _tatqa_answer_type(files: SourceFiles) -> Tables:
     data = _tatqa(files)
-    return _native_split(((q.text, q.answer_type) for q in data.dev), ((q.text, q.answer_type) for q in data.test))
+    return classification_native(((q.text, q.answer_type) for q in data.dev), ((q.text, q.answer_type) for q in data.test))
 
 
 # ----------------------------------------------------------------------------- FinanceBench
@@ -614,7 +589,7 @@ def _financebench_retrieval(files: SourceFiles) -> Tables:
 
 
 def _financebench_sectors(files: SourceFiles) -> Tables:
-    rows = _unambiguous((text, sector) for _, _, text, sector in _financebench(files).pages if sector)
+    rows = unambiguous((text, sector) for _, _, text, sector in _financebench(files).pages if sector)
     return labelled_tables({"test": rows}, TaskType.CLUSTERING)
 
 
@@ -688,7 +663,7 @@ def _subjective_pairs(files: SourceFiles) -> Tables:
 
 def _subjective_feature(feature: str):
     def build(files: SourceFiles) -> Tables:
-        return _stratified_split((p.answer, str(p.features[feature])) for p in _subjective(files))
+        return classification_halves((p.answer, str(p.features[feature])) for p in _subjective(files))
 
     return build
 

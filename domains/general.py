@@ -13,7 +13,7 @@ Shared conventions of the builders:
   split is dropped (its gold label is ambiguous), and a train text that also occurs in test is
   dropped from train.
 * Datasets without a train split get a deterministic label-stratified 50/50 split
-  (``random.Random(42)`` over each label's sorted texts), said in the task description.
+  (:func:`domainemb.domains.splits.halves`), said in the task description.
 * STS tasks keep every scored pair (MTEB's sizes), repeated pairs included; pair-classification
   tasks keep a repeated pair once, and drop it when its labels disagree.
 """
@@ -21,13 +21,18 @@ Shared conventions of the builders:
 from __future__ import annotations
 
 import html
-import random
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from domainemb.domains.readers import SourceFiles, decode, parse_json
+from domainemb.domains.splits import (
+    HALVES_NOTE,
+    classification_halves,
+    classification_native,
+    unambiguous,
+)
 from domainemb.domains.tables import (
     Tables,
     labelled_tables,
@@ -383,42 +388,8 @@ def _pairs(rows: Iterable[tuple[str, str, float | int]], type: TaskType) -> Tabl
     return pair_tables(clean, type)
 
 
-def _dedup(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(text, label) rows unique by text in first-seen order; texts given two labels are dropped."""
-    labels: dict[str, set[str]] = {}
-    for text, label in rows:
-        text = text.strip()
-        if text:
-            labels.setdefault(text, set()).add(label)
-    return [(t, next(iter(ls))) for t, ls in labels.items() if len(ls) == 1]
-
-
-def _classification(train: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]]) -> Tables:
-    test = _dedup(test)
-    in_test = {t for t, _ in test}
-    train = [(t, label) for t, label in _dedup(train) if t not in in_test]
-    return labelled_tables({"train": train, "test": test}, TaskType.CLASSIFICATION)
-
-
-def _half_split(rows: Iterable[tuple[str, str]]) -> Tables:
-    """Classification from one labelled set: a seeded, label-stratified 50/50 train/test split."""
-    by_label: dict[str, list[str]] = defaultdict(list)
-    for text, label in _dedup(rows):
-        by_label[label].append(text)
-    rng = random.Random(_SEED)
-    train: list[tuple[str, str]] = []
-    test: list[tuple[str, str]] = []
-    for label in sorted(by_label):
-        texts = sorted(by_label[label])
-        rng.shuffle(texts)
-        half = len(texts) // 2
-        train += [(t, label) for t in texts[:half]]
-        test += [(t, label) for t in texts[half:]]
-    return labelled_tables({"train": train, "test": test}, TaskType.CLASSIFICATION)
-
-
 def _clustering(rows: Iterable[tuple[str, str]]) -> Tables:
-    return labelled_tables({"test": _dedup(rows)}, TaskType.CLUSTERING)
+    return labelled_tables({"test": unambiguous(rows)}, TaskType.CLUSTERING)
 
 
 def _prefixed(files: SourceFiles, src: Source, name: str, names: dict[str, str], encoding: str = "utf-8"):
@@ -695,8 +666,7 @@ _STS_DOMAINS = {
 }
 _PC_TEXT = ("Average precision of the cosine similarity of the two embeddings at separating paraphrases from "
             "non-paraphrases")
-_NO_TRAIN = ("No train split is available, so the {n} labelled texts are split 50/50 into train and test, stratified by "
-             "label with a fixed seed (42).")
+_NO_TRAIN = "{n} labelled texts. " + HALVES_NOTE.format("label")
 
 TASKS: list[TaskSpec] = [
     # ---------------------------------------------------------------- STS
@@ -738,69 +708,69 @@ TASKS: list[TaskSpec] = [
     _task("Banking77Classification", TaskType.CLASSIFICATION,
           "Intent classification of online-banking customer queries into 77 fine-grained intents (crowd-written "
           "queries per intent); official train/test split, as MTEB Banking77Classification.",
-          (BANKING77,), lambda f: _classification(_banking77(f, "train"), _banking77(f, "test")), ("Written",)),
+          (BANKING77,), lambda f: classification_native(_banking77(f, "train"), _banking77(f, "test")), ("Written",)),
     _task("CLINC150Classification", TaskType.CLASSIFICATION,
           "Intent classification of short virtual-assistant queries into 150 intents over 10 domains (crowd-written "
           "per intent); official in-scope train/test split of CLINC150 'full' (out-of-scope queries not used).",
-          (CLINC150,), lambda f: _classification(_clinc150(f, "train"), _clinc150(f, "test")), ("Written",)),
+          (CLINC150,), lambda f: classification_native(_clinc150(f, "train"), _clinc150(f, "test")), ("Written",)),
     _task("EmotionClassification", TaskType.CLASSIFICATION,
           "Classification of English Twitter messages into six emotions (anger, fear, joy, love, sadness, surprise); "
           "labels were derived from emotion hashtags by distant supervision (CARER). Official train/test split, as "
           "MTEB EmotionClassification.",
-          (EMOTION,), lambda f: _classification(_emotion(f, "train"), _emotion(f, "test")), ("Social", "Written"),
+          (EMOTION,), lambda f: classification_native(_emotion(f, "train"), _emotion(f, "test")), ("Social", "Written"),
           annotations="derived"),
     _task("AmazonCounterfactualClassification", TaskType.CLASSIFICATION,
           "Detection of counterfactual statements in Amazon product-review sentences (human-annotated, binary); the "
           "English (en) subset with its official train/test split, as MTEB AmazonCounterfactualClassification (en). "
           "The release's repeated quote escaping is undone.",
-          (AMAZON_CF,), lambda f: _classification(_counterfactual(f, "train"), _counterfactual(f, "test")),
+          (AMAZON_CF,), lambda f: classification_native(_counterfactual(f, "train"), _counterfactual(f, "test")),
           ("Reviews", "Written")),
     _task("ImdbSplitClassification", TaskType.CLASSIFICATION,
           "Binary sentiment classification of IMDB movie reviews; labels derived from the review's star rating "
           "(<= 4 negative, >= 7 positive). Only the test reviews are staged (MTEB ImdbClassification trains on the "
           "separate train split). " + _NO_TRAIN.format(n="25,000"),
-          (IMDB,), lambda f: _half_split(_imdb(f)), ("Reviews", "Written"), annotations="derived"),
+          (IMDB,), lambda f: classification_halves(_imdb(f)), ("Reviews", "Written"), annotations="derived"),
     _task("SST2Classification", TaskType.CLASSIFICATION,
           "Binary sentiment classification of movie-review sentences from the Stanford Sentiment Treebank (human "
           "sentiment annotations, neutral removed; lower-cased, tokenised); official train/test split as in SentEval.",
           (SST2,),
-          lambda f: _classification(_prefixed(f, SST2, "stsa.binary.train", _POLARITY),
+          lambda f: classification_native(_prefixed(f, SST2, "stsa.binary.train", _POLARITY),
                                     _prefixed(f, SST2, "stsa.binary.test", _POLARITY)),
           ("Reviews", "Written")),
     _task("MRClassification", TaskType.CLASSIFICATION,
           "Binary sentiment classification of Rotten Tomatoes review snippets (MR, SentEval); labels derived from the "
           "review being marked fresh or rotten. " + _NO_TRAIN.format(n="10,662"),
-          (SENTEVAL,), lambda f: _half_split(_prefixed(f, SENTEVAL, "rt-polarity.all", _POLARITY, "cp1252")),
+          (SENTEVAL,), lambda f: classification_halves(_prefixed(f, SENTEVAL, "rt-polarity.all", _POLARITY, "cp1252")),
           ("Reviews", "Written"), annotations="derived"),
     _task("CRClassification", TaskType.CLASSIFICATION,
           "Binary sentiment classification of customer-review sentences about electronics (CR, SentEval; "
           "human-annotated product opinions). " + _NO_TRAIN.format(n="3,775"),
-          (SENTEVAL,), lambda f: _half_split(_prefixed(f, SENTEVAL, "custrev.all", _POLARITY)),
+          (SENTEVAL,), lambda f: classification_halves(_prefixed(f, SENTEVAL, "custrev.all", _POLARITY)),
           ("Reviews", "Written")),
     _task("SUBJClassification", TaskType.CLASSIFICATION,
           "Subjective vs objective sentence classification (SUBJ, SentEval); labels derived from the source: "
           "Rotten Tomatoes review snippets are subjective, IMDB plot-summary sentences objective. "
           + _NO_TRAIN.format(n="10,000"),
           (SENTEVAL,),
-          lambda f: _half_split(_prefixed(f, SENTEVAL, "subj.all", {"0": "subjective", "1": "objective"}, "cp1252")),
+          lambda f: classification_halves(_prefixed(f, SENTEVAL, "subj.all", {"0": "subjective", "1": "objective"}, "cp1252")),
           ("Reviews", "Written"), annotations="derived"),
     _task("MPQAClassification", TaskType.CLASSIFICATION,
           "Opinion polarity classification of short phrases from the MPQA opinion corpus (SentEval; human-annotated "
           "news opinion expressions). " + _NO_TRAIN.format(n="10,606"),
-          (SENTEVAL,), lambda f: _half_split(_prefixed(f, SENTEVAL, "mpqa.all", _POLARITY)), ("News", "Written")),
+          (SENTEVAL,), lambda f: classification_halves(_prefixed(f, SENTEVAL, "mpqa.all", _POLARITY)), ("News", "Written")),
     _task("TRECClassification", TaskType.CLASSIFICATION,
           "Question-type classification of TREC questions into the 6 coarse Li & Roth classes (ABBR, DESC, ENTY, HUM, "
           "LOC, NUM; human-annotated); official 5,452-question train and TREC-10 500-question test, as in SentEval.",
-          (TREC,), lambda f: _classification(_trec(f, "train"), _trec(f, "test")), ("Written",)),
+          (TREC,), lambda f: classification_native(_trec(f, "train"), _trec(f, "test")), ("Written",)),
     _task("AGNewsClassification", TaskType.CLASSIFICATION,
           "Topic classification of news articles (title and description) into World, Sports, Business and Sci/Tech; "
           "labels are derived from the categories of the source news feed. Only the AG News test set is staged. "
           + _NO_TRAIN.format(n="7,600"),
-          (AG_NEWS,), lambda f: _half_split(_ag_news(f)), ("News", "Written"), annotations="derived"),
+          (AG_NEWS,), lambda f: classification_halves(_ag_news(f)), ("News", "Written"), annotations="derived"),
     _task("TwentyNewsgroupsClassification", TaskType.CLASSIFICATION,
           "Classification of Usenet posts (subject line and body, other headers removed) into their 20 newsgroups; "
           "labels are the group each post was sent to (derived). Official 20news-bydate train/test split.",
-          (NEWSGROUPS,), lambda f: _classification(_newsgroup_posts(f, "train"), _newsgroup_posts(f, "test")),
+          (NEWSGROUPS,), lambda f: classification_native(_newsgroup_posts(f, "train"), _newsgroup_posts(f, "test")),
           ("News", "Written"), annotations="derived"),
     # ---------------------------------------------------------------- clustering
     _task("TwentyNewsgroupsTestClustering", TaskType.CLUSTERING,

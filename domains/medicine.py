@@ -15,18 +15,23 @@ and MeQSum as a summarization task (mteb's Summarization needs human-scored mach
 from __future__ import annotations
 
 import hashlib
-import random
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles, decode
-from domainemb.domains.tables import Tables, labelled_tables, pair_tables, retrieval_tables
+from domainemb.domains.splits import HALVES_NOTE, classification_halves, halves, unambiguous
+from domainemb.domains.tables import (
+    Tables,
+    labelled_tables,
+    pair_tables,
+    retrieval_tables,
+)
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 
@@ -198,37 +203,6 @@ def _hid(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _split(
-    rows: Iterable[tuple[str, Any]], stratum: Callable[[Any], Hashable] = lambda label: label
-) -> dict[str, list[tuple[str, Any]]]:
-    """Deterministic 50/50 train/test split stratified by ``stratum(label)``.
-
-    Each stratum is sorted and shuffled with ``random.Random(42)``; rows are then dealt alternately to
-    train and test with one counter across strata, so even singleton strata spread over both splits.
-    """
-    groups: dict[Hashable, list[tuple[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[stratum(row[1])].append(row)
-    rng = random.Random(_SEED)
-    out: dict[str, list[tuple[str, Any]]] = {"train": [], "test": []}
-    i = 0
-    for key in sorted(groups, key=repr):
-        group = sorted(groups[key], key=lambda r: (r[0], repr(r[1])))
-        rng.shuffle(group)
-        for row in group:
-            out["train" if i % 2 == 0 else "test"].append(row)
-            i += 1
-    return out
-
-
-def _unambiguous(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Deduplicate (text, label) rows, dropping texts released under more than one label."""
-    labels: dict[str, set[str]] = defaultdict(set)
-    for text, label in rows:
-        labels[text].add(label)
-    return [(t, next(iter(ls))) for t, ls in labels.items() if len(ls) == 1]
-
-
 def _dict_rows(files: SourceFiles, src: Source, name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """CSV rows as dicts keyed by the header row, which must hold ``columns``."""
     header, *rows = files.csv_rows(src, name)
@@ -311,7 +285,7 @@ def _hoc_abstracts(files: SourceFiles, src: Source) -> list[tuple[str, tuple[str
 
 
 def _hoc_multilabel(files: SourceFiles) -> Tables:
-    split = _split(((t, list(ls)) for t, ls in _cached(files, HOC, _hoc_abstracts)), stratum=tuple)
+    split = halves(((t, list(ls)) for t, ls in _cached(files, HOC, _hoc_abstracts)), stratum=tuple)
     return labelled_tables(split, TaskType.MULTILABEL_CLASSIFICATION)
 
 
@@ -374,11 +348,11 @@ def _medical_abstracts(files: SourceFiles) -> list[tuple[str, str]]:
         text = _norm(r["medical_abstract"])
         if text:
             rows.append((text, names[r["condition_label"]]))
-    return sorted(_unambiguous(rows))
+    return sorted(unambiguous(rows))
 
 
 def _medical_abstracts_classification(files: SourceFiles) -> Tables:
-    return labelled_tables(_split(_medical_abstracts(files)), TaskType.CLASSIFICATION)
+    return classification_halves(_medical_abstracts(files))
 
 
 def _medical_abstracts_clustering(files: SourceFiles) -> Tables:
@@ -505,7 +479,6 @@ def _pubmedqa_classification(files: SourceFiles) -> Tables:
 
 # ----------------------------------------------------------------------------- tasks
 _ACADEMIC = ("Medical", "Academic")
-_SPLIT = "Train/test is a deterministic 50/50 split stratified by {} (random.Random(42))."
 
 
 def _task(name: str, type: TaskType, description: str, source: Source, build, **kw: Any) -> TaskSpec:
@@ -533,7 +506,7 @@ TASKS: list[TaskSpec] = [
         "Assign PubMed abstracts (tokenised, as released) the top-level hallmarks of cancer they discuss (10 "
         "classes; an abstract may have none). Experts labelled each sentence with the 37-class HoC taxonomy; an "
         "abstract's labels are the union of its sentences' top-level hallmarks. The corpus ships no split: "
-        + _SPLIT.format("label set"),
+        + HALVES_NOTE.format("label set"),
         HOC,
         _hoc_multilabel,
         annotations="expert-annotated",
@@ -586,7 +559,7 @@ TASKS: list[TaskSpec] = [
         "Classify medical abstracts into 5 patient-condition classes (neoplasms, digestive system, nervous "
         "system, cardiovascular diseases, general pathological conditions), labels as released with the Medical "
         "Abstracts TC corpus. Only its test file is staged: it is deduplicated, abstracts released under two "
-        "labels are dropped. " + _SPLIT.format("label"),
+        "labels are dropped. " + HALVES_NOTE.format("label"),
         MEDICAL_ABSTRACTS,
         _medical_abstracts_classification,
         mteb_domains=_ACADEMIC,

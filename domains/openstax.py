@@ -18,12 +18,17 @@ import random
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from domainemb.domains.readers import SourceFiles, decode
-from domainemb.domains.tables import Tables, labelled_tables, pair_tables, retrieval_tables
+from domainemb.domains.splits import HALVES_NOTE, classification_halves, unambiguous
+from domainemb.domains.tables import (
+    Tables,
+    labelled_tables,
+    pair_tables,
+    retrieval_tables,
+)
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 
@@ -129,9 +134,9 @@ def openstax_tasks(source: Source, domain: Domain, prefix: str, mteb_domains: tu
             "ChapterClassification",
             TaskType.CLASSIFICATION,
             f"Classify a paragraph of {book} (running text, examples and exercises, at least "
-            f"{_MIN_PARA_WORDS} words) into its chapter, per the book's collection file. Train/test is a "
-            f"deterministic 50/50 split stratified by chapter (random.Random({_SEED})); paragraphs occurring "
-            "in more than one chapter are dropped.",
+            f"{_MIN_PARA_WORDS} words) into its chapter, per the book's collection file. "
+            + HALVES_NOTE.format("chapter")
+            + " Paragraphs occurring in more than one chapter are dropped.",
             _chapter_classification,
         ),
         spec(
@@ -283,8 +288,7 @@ def _section_clustering(book: Book) -> Tables:
 
 
 def _chapter_classification(book: Book) -> Tables:
-    train, test = stratified_halves(unambiguous(book.paragraphs))
-    return labelled_tables({"train": train, "test": test}, TaskType.CLASSIFICATION)
+    return classification_halves(book.paragraphs)
 
 
 def _term_definition_pairs(book: Book) -> Tables:
@@ -310,48 +314,3 @@ def _term_definition_pairs(book: Book) -> Tables:
     return pair_tables([(t, m, label) for (t, m), label in pairs.items()], TaskType.PAIR_CLASSIFICATION)
 
 
-def unambiguous(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Deduplicate (text, label) rows keeping first-seen order; drop texts seen under several labels.
-
-    Args:
-        rows: (text, label) pairs, possibly repeated.
-
-    Returns:
-        One (text, label) per text whose label is unique.
-    """
-    labels: dict[str, set[str]] = defaultdict(set)
-    for text, label in rows:
-        labels[text].add(label)
-    return [(t, next(iter(ls))) for t, ls in labels.items() if len(ls) == 1]
-
-
-def stratified_halves(
-    rows: Iterable[tuple[str, str]], seed: int = _SEED
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Deterministic 50/50 train/test split per label (labels with fewer than two texts are dropped).
-
-    Each label's texts are sorted, shuffled with ``random.Random(seed)`` and halved (test gets the odd one),
-    so the split depends only on the set of rows, not on their order.
-
-    Args:
-        rows: Unique (text, label) pairs.
-        seed: Shuffle seed.
-
-    Returns:
-        (train, test) lists of (text, label).
-    """
-    by_label: dict[str, list[str]] = defaultdict(list)
-    for text, label in rows:
-        by_label[label].append(text)
-    rng = random.Random(seed)
-    train: list[tuple[str, str]] = []
-    test: list[tuple[str, str]] = []
-    for label in sorted(by_label):
-        texts = sorted(by_label[label])
-        if len(texts) < 2:
-            continue
-        rng.shuffle(texts)
-        half = len(texts) // 2
-        train += [(t, label) for t in texts[:half]]
-        test += [(t, label) for t in texts[half:]]
-    return train, test

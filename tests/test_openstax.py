@@ -15,8 +15,6 @@ from domainemb.domains.openstax import (  # noqa: E402
     _book,
     openstax_source,
     openstax_tasks,
-    stratified_halves,
-    unambiguous,
 )
 from domainemb.domains.readers import SourceFiles  # noqa: E402
 from domainemb.domains.tables import validate  # noqa: E402
@@ -149,11 +147,3 @@ def test_classification_and_clustering(chem_tables) -> None:
     assert cls["test"]["text"].str.split(" ").list.len().min() >= 12
     clu = chem_tables["TSectionClustering"]["test"]
     assert clu["label"].n_unique() == 21 and clu.height > 400
-
-
-def test_split_helpers_are_deterministic() -> None:
-    rows = [(f"t{i}", "a" if i % 3 else "b") for i in range(30)] + [("lonely", "c")]
-    train, test = stratified_halves(rows)
-    assert (train, test) == stratified_halves(list(reversed(rows)))
-    assert {label for _, label in train} == {"a", "b"} and ("lonely", "c") not in test
-    assert unambiguous([("x", "1"), ("x", "2"), ("y", "1"), ("y", "1")]) == [("y", "1")]

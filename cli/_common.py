@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from domainemb.errors import DomainembError
 
@@ -19,7 +20,7 @@ out = Console()
 
 def fail(message: str) -> None:
     """Print one error line and exit with code 2 (no traceback)."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)  # messages may hold [brackets]
     raise typer.Exit(code=2)
 
 

@@ -6,10 +6,12 @@ import os
 
 # Nothing here may wait on a model or dataset hub unless the user asks for one.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Commands draw rich progress bars; the libraries' own tqdm bars would interleave with them.
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 import typer
 
-from domainemb.cli import benchmark
+from domainemb.cli import benchmark, evaluate
 
 app = typer.Typer(
     name="domainemb",
@@ -19,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.registered_commands += benchmark.app.registered_commands
+app.registered_commands += evaluate.app.registered_commands
 
 
 @app.callback()

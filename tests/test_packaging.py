@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ["domains", "synth", "adapt", "prune", "cli", "reports"]
+SUBPACKAGES = ["domains", "synth", "adapt", "prune", "cli", "reports", "evaluation"]
 
 
 def test_installed_package_maps_top_level_folders():

@@ -1,0 +1,89 @@
+"""`domainemb evaluate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from domainemb.cli._common import console, out, user_errors
+
+app = typer.Typer()
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate(
+    benchmark: Annotated[Path, typer.Option(help="A benchmark folder written by `domainemb build-benchmark`.")],
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="minilm, mpnet, glove, bm25, bow, a sentence-transformers folder or a hub id. Repeatable.", show_default="minilm"
+        ),
+    ] = None,
+    tasks: Annotated[Optional[list[str]], typer.Option("--tasks", help="Only these tasks (repeatable).", show_default="all")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Results folder (mteb layout under OUT/results).")] = Path("results"),
+    overwrite: Annotated[bool, typer.Option(help="Re-run tasks already scored for the same model and data.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of each task's sampling.")] = 42,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
+    cache: Annotated[
+        Optional[Path], typer.Option(help="Embedding cache file.", show_default="$DOMAINEMB_CACHE/embeddings.sqlite")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
+) -> None:
+    """Score models on a built benchmark with mteb's evaluators; print a table of main scores."""
+    from domainemb.evaluation.encoders import DEFAULT_MODEL
+    from domainemb.evaluation.run import EvaluateConfig, evaluate as run
+
+    config = EvaluateConfig(
+        benchmark=benchmark,
+        models=tuple(model or (DEFAULT_MODEL,)),
+        tasks=tuple(tasks or ()),
+        out=out_dir,
+        overwrite=overwrite,
+        seed=seed,
+        batch_size=batch_size,
+        cache=cache,
+        use_cache=not no_cache,
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # The bar starts once the input is checked, so an error stays a single line.
+    progress = Progress(*columns, console=console, transient=True)
+    bar = progress.add_task("evaluating")
+    state = {"started": 0}
+
+    def on_plan(total: int) -> None:
+        progress.update(bar, total=total)
+        progress.start()
+
+    def on_task(model_name: str, task: str) -> None:
+        if state["started"]:
+            progress.advance(bar)
+        state["started"] += 1
+        progress.update(bar, description=f"{model_name}: {task}")
+
+    try:
+        result = run(config, on_task=on_task, on_plan=on_plan)
+    finally:
+        progress.stop()
+
+    table = Table(title=f"main scores -> {result.out}  [{result.seconds:.1f}s]")
+    models = list(dict.fromkeys(s.provenance.model for s in result.scores))
+    table.add_column("task")
+    table.add_column("type")
+    table.add_column("metric")
+    for name in models:
+        table.add_column(name, justify="right")
+    by_task: dict[str, dict[str, str]] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    for s in result.scores:
+        by_task.setdefault(s.task, {})[s.provenance.model] = f"{s.main_score:.4f}" + ("" if not s.reused else " [dim](kept)[/]")
+        meta[s.task] = (s.task_type, s.main_score_name)
+    for task, cells in by_task.items():
+        table.add_row(task, *meta[task], *(cells.get(m, "") for m in models))
+    out.print(table)
+    if result.cache.hits or result.cache.stored:
+        console.print(f"embedding cache: {result.cache.hits} texts found, {result.cache.stored} encoded and stored")

@@ -1,0 +1,211 @@
+"""Score models on a built benchmark: each task through ``mteb.evaluate``, results in mteb's layout.
+
+Everything that can fail on the user's input (benchmark files, model names, task names, a model
+asked to score a task type it cannot serve) is checked before the first task runs, so bad input
+never leaves a partial result behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import domainemb
+from domainemb.domains.benchmark import Benchmark
+from domainemb.domains.manifest import TaskEntry
+from domainemb.domains.tables import TEXT_COLUMNS
+from domainemb.errors import DomainembError
+from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
+from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, load_encoder
+from domainemb.evaluation.results import Provenance, TaskScore, result_path, write_model_meta
+from domainemb.types import TaskType
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What to evaluate and where the results go.
+
+    Args:
+        benchmark: A folder written by ``domainemb build-benchmark``.
+        models: Model names: registry names (``minilm``, ``bm25``, ...), model folders or hub ids.
+        tasks: Task names to run; all tasks of the benchmark when empty.
+        out: Results folder (mteb layout under ``out/results``).
+        overwrite: Re-run tasks already scored for the same model fingerprint and data.
+        seed: Seed of each task's sampling (classification, clustering).
+        batch_size: Texts per forward pass.
+        cache: The embedding cache file; ``None`` for the default (``$DOMAINEMB_CACHE/embeddings.sqlite``).
+        use_cache: Keep and reuse embeddings on disk.
+    """
+
+    benchmark: Path
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    tasks: tuple[str, ...] = ()
+    out: Path = Path("results")
+    overwrite: bool = False
+    seed: int = 42
+    batch_size: int = 32
+    cache: Path | None = None
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """The scores of one ``evaluate`` call (one per model and task, reused ones included)."""
+
+    scores: tuple[TaskScore, ...]
+    out: Path
+    seconds: float
+    cache: CacheStats = field(default_factory=CacheStats)
+
+
+ProgressCallback = Callable[[str, str], None]
+
+
+def evaluate(
+    config: EvaluateConfig,
+    encoders: Mapping[str, Encoder] | None = None,
+    on_task: ProgressCallback | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> EvaluationResult:
+    """Run every model of ``config`` on every selected task of its benchmark.
+
+    Args:
+        config: What to run.
+        encoders: Encoders already loaded, by model name (tests pass fakes here); other names are
+            loaded with :func:`~domainemb.evaluation.encoders.load_encoder`.
+        on_task: Called with (model name, task name) as each task starts.
+        on_plan: Called once with the number of (model, task) runs, after the input is checked.
+
+    Returns:
+        The scores, in model then task order.
+
+    Raises:
+        DataError: a benchmark file is missing or altered.
+        UnknownNameError: an unknown model or task name.
+        DomainembError: a model that cannot be loaded, or cannot serve a selected task's type.
+    """
+    start = time.perf_counter()
+    benchmark = Benchmark.open(config.benchmark)
+    entries = [benchmark.task(name) for name in config.tasks] if config.tasks else list(benchmark.tasks)
+    if not config.models:
+        raise DomainembError("no model given")
+    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in dict.fromkeys(config.models)}
+    for encoder in loaded.values():
+        _check_serves(encoder, entries)
+
+    if on_plan:
+        on_plan(len(loaded) * len(entries))
+    cache = EmbeddingCache(config.cache) if config.use_cache and any(e.cacheable for e in loaded.values()) else None
+    scores: list[TaskScore] = []
+    try:
+        for encoder in loaded.values():
+            for entry in entries:
+                if on_task:
+                    on_task(encoder.name, entry.name)
+                scores.append(_score_task(encoder, benchmark, entry, config, cache))
+    finally:
+        if cache is not None:
+            cache.close()
+    return EvaluationResult(
+        scores=tuple(scores),
+        out=config.out,
+        seconds=time.perf_counter() - start,
+        cache=cache.stats if cache is not None else CacheStats(),
+    )
+
+
+def _check_serves(encoder: Encoder, entries: list[TaskEntry]) -> None:
+    for entry in entries:
+        if TaskType(entry.type) not in encoder.serves:
+            served = ", ".join(sorted(encoder.serves))
+            raise DomainembError(
+                f"model {encoder.name!r} cannot score {entry.type} tasks ({entry.name}); it serves {served}. "
+                "Pick tasks with --tasks or another model"
+            )
+
+
+def _score_task(
+    encoder: Encoder, benchmark: Benchmark, entry: TaskEntry, config: EvaluateConfig, cache: EmbeddingCache | None
+) -> TaskScore:
+    import mteb
+
+    from domainemb.domains.mteb_tasks import data_revision, to_mteb_task
+
+    path = result_path(config.out, encoder.model_name, encoder.revision, entry.name)
+    revision = data_revision(entry)
+    if not config.overwrite:
+        earlier = _earlier_score(path, encoder, revision, config.seed)
+        if earlier is not None:
+            log.info("%s on %s: already scored in %s", encoder.name, entry.name, path)
+            return earlier
+
+    started = time.perf_counter()
+    task = type(to_mteb_task(benchmark, entry))(seed=config.seed)
+    if type(encoder).prepare is not Encoder.prepare:
+        encoder.prepare(task_texts(benchmark, entry))
+    model = encoder.mteb_model()
+    if cache is not None and encoder.cacheable:
+        model = CachedModel(model, cache, encoder.fingerprint)
+    outcome = mteb.evaluate(
+        model,
+        [task],
+        cache=None,
+        encode_kwargs={"batch_size": config.batch_size, "show_progress_bar": False},
+        show_progress_bar=False,
+        raise_error=True,
+    )
+    (result,) = outcome.task_results
+    score = TaskScore(
+        task=entry.name,
+        task_type=entry.type,
+        main_score_name=entry.main_score,
+        main_score=float(result.get_score()),
+        provenance=Provenance(
+            model=encoder.name,
+            model_name=encoder.model_name,
+            model_fingerprint=encoder.fingerprint,
+            benchmark=str(benchmark.path),
+            benchmark_checksum=benchmark.checksum,
+            task_data_revision=revision,
+            domainemb_version=domainemb.__version__,
+            mteb_version=mteb.__version__,
+            seed=config.seed,
+            wall_time_s=round(time.perf_counter() - started, 3),
+        ),
+        mteb_result=result,
+    )
+    score.to_disk(path)
+    write_model_meta(path.parent, model.mteb_model_meta.to_dict())
+    return score
+
+
+def _earlier_score(path: Path, encoder: Encoder, revision: str, seed: int) -> TaskScore | None:
+    """The stored score when it is for this exact model, data and seed; else ``None``."""
+    if not path.is_file():
+        return None
+    try:
+        earlier = TaskScore.from_disk(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: unreadable earlier result (%s); running the task again", path, exc)
+        return None
+    p = earlier.provenance
+    if p.model_fingerprint == encoder.fingerprint and p.task_data_revision == revision and p.seed == seed:
+        return earlier
+    return None
+
+
+def task_texts(benchmark: Benchmark, entry: TaskEntry) -> list[str]:
+    """Every text of a task (all splits; corpus titles included), sorted and de-duplicated."""
+    texts: set[str] = set()
+    for table in benchmark.tables(entry).values():
+        for column in sorted((TEXT_COLUMNS | {"title"}) & set(table.columns)):
+            values = table[column]
+            if values.dtype.is_nested():
+                values = values.explode()
+            texts.update(v for v in values.drop_nulls().to_list() if v)
+    return sorted(texts)

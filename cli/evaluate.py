@@ -33,6 +33,9 @@ def evaluate(
         Optional[Path], typer.Option(help="Embedding cache file.", show_default="$DOMAINEMB_CACHE/embeddings.sqlite")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
+    save_predictions: Annotated[
+        bool, typer.Option(help="Also keep mteb's per-item predictions (OUT/predictions), for bootstrap intervals.")
+    ] = False,
 ) -> None:
     """Score models on a built benchmark with mteb's evaluators; print a table of main scores."""
     from domainemb.evaluation.encoders import DEFAULT_MODEL
@@ -48,6 +51,7 @@ def evaluate(
         batch_size=batch_size,
         cache=cache,
         use_cache=not no_cache,
+        save_predictions=save_predictions,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # The bar starts once the input is checked, so an error stays a single line.

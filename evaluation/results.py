@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mteb.results import TaskResult
 
+PREDICTIONS_FOLDER = "predictions"
 RESULTS_FOLDER = "results"
 PROVENANCE_KEY = "domainemb"
 
@@ -125,6 +126,11 @@ class TaskScore:
 def result_path(out: Path, model_name: str, revision: str, task: str) -> Path:
     """Where a task's result goes in mteb's layout."""
     return out / RESULTS_FOLDER / model_name.replace("/", "__").replace(" ", "_") / revision / f"{task}.json"
+
+
+def prediction_path(out: Path, model_name: str, revision: str, task: str) -> Path:
+    """Where mteb's per-item predictions of a task go (``prediction_folder``), beside ``out/results``."""
+    return out / PREDICTIONS_FOLDER / model_name.replace("/", "__").replace(" ", "_") / revision / f"{task}_predictions.json"
 
 
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:

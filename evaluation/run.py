@@ -20,7 +20,7 @@ from domainemb.domains.tables import TEXT_COLUMNS
 from domainemb.errors import DomainembError
 from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
 from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, load_encoder
-from domainemb.evaluation.results import Provenance, TaskScore, result_path, write_model_meta
+from domainemb.evaluation.results import Provenance, TaskScore, prediction_path, result_path, write_model_meta
 from domainemb.types import TaskType
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ class EvaluateConfig:
         batch_size: Texts per forward pass.
         cache: The embedding cache file; ``None`` for the default (``$DOMAINEMB_CACHE/embeddings.sqlite``).
         use_cache: Keep and reuse embeddings on disk.
+        save_predictions: Also keep mteb's per-item predictions of each task, in
+            ``out/predictions/<model>/<revision>/<Task>_predictions.json`` (they feed per-item
+            bootstrap intervals). A task scored earlier without them is run again.
     """
 
     benchmark: Path
@@ -51,6 +54,7 @@ class EvaluateConfig:
     batch_size: int = 32
     cache: Path | None = None
     use_cache: bool = True
+    save_predictions: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,9 @@ def _score_task(
     from domainemb.domains.mteb_tasks import data_revision, to_mteb_task
 
     path = result_path(config.out, encoder.model_name, encoder.revision, entry.name)
+    predictions = prediction_path(config.out, encoder.model_name, encoder.revision, entry.name)
     revision = data_revision(entry)
-    if not config.overwrite:
+    if not config.overwrite and (predictions.is_file() or not config.save_predictions):
         earlier = _earlier_score(path, encoder, revision, config.seed)
         if earlier is not None:
             log.info("%s on %s: already scored in %s", encoder.name, entry.name, path)
@@ -158,6 +163,7 @@ def _score_task(
         encode_kwargs={"batch_size": config.batch_size, "show_progress_bar": False},
         show_progress_bar=False,
         raise_error=True,
+        prediction_folder=predictions.parent if config.save_predictions else None,
     )
     (result,) = outcome.task_results
     score = TaskScore(

@@ -201,3 +201,23 @@ def test_result_files_are_complete_or_absent(tiny, tmp_path, monkeypatch):
     with pytest.raises(Boom):
         score.to_disk(target)
     assert not target.exists() and not list(target.parent.iterdir())
+
+
+def test_save_predictions_keeps_mteb_prediction_files_and_reruns_tasks_without_them(tiny, tmp_path):
+    from domainemb.evaluation.results import prediction_path
+
+    config = EvaluateConfig(benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False)
+    encoder = KeywordEncoder()
+    assert not any(s.reused for s in evaluate(config, encoders={"keywords": encoder}).scores)
+    paths = [prediction_path(tmp_path, "test/keywords", encoder.fingerprint[:16], t) for t in config.tasks]
+    assert not any(p.exists() for p in paths)
+
+    # Scored earlier without predictions: asking for them runs the tasks again and writes mteb's files.
+    with_predictions = EvaluateConfig(**{**config.__dict__, "save_predictions": True})
+    second = evaluate(with_predictions, encoders={"keywords": KeywordEncoder()})
+    assert not any(s.reused for s in second.scores)
+    for path in paths:
+        assert path.parent == tmp_path / "predictions" / "test__keywords" / encoder.fingerprint[:16]
+        assert json.loads(path.read_text())["default"]["test"]  # mteb's {subset: {split: predictions}}
+    third = evaluate(with_predictions, encoders={"keywords": KeywordEncoder()})
+    assert all(s.reused for s in third.scores)

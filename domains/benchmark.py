@@ -8,7 +8,6 @@ from functools import cached_property
 from pathlib import Path
 
 import polars as pl
-
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.manifest import MANIFEST, Manifest, TaskEntry
 from domainemb.domains.tables import Tables

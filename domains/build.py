@@ -144,7 +144,8 @@ def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
         path = folder / f"{name}.parquet"
         tables[name].write_parquet(path, compression="zstd", compression_level=3, statistics=False)
         checksums[path.name] = sha256_file(path)
-    origin = "user" if spec.sources and spec.sources[0].key.startswith("user/") else "builtin"
+    prefix = spec.sources[0].key.split("/")[0] if spec.sources else ""
+    origin = {"user": "user", "corpus": "corpus"}.get(prefix, "builtin")
     return TaskEntry(
         name=spec.name,
         type=spec.type.value,

@@ -11,7 +11,6 @@ import hashlib
 from dataclasses import dataclass
 
 import polars as pl
-
 from domainemb.domains.tables import Tables
 from domainemb.types import TaskType
 

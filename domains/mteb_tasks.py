@@ -11,6 +11,9 @@ from typing import Any
 
 import polars as pl
 from datasets import Dataset, DatasetDict
+from domainemb.domains.benchmark import Benchmark
+from domainemb.domains.manifest import TaskEntry
+from domainemb.types import TaskType
 from mteb.abstasks.classification import AbsTaskClassification
 from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.multilabel_classification import AbsTaskMultilabelClassification
@@ -20,10 +23,6 @@ from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.sts import AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.abstasks.text.summarization import AbsTaskSummarization
-
-from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.manifest import TaskEntry
-from domainemb.types import TaskType
 
 
 def data_revision(task: TaskEntry) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import polars as pl
-
 from domainemb.errors import DataError
 from domainemb.types import TaskType
 

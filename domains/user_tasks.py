@@ -27,10 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.readers import decode, parse_jsonl
-from domainemb.domains.tables import Tables, labelled_tables, pair_tables, retrieval_tables, validate
+from domainemb.domains.tables import (
+    Tables,
+    labelled_tables,
+    pair_tables,
+    retrieval_tables,
+    validate,
+)
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 

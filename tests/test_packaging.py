@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ["domains", "synth", "adapt", "prune", "cli", "reports", "evaluation"]
+SUBPACKAGES = ["domains", "synth", "adapt", "prune", "cli", "reports", "evaluation", "compare"]
 
 
 def test_installed_package_maps_top_level_folders():
@@ -36,6 +36,7 @@ def test_wheel_contains_the_namespace_and_entry_point(tmp_path):
     for sub in SUBPACKAGES:
         assert f"domainemb/{sub}/__init__.py" in names, sub
     assert "domainemb/types.py" in names and "domainemb/domains/registry.py" in names
+    assert {"domainemb/reports/templates/report.html.j2", "domainemb/reports/static/report.js"} <= names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "domainemb = domainemb.cli.main:app" in zipfile.ZipFile(wheel).read(entry).decode()
     assert not any(n.startswith(("tests/", "domainemb/tests")) for n in names)

@@ -1,0 +1,359 @@
+"""``adapt``: check everything, train, save a standard model folder, score before and after.
+
+Output folder layout::
+
+    OUT/model/            the adapted sentence-transformers model (README.md is its model card)
+    OUT/checkpoints/      trainer checkpoints (removed after success unless keep_checkpoints)
+    OUT/run.json          the run's identity, checked on --resume
+    OUT/results/          the evaluation engine's results for base and adapted model (mteb layout)
+    OUT/comparison.json   before/after per suite and task type, with bootstrap intervals
+    OUT/adapt.json        the run record: model fingerprints, data checksum, split, dev scores,
+                          hyper-parameters, versions, seed, wall time, peak memory
+
+All input is checked before anything is written: a bad pairs file, a base model that is not a
+sentence-transformers model, an impossible setting or an output folder holding another run is an
+error before training starts. Under ``torchrun`` every process trains; only rank 0 writes the model
+and scores it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import domainemb
+from domainemb.adapt.card import render_section, write_card
+from domainemb.adapt.compare import COMPARISON_FILE, Comparison, ModelRef, build_comparison, score_suite
+from domainemb.adapt.config import AdaptConfig
+from domainemb.adapt.data import DEV_METRIC, dev_evaluator
+from domainemb.adapt.losses import build_loss
+from domainemb.adapt.pairs import PairFile, read_pairs
+from domainemb.adapt.progress import OnProgress
+from domainemb.adapt.split import DevSplit, split_by_document
+from domainemb.adapt.train import TrainOutcome, train_model
+from domainemb.errors import DomainembError
+from domainemb.types import Domain
+
+if TYPE_CHECKING:
+    from domainemb.evaluation.encoders import SentenceTransformerEncoder
+    from transformers import TrainerCallback
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR = "model"
+CHECKPOINTS_DIR = "checkpoints"
+RUN_FILE = "run.json"
+RECORD_FILE = "adapt.json"
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    """What an adapt run produced.
+
+    Args:
+        out: The output folder.
+        model_dir: The adapted model folder.
+        record: The run record (also in ``OUT/adapt.json``).
+        comparison: Before/after scores, when the suites were scored.
+        main_process: False in the non-zero ranks of a multi-process run (they write nothing).
+    """
+
+    out: Path
+    model_dir: Path
+    record: dict[str, Any]
+    comparison: Comparison | None
+    main_process: bool
+
+
+@dataclass(frozen=True)
+class AdaptHooks:
+    """Progress callbacks for a front end (all optional).
+
+    Args:
+        on_stage: Called with a short description as each stage starts.
+        on_progress: Called with training progress after each step.
+        on_eval_plan: Called with the number of (model, task) runs of a suite before it is scored.
+        on_eval_task: Called with (model, task) as each evaluation starts.
+        callbacks: Extra trainer callbacks.
+    """
+
+    on_stage: Callable[[str], None] | None = None
+    on_progress: OnProgress | None = None
+    on_eval_plan: Callable[[int], None] | None = None
+    on_eval_task: Callable[[str, str], None] | None = None
+    callbacks: Sequence[TrainerCallback] = ()
+
+
+def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
+    """Fine-tune ``config.base`` on ``config.pairs`` and compare it with the base model.
+
+    Raises:
+        DataError: the pairs file is missing, empty or has a malformed line.
+        DomainembError: the base is not a sentence-transformers model; an impossible setting; the
+            output folder holds another run (without ``resume``) or a different one (with it); a
+            suite to score on is altered.
+    """
+    hooks = hooks or AdaptHooks()
+    started = time.perf_counter()
+    stage = hooks.on_stage or (lambda text: None)
+
+    # Everything that can fail on the input fails here, before anything is written.
+    stage("reading pairs")
+    pair_file = read_pairs(config.pairs)
+    split = split_by_document(pair_file.pairs, config.dev_fraction, config.seed)
+    identity = _run_identity(config, pair_file)
+    out = Path(config.out)
+    model_dir = out / MODEL_DIR
+    main_process = is_main_process()
+    if main_process:  # the other ranks would race with rank 0's run.json; torchrun stops them if rank 0 fails
+        _check_out(out, config.resume, identity)
+    stage(f"loading {config.base}")
+    base = load_base(config.base)
+    build_loss(base.model, config)  # checks the loss settings against the model (e.g. Matryoshka dims)
+    suites = _suite_paths(config) if config.evaluate else {}
+    for path in suites.values():
+        _verify_if_built(path)
+
+    out.mkdir(parents=True, exist_ok=True)
+    if main_process:
+        _write_json(out / RUN_FILE, identity)
+    if config.resume and model_dir.is_dir() and (out / RECORD_FILE).is_file():
+        log.info("%s: training already finished; continuing with the evaluation", model_dir)
+        record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
+    else:
+        stage("training")
+        outcome, dev_before = _train(base, split, config, out, hooks)
+        if not outcome.main_process:
+            return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
+        _save_model(base, model_dir)
+        record = _record(config, base, pair_file, split, outcome, dev_before, model_dir)
+        _write_json(out / RECORD_FILE, record)
+        write_card(model_dir, render_section(record, None))
+    if not main_process:
+        return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
+
+    comparison = None
+    if config.evaluate:
+        comparison = _compare(config, suites, model_dir, record, hooks)
+        comparison.to_disk(out / COMPARISON_FILE)
+        write_card(model_dir, render_section(record, comparison))
+    if not config.keep_checkpoints:
+        shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
+    record["wall_time_s"] = round(time.perf_counter() - started, 1)
+    record["peak_memory_mb"] = _peak_memory_mb()
+    _write_json(out / RECORD_FILE, record)
+    return AdaptResult(out=out, model_dir=model_dir, record=record, comparison=comparison, main_process=True)
+
+
+def load_base(name: str) -> SentenceTransformerEncoder:
+    """The base model as the evaluation engine loads it (registry name, folder or hub id).
+
+    Raises:
+        DomainembError: the name is not a sentence-transformers model (e.g. ``bm25``) or cannot be loaded.
+    """
+    from domainemb.evaluation.encoders import SentenceTransformerEncoder, load_encoder
+
+    encoder = load_encoder(name)
+    if not isinstance(encoder, SentenceTransformerEncoder):
+        raise DomainembError(f"base model {name!r} is not a sentence-transformers model; it cannot be fine-tuned")
+    return encoder
+
+
+def _run_identity(config: AdaptConfig, pair_file: PairFile) -> dict[str, Any]:
+    return {
+        "base": config.base,
+        "pairs_sha256": pair_file.sha256,
+        "domain": Domain(config.domain).value,
+        "training_settings": config.training_settings(),
+    }
+
+
+def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
+    earlier = out / RUN_FILE
+    holds_run = earlier.is_file() or (out / MODEL_DIR).exists() or (out / CHECKPOINTS_DIR).exists()
+    if out.exists() and not out.is_dir():
+        raise DomainembError(f"{out}: exists and is not a folder")
+    if not resume:
+        if holds_run:
+            raise DomainembError(f"{out} already holds an adapt run; pass --resume to continue it, or choose another --out")
+        return
+    if earlier.is_file():
+        before = json.loads(earlier.read_text(encoding="utf-8"))
+        changed = sorted(k for k in identity if before.get(k) != identity[k])
+        if changed:
+            raise DomainembError(
+                f"{out}: cannot resume: the run there had a different {', '.join(changed)}; use the same inputs or another --out"
+            )
+
+
+def _suite_paths(config: AdaptConfig) -> dict[str, Path]:
+    from domainemb.domains.build import default_out
+
+    def path(domain: Domain, given: Path | None) -> Path:
+        return given or Path(config.benchmarks) / default_out(domain, config.size).name
+
+    return {"domain": path(Domain(config.domain), config.domain_benchmark), "general": path(Domain.GENERAL, config.general_benchmark)}
+
+
+def _verify_if_built(path: Path) -> None:
+    from domainemb.domains.benchmark import Benchmark
+
+    if path.exists():
+        Benchmark.open(path)  # raises DataError on a missing or altered file
+    else:
+        log.info("%s: not built yet; it will be built after training", path)
+
+
+def _train(
+    base: SentenceTransformerEncoder, split: DevSplit, config: AdaptConfig, out: Path, hooks: AdaptHooks
+) -> tuple[TrainOutcome, float | None]:
+    model = base.model
+    saved_length = model.max_seq_length
+    model.max_seq_length = min(config.max_seq_length, saved_length or config.max_seq_length)
+    dev_before = None
+    if split.dev:
+        dev_before = float(dev_evaluator(split.dev, config.max_dev_queries, config.eval_batch_size, config.seed)(model)[DEV_METRIC])
+    try:
+        outcome = train_model(
+            model, split, config, out / CHECKPOINTS_DIR, callbacks=hooks.callbacks, on_progress=hooks.on_progress
+        )
+    finally:
+        model.max_seq_length = saved_length  # the saved model encodes like its base
+    return outcome, dev_before
+
+
+def _save_model(base: SentenceTransformerEncoder, model_dir: Path) -> None:
+    tmp = model_dir.parent / f".{model_dir.name}.{uuid.uuid4().hex[:8]}"
+    try:
+        base.model.save_pretrained(str(tmp))
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        os.replace(tmp, model_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _record(
+    config: AdaptConfig,
+    base: SentenceTransformerEncoder,
+    pair_file: PairFile,
+    split: DevSplit,
+    outcome: TrainOutcome,
+    dev_before: float | None,
+    model_dir: Path,
+) -> dict[str, Any]:
+    import sentence_transformers
+    import torch
+    import transformers
+
+    from domainemb.evaluation.encoders import fingerprint_folder
+
+    return {
+        "domain": Domain(config.domain).value,
+        "base": {"name": config.base, "model_name": base.model_name, "fingerprint": base.fingerprint},
+        "adapted": {"path": str(model_dir), "model_name": adapted_model_name(config), "fingerprint": fingerprint_folder(model_dir)},
+        "data": {
+            "pairs": str(config.pairs),
+            "sha256": pair_file.sha256,
+            "pairs_used": len(pair_file.pairs),
+            "duplicates": pair_file.duplicates,
+            "train_with_negatives": sum(1 for p in split.train if config.hard_negatives and len(p.negatives) >= config.hard_negatives),
+            "train_pairs": len(split.train),
+            "dev_pairs": len(split.dev),
+            "train_documents": split.train_documents,
+            "dev_documents": split.dev_documents,
+            "synth_card": pair_file.card,
+        },
+        "hyperparameters": config.hyperparameters(),
+        "training": {
+            "steps": outcome.steps,
+            "resumed_from": outcome.resumed_from,
+            "best_checkpoint": Path(outcome.best_checkpoint).name if outcome.best_checkpoint else None,
+            "dev_metric": DEV_METRIC,
+            "dev_score_before": dev_before,
+            "dev_score_after": outcome.dev_score,
+            "seconds": round(outcome.seconds, 1),
+            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+            "log_history": list(outcome.log_history),
+        },
+        "seed": config.seed,
+        "domainemb_version": domainemb.__version__,
+        "versions": {
+            "sentence_transformers": sentence_transformers.__version__,
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        },
+    }
+
+
+def adapted_model_name(config: AdaptConfig) -> str:
+    """The name results of the adapted model are filed under (mteb's ``org/name``)."""
+    base = Path(config.base).name if Path(config.base).exists() else config.base.split("/")[-1]
+    return f"domainemb-adapted/{base}-{Domain(config.domain).value}"
+
+
+def _compare(
+    config: AdaptConfig, suites: dict[str, Path], model_dir: Path, record: dict[str, Any], hooks: AdaptHooks
+) -> Comparison:
+    from domainemb.domains.build import BuildConfig, build_benchmark
+    from domainemb.evaluation.encoders import sentence_transformer_from_folder
+
+    stage = hooks.on_stage or (lambda text: None)
+    base = load_base(config.base)
+    adapted_name = str(model_dir)
+    adapted = sentence_transformer_from_folder(
+        model_dir, name=adapted_name, model_name=record["adapted"]["model_name"], fingerprint=record["adapted"]["fingerprint"]
+    )
+    encoders = {config.base: base, adapted_name: adapted}
+    scores = {}
+    for suite, path in suites.items():
+        if not path.exists():
+            stage(f"building the {suite} suite")
+            domain = Domain(config.domain) if suite == "domain" else Domain.GENERAL
+            build_benchmark(BuildConfig(domain=domain, out=path, size=config.size, seed=config.seed))
+        stage(f"scoring base and adapted model on the {suite} suite")
+        tasks = config.domain_tasks if suite == "domain" else config.general_tasks
+        # The engine files the results under OUT/results, in mteb's layout.
+        scores[suite] = score_suite(
+            path, encoders, tasks, Path(config.out), config.seed, config.eval_batch_size, hooks.on_eval_task, hooks.on_eval_plan
+        )
+    return build_comparison(
+        domain=Domain(config.domain).value,
+        base=ModelRef(name=config.base, model_name=base.model_name, fingerprint=base.fingerprint),
+        adapted=ModelRef(name=adapted_name, model_name=adapted.model_name, fingerprint=adapted.fingerprint),
+        suites=scores,
+        samples=config.bootstrap_samples,
+        seed=config.seed,
+    )
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun / accelerate launch, or the only process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _peak_memory_mb() -> dict[str, float | None]:
+    """Peak resident memory of this process and, on a GPU, peak GPU memory allocated, in MiB."""
+    import torch
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {"rss": round(rss, 1), "gpu": round(gpu, 1) if gpu is not None else None}
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.write_text(json.dumps(value, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

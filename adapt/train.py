@@ -1,0 +1,147 @@
+"""Fine-tune with sentence-transformers' trainer: no-duplicates batches, dev checkpoints, resume.
+
+Every ``eval_steps`` the trainer scores the dev split and writes a checkpoint (weights, optimizer,
+scheduler, RNG states, data position) under ``checkpoints/``. At the end the best checkpoint by
+dev nDCG@10 is loaded back. ``resume=True`` continues from the last checkpoint, restoring all of
+that state, so the result matches a run that was never interrupted.
+
+The same code runs data-parallel: under ``torchrun`` or ``accelerate launch`` the trainer picks up
+the process group from the environment (NCCL on GPUs, gloo on CPUs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from domainemb.adapt.config import AdaptConfig
+from domainemb.adapt.data import DEV_METRIC, dev_evaluator, train_datasets
+from domainemb.adapt.losses import build_loss
+from domainemb.adapt.progress import OnProgress, ProgressReporter
+from domainemb.adapt.split import DevSplit
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from transformers import TrainerCallback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What the trainer did.
+
+    Args:
+        steps: Optimizer steps taken in total (resumed ones included).
+        resumed_from: The checkpoint training continued from, if any.
+        best_checkpoint: The checkpoint whose weights the model now holds (best dev score), if any.
+        dev_score: Dev nDCG@10 of the final model, if there is a dev split.
+        log_history: The trainer's log lines (losses, dev scores, learning rates).
+        seconds: Wall time of this process's training.
+        main_process: Whether this process is the one that writes results (rank 0).
+    """
+
+    steps: int
+    resumed_from: str | None
+    best_checkpoint: str | None
+    dev_score: float | None
+    log_history: tuple[dict[str, Any], ...]
+    seconds: float
+    main_process: bool
+
+
+def train_model(
+    model: SentenceTransformer,
+    split: DevSplit,
+    config: AdaptConfig,
+    checkpoints: Path,
+    callbacks: Sequence[TrainerCallback] = (),
+    on_progress: OnProgress | None = None,
+) -> TrainOutcome:
+    """Train ``model`` in place on ``split.train``, keeping the checkpoint best on ``split.dev``.
+
+    Args:
+        model: The base model (its weights change).
+        split: Training and dev pairs.
+        config: Hyper-parameters; ``config.resume`` continues from the last checkpoint.
+        checkpoints: Checkpoint folder.
+        callbacks: Extra trainer callbacks (tests interrupt runs with one).
+        on_progress: Called with each step's progress (main process only).
+    """
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    has_dev = bool(split.dev)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # set by torchrun and accelerate launch
+    evaluator = dev_evaluator(split.dev, config.max_dev_queries, config.eval_batch_size, config.seed) if has_dev else None
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,  # transformers 5: a float below 1 is a fraction of the steps
+        weight_decay=config.weight_decay,
+        bf16=config.bf16,
+        seed=config.seed,
+        data_seed=config.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
+        eval_strategy="steps" if has_dev else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.eval_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=has_dev,
+        metric_for_best_model=f"eval_{DEV_METRIC}" if has_dev else None,
+        greater_is_better=True,
+        logging_steps=min(10, config.eval_steps),
+        report_to="none",
+        disable_tqdm=True,  # the caller draws its own bar through `on_progress`
+        # A pooler or other head the loss never reaches has no gradient; DDP must not wait for it.
+        ddp_find_unused_parameters=True,
+        # An uneven last batch would leave one process waiting for the others.
+        dataloader_drop_last=distributed,
+        # Without a GPU, accelerate runs multi-process only when told it is on CPUs (then over gloo).
+        use_cpu=not torch.cuda.is_available(),
+        ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    reporters = [ProgressReporter(on_progress, DEV_METRIC if has_dev else None)] if on_progress else []
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_datasets(split.train, config.hard_negatives),
+        loss=build_loss(model, config),
+        evaluator=evaluator,
+        callbacks=[*reporters, *callbacks],
+    )
+    trainer.remove_callback(PrinterCallback)  # it prints every log line; progress goes through `on_progress`
+    resume_from = get_last_checkpoint(str(checkpoints)) if config.resume and checkpoints.is_dir() else None
+    if config.resume and resume_from is None:
+        log.warning("%s: no checkpoint to resume from; training from the start", checkpoints)
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from)
+    seconds = time.perf_counter() - start
+
+    dev_score = None
+    if evaluator is not None:
+        dev_score = float(evaluator(model)[DEV_METRIC])
+    return TrainOutcome(
+        steps=trainer.state.global_step,
+        resumed_from=resume_from,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        dev_score=dev_score,
+        log_history=tuple(trainer.state.log_history),
+        seconds=seconds,
+        main_process=trainer.is_world_process_zero(),
+    )

@@ -1,0 +1,116 @@
+"""`domainemb compare` and `domainemb report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from domainemb.cli._common import console, out, user_errors
+from domainemb.types import Domain, Size, TaskType
+
+app = typer.Typer()
+
+
+@app.command("compare")
+@user_errors
+def compare(
+    domain: Annotated[Domain, typer.Argument(help="The domain suite to compare with the general suite.")],
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option(help="minilm, mpnet, glove, a sentence-transformers folder or a hub id. Repeatable; bm25 and bow are always added."),
+    ] = None,
+    size: Annotated[Size, typer.Option(help="Suite size (built into --benchmarks when absent).")] = Size.LITE,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: work/compare/DOMAIN-SIZE).")] = None,
+    benchmarks: Annotated[Path, typer.Option(help="Folder of built suites, DOMAIN-SIZE each.")] = Path("work/benchmarks"),
+    domain_benchmark: Annotated[
+        Optional[Path], typer.Option(help="A built domain benchmark to use instead (e.g. with your own tasks).")
+    ] = None,
+    general_benchmark: Annotated[Optional[Path], typer.Option(help="A built general benchmark to use instead.")] = None,
+    tasks: Annotated[Optional[list[str]], typer.Option("--tasks", help="Only these tasks, from either suite (repeatable).")] = None,
+    task_type: Annotated[Optional[list[TaskType]], typer.Option("--type", help="Only tasks of these types (repeatable).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of evaluation, bootstrap and complexity samples.")] = 42,
+    bootstrap_samples: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Re-run tasks already scored.")] = False,
+    complexity_texts: Annotated[int, typer.Option(help="Texts sampled per task for the complexity measures.")] = 100,
+    llm_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint for the LLM error rate.")] = None,
+    llm_model: Annotated[Optional[str], typer.Option(help="Model at the endpoint; without it the LLM error rate is not computed.")] = None,
+    report: Annotated[bool, typer.Option(help="Also render the HTML report into OUT/report.")] = True,
+) -> None:
+    """Score models on a domain suite and the general suite, and analyse how far the rankings agree."""
+    from domainemb.compare.config import CompareConfig
+    from domainemb.compare.run import compare as run
+    from domainemb.evaluation.encoders import DEFAULT_MODEL
+
+    config = CompareConfig(
+        domain=domain,
+        models=tuple(model or (DEFAULT_MODEL,)),
+        size=size,
+        out=out_dir,
+        benchmarks=benchmarks,
+        domain_benchmark=domain_benchmark,
+        general_benchmark=general_benchmark,
+        tasks=tuple(tasks or ()),
+        task_types=tuple(task_type or ()),
+        seed=seed,
+        bootstrap_samples=bootstrap_samples,
+        batch_size=batch_size,
+        use_cache=not no_cache,
+        overwrite=overwrite,
+        complexity_texts=complexity_texts,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+    )
+    with console.status("comparing") as status:
+        result = run(config, on_step=lambda message: status.update(message))
+    _print_summary(result.analysis, result.seconds)
+    out.print(f"analysis: {result.analysis_path}")
+    if report:
+        from domainemb.reports.render import render_report
+
+        page = render_report(result.out, result.out / "report")
+        out.print(f"report: {page}")
+
+
+@app.command("report")
+@user_errors
+def report(
+    results_dir: Annotated[Path, typer.Argument(help="A `domainemb compare` output folder (holding analysis.json).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Site folder; index.html is written there.")] = Path("site"),
+    include: Annotated[
+        Optional[list[Path]], typer.Option(help="An adapt comparison or prune report (file or folder) to add as a section. Repeatable.")
+    ] = None,
+) -> None:
+    """Render a comparison as one self-contained HTML page (no network needed to open it)."""
+    from domainemb.reports.render import render_report
+
+    page = render_report(results_dir, out_dir, include=tuple(include or ()))
+    out.print(f"report: {page}")
+
+
+def _print_summary(analysis: dict, seconds: float) -> None:
+    domain = analysis["domain"]
+    table = Table(title=f"{domain} vs general, mean main score over tasks  [{seconds:.1f}s]")
+    for column in ("model", domain, "general", "gap"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for model in analysis["models"]:
+        name = model["name"]
+        d = analysis["means"]["domain"][name]["overall"]["value"]
+        g = analysis["means"]["general"][name]["overall"]["value"]
+        gap = analysis["gaps"][name].get("overall")
+        table.add_row(name, _fmt(d), _fmt(g), _fmt(gap, signed=True))
+    table.caption = "— : missing, the model does not serve every selected task type (see the report per type)"
+    out.print(table)
+    overall = analysis["rank_agreement"].get("overall", {})
+    if overall.get("rho") is not None:
+        out.print(f"rank agreement (Spearman): rho = {overall['rho']:.2f}, p = {overall['p_value']:.3g} over {overall['n_models']} models")
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -1,0 +1,68 @@
+"""``CompareConfig``: every setting of one ``domainemb compare`` run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from domainemb.types import Domain, Size, TaskType
+
+#: Lexical baselines scored in every comparison, whatever models the user names.
+BASELINES = ("bm25", "bow")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """One comparison of models on a domain suite and the general suite.
+
+    Args:
+        domain: The domain suite compared with the general suite.
+        models: Models to compare (registry names, folders or hub ids); :data:`BASELINES` are added.
+        size: Suite size to build (or reuse) when no benchmark folder is given.
+        out: Output folder: ``domain/`` and ``general/`` results, ``complexity.json``, ``analysis.json``.
+        benchmarks: Folder holding built suites as ``<domain>-<size>``; missing ones are built there.
+        domain_benchmark: Use this built domain benchmark instead of ``benchmarks/<domain>-<size>``.
+        general_benchmark: Use this built general benchmark instead of ``benchmarks/general-<size>``.
+        tasks: Only these tasks (names from either suite); every task when empty.
+        task_types: Only tasks of these types; every type when empty.
+        seed: Seed of the evaluation, the bootstrap and the complexity samples.
+        bootstrap_samples: Bootstrap resamples per interval.
+        confidence: Coverage of the intervals.
+        batch_size: Texts per forward pass.
+        use_cache: Keep and reuse embeddings in the embedding cache.
+        overwrite: Re-run tasks already scored.
+        complexity_texts: Texts sampled per task for the complexity measures.
+        llm_base_url: OpenAI-compatible endpoint for the LLM error rate; with ``llm_model``.
+        llm_model: Model name at that endpoint; the LLM error rate is "not computed" without it.
+        llm_items: Test items per classification task sent to the LLM.
+    """
+
+    domain: Domain
+    models: tuple[str, ...]
+    size: Size = Size.LITE
+    out: Path | None = None
+    benchmarks: Path = Path("work") / "benchmarks"
+    domain_benchmark: Path | None = None
+    general_benchmark: Path | None = None
+    tasks: tuple[str, ...] = ()
+    task_types: tuple[TaskType, ...] = ()
+    seed: int = 42
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    batch_size: int = 32
+    use_cache: bool = True
+    overwrite: bool = False
+    complexity_texts: int = 100
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_items: int = 30
+
+    @property
+    def out_dir(self) -> Path:
+        """``out``, or ``work/compare/<domain>-<size>``."""
+        return self.out or Path("work") / "compare" / f"{Domain(self.domain).value}-{Size(self.size).value}"
+
+    @property
+    def all_models(self) -> tuple[str, ...]:
+        """The user's models, then the baselines not already named."""
+        return tuple(dict.fromkeys((*self.models, *BASELINES)))

@@ -1,0 +1,395 @@
+"""``domainemb compare``: score models on a domain suite and the general suite, then analyse.
+
+Steps: open (or build, into the benchmarks folder) both suites; check the input (task names, a
+general counterpart for the domain's task types, model names) before anything is scored; run the
+evaluation engine for every model and the ``bm25`` / ``bow`` baselines on the tasks each can serve;
+read the results back from disk, checking that each was scored on this version of its task; measure
+dataset complexity; write ``analysis.json``, which ``domainemb report`` renders.
+
+Output folder::
+
+    OUT/domain/results/...      mteb layout, one folder per model and revision (and predictions/)
+    OUT/general/results/...
+    OUT/complexity.json         complexity per task (reused while a task's data are unchanged)
+    OUT/analysis.json           everything the report shows
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import domainemb
+from domainemb.compare.analysis import DOMAIN, GENERAL, BootstrapSettings, SuiteResults, analyse
+from domainemb.compare.bootstrap import ItemScores, Unavailable, item_scores, prediction_path
+from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity, measure_tasks
+from domainemb.compare.config import BASELINES, CompareConfig
+from domainemb.domains.benchmark import Benchmark
+from domainemb.domains.manifest import MANIFEST, TaskEntry
+from domainemb.errors import DomainembError, unknown_name
+from domainemb.evaluation.encoders import Encoder, load_encoder
+from domainemb.types import Domain, Size, TaskType
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_FILE = "analysis.json"
+COMPLEXITY_FILE = "complexity.json"
+FORMAT = "domainemb-compare-analysis/1"
+#: Example items shown per task in the report, and the characters kept of each text.
+EXAMPLES = 3
+EXAMPLE_CHARS = 300
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A compared model: the name given, where its results are filed, and its fingerprint."""
+
+    name: str
+    model_name: str
+    revision: str
+    fingerprint: str
+    baseline: bool
+    serves: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    out: Path
+    analysis_path: Path
+    analysis: dict[str, Any]
+    seconds: float
+
+
+def compare(config: CompareConfig, encoders: Mapping[str, Encoder] | None = None, on_step: Progress | None = None) -> CompareResult:
+    """Run one comparison (see the module docstring).
+
+    Args:
+        config: What to compare.
+        encoders: Encoders already loaded, by name (tests pass fakes); others are loaded by name.
+        on_step: Called with a short description as each step starts.
+
+    Raises:
+        DomainembError: the general suite as the domain, suites of different sizes, unknown task
+            or model names, no task type shared with the general suite, results scored on another
+            version of a task, or a result missing from the results folder.
+    """
+    start = time.perf_counter()
+    step = on_step or (lambda message: None)
+    if Domain(config.domain) is Domain.GENERAL:
+        raise DomainembError("general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it")
+    domain_bench = _open_suite(config.domain_benchmark, Domain(config.domain), config, step)
+    general_bench = _open_suite(config.general_benchmark, Domain.GENERAL, config, step)
+    if domain_bench.manifest.size != general_bench.manifest.size:
+        raise DomainembError(
+            f"the domain suite is {domain_bench.manifest.size} and the general suite {general_bench.manifest.size}; "
+            "compare suites of the same size"
+        )
+    domain_tasks, general_tasks = _select_tasks(domain_bench, general_bench, config)
+    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in config.all_models}
+    models = [
+        ModelRef(
+            name=name,
+            model_name=e.model_name,
+            revision=e.revision,
+            fingerprint=e.fingerprint,
+            baseline=name in BASELINES and name not in config.models,
+            serves=tuple(sorted(e.serves)),
+        )
+        for name, e in loaded.items()
+    ]
+
+    out = config.out_dir
+    suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
+    for key, (bench, entries) in suites.items():
+        for name, encoder in loaded.items():
+            served = [e.name for e in entries if TaskType(e.type) in encoder.serves]
+            if served:
+                step(f"{key} suite: scoring {name} on {len(served)} tasks")
+                _evaluate(config, bench, out / key, name, encoder, served)
+
+    results = {key: collect_suite(out / key, bench, entries, models, seed=config.seed) for key, (bench, entries) in suites.items()}
+    step("measuring dataset complexity")
+    complexity = _complexity(config, out, suites)
+    measures = [m.value for m in Measure]
+    step("bootstrap intervals, rank agreement and ANOVA")
+    stats = analyse(
+        results[DOMAIN],
+        results[GENERAL],
+        [m.name for m in models],
+        complexity={t: {m: c.value(Measure(m)) for m in measures} for t, c in complexity.items()},
+        measures=measures,
+        settings=BootstrapSettings(config.seed, config.bootstrap_samples, config.confidence),
+    )
+    analysis = {
+        "format": FORMAT,
+        "domain": Domain(config.domain).value,
+        "size": domain_bench.manifest.size,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "models": [asdict(m) for m in models],
+        "suites": {key: _suite_info(bench, entries, key) for key, (bench, entries) in suites.items()},
+        "complexity": {
+            "measures": {m.value: MEASURE_LABELS[m] for m in Measure},
+            "tasks": {t: asdict(c) for t, c in complexity.items()},
+            "texts_per_task": config.complexity_texts,
+        },
+        **stats,
+        "provenance": _provenance(config, models, suites),
+    }
+    path = out / ANALYSIS_FILE
+    write_json(path, analysis)
+    return CompareResult(out=out, analysis_path=path, analysis=analysis, seconds=time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------- input
+def _open_suite(folder: Path | None, domain: Domain, config: CompareConfig, step: Progress) -> Benchmark:
+    """The given benchmark folder, or ``benchmarks/<domain>-<size>`` (built there when absent)."""
+    if folder is not None:
+        bench = Benchmark.open(folder)
+        if (bench.manifest.domain == Domain.GENERAL.value) != (domain is Domain.GENERAL):
+            want = "the general suite" if domain is Domain.GENERAL else "a domain suite"
+            raise DomainembError(f"{folder} is a {bench.manifest.domain} benchmark, not {want}")
+        return bench
+    path = config.benchmarks / f"{domain.value}-{Size(config.size).value}"
+    if (path / MANIFEST).is_file():
+        return Benchmark.open(path)
+    from domainemb.domains.build import BuildConfig, build_benchmark
+
+    step(f"building the {domain.value} {Size(config.size).value} suite into {path}")
+    return Benchmark.open(build_benchmark(BuildConfig(domain=domain, out=path, size=Size(config.size))).path)
+
+
+def _select_tasks(domain: Benchmark, general: Benchmark, config: CompareConfig) -> tuple[list[TaskEntry], list[TaskEntry]]:
+    names = {t.name for t in domain.tasks} | {t.name for t in general.tasks}
+    for name in config.tasks:
+        if name not in names:
+            raise unknown_name("task", name, sorted(names))
+    types = {TaskType(t) for t in config.task_types}
+
+    def keep(entry: TaskEntry) -> bool:
+        return (not config.tasks or entry.name in config.tasks) and (not types or TaskType(entry.type) in types)
+
+    selected = [t for t in domain.tasks if keep(t)], [t for t in general.tasks if keep(t)]
+    for label, entries, bench in zip((domain.manifest.domain, "general"), selected, (domain, general), strict=True):
+        if not entries:
+            raise DomainembError(f"no task of the {label} suite ({bench.path}) is selected; add one with --tasks or --type")
+    domain_types = {t.type for t in selected[0]}
+    general_types = {t.type for t in selected[1]}
+    if not domain_types & general_types:
+        raise DomainembError(
+            f"the selected {domain.manifest.domain} tasks ({', '.join(sorted(domain_types))}) have no general counterpart: "
+            f"the selected general tasks are of type {', '.join(sorted(general_types))}; select tasks of a shared type"
+        )
+    return selected
+
+
+def _evaluate(config: CompareConfig, bench: Benchmark, out: Path, name: str, encoder: Encoder, tasks: list[str]) -> None:
+    from domainemb.evaluation.run import EvaluateConfig, evaluate
+
+    evaluate(
+        EvaluateConfig(
+            benchmark=bench.path,
+            models=(name,),
+            tasks=tuple(tasks),
+            out=out,
+            overwrite=config.overwrite,
+            seed=config.seed,
+            batch_size=config.batch_size,
+            use_cache=config.use_cache,
+            save_predictions=True,  # per-item predictions feed the bootstrap intervals
+        ),
+        encoders={name: encoder},
+    )
+
+
+# ----------------------------------------------------------------------------- results
+def collect_suite(out: Path, bench: Benchmark, entries: list[TaskEntry], models: list[ModelRef], seed: int = 42) -> SuiteResults:
+    """Read every model's results on ``entries`` back from ``out`` (the evaluation engine's layout).
+
+    A task outside a model's types (``bm25`` on classification) is missing by design.
+
+    Raises:
+        DomainembError: a result file that should be there is not, or was scored on another
+            version of the task's data than ``bench`` holds.
+    """
+    from domainemb.domains.mteb_tasks import data_revision
+    from domainemb.evaluation.results import TaskScore, result_path
+
+    scores: dict[str, dict[str, float | None]] = {}
+    items: dict[str, dict[str, ItemScores | Unavailable]] = {}
+    for model in models:
+        scores[model.name], items[model.name] = {}, {}
+        for entry in entries:
+            if entry.type not in model.serves:
+                continue
+            path = result_path(out, model.model_name, model.revision, entry.name)
+            if not path.is_file():
+                raise DomainembError(
+                    f"{out}: no result of model {model.name} on task {entry.name} (expected {path}); "
+                    "run `domainemb compare` again to score what is missing"
+                )
+            try:
+                score = TaskScore.from_disk(path)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DomainembError(f"{path}: unreadable result ({exc}); delete it and run `domainemb compare` again") from None
+            expected = data_revision(entry)
+            if score.provenance.task_data_revision != expected:
+                raise DomainembError(
+                    f"{path}: scored on another version of task {entry.name} (data revision "
+                    f"{score.provenance.task_data_revision}, the benchmark {bench.path} holds {expected}); "
+                    "run `domainemb compare --overwrite`"
+                )
+            scores[model.name][entry.name] = score.main_score
+            predictions = prediction_path(out, model.model_name, model.revision, entry.name)
+            items[model.name][entry.name] = item_scores(predictions, bench, entry, score.main_score, seed=score.provenance.seed)
+    return SuiteResults(name=bench.manifest.domain, types={e.name: e.type for e in entries}, scores=scores, items=items)
+
+
+def _complexity(config: CompareConfig, out: Path, suites: dict[str, tuple[Benchmark, list[TaskEntry]]]) -> dict[str, TaskComplexity]:
+    path = out / COMPLEXITY_FILE
+    known: dict[str, TaskComplexity] = {}
+    if path.is_file():
+        try:
+            known = {t: TaskComplexity(**c) for t, c in json.loads(path.read_text(encoding="utf-8")).items()}
+        except (ValueError, TypeError):
+            log.warning("%s: unreadable; measuring again", path)
+    llm = _llm_factory(config)
+    measured: dict[str, TaskComplexity] = {}
+    for bench, entries in suites.values():
+        measured.update(
+            measure_tasks(bench, entries, texts=config.complexity_texts, seed=config.seed, llm=llm, llm_items=config.llm_items, known=known)
+        )
+    write_json(path, {**{t: asdict(c) for t, c in known.items()}, **{t: asdict(c) for t, c in measured.items()}})
+    return measured
+
+
+def _llm_factory(config: CompareConfig):
+    if not config.llm_model:
+        return None
+    from domainemb.synth.llm import OpenAIClient
+
+    return lambda: OpenAIClient(model=config.llm_model, base_url=config.llm_base_url, seed=config.seed)
+
+
+# ----------------------------------------------------------------------------- report data
+def _suite_info(bench: Benchmark, entries: list[TaskEntry], key: str) -> dict[str, Any]:
+    from domainemb.domains.mteb_tasks import data_revision
+
+    return {
+        "domain": bench.manifest.domain,
+        "size": bench.manifest.size,
+        "benchmark": str(bench.path),
+        "checksum": bench.checksum,
+        "built_with": bench.manifest.domainemb_version,
+        "results": f"{key}/",
+        "tasks": [
+            {
+                "name": e.name,
+                "type": e.type,
+                "main_score": e.main_score,
+                "description": e.description,
+                "licence": e.licence,
+                "licence_flag": e.licence_flag,
+                "citation": e.citation,
+                "origin": e.origin,
+                "sizes": e.sizes,
+                "data_revision": data_revision(e),
+                "examples": examples(bench, e),
+            }
+            for e in entries
+        ],
+    }
+
+
+def examples(bench: Benchmark, entry: TaskEntry, n: int = EXAMPLES) -> list[dict[str, str]]:
+    """The first ``n`` items of a task as short strings (the report escapes them)."""
+    tables = bench.tables(entry)
+    task_type = TaskType(entry.type)
+    if task_type in (TaskType.RETRIEVAL, TaskType.RERANKING):
+        corpus = dict(zip(tables["corpus"]["id"].to_list(), tables["corpus"]["text"].to_list(), strict=True))
+        relevant: dict[str, str] = {}
+        for query, doc, score in tables["qrels"].iter_rows():
+            if score > 0:
+                relevant.setdefault(query, doc)
+        rows = []
+        for query, text in tables["queries"].head(n).iter_rows():
+            rows.append({"query": text, "relevant document": corpus.get(relevant.get(query, ""), "")})
+    else:
+        frame = tables["test"].head(n)
+        rows = [dict(zip(frame.columns, row, strict=True)) for row in frame.iter_rows()]
+    return [{k: _short(v) for k, v in row.items()} for row in rows]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        value = " | ".join(str(v) for v in value)
+    text = str(value)
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+
+
+def _provenance(config: CompareConfig, models: list[ModelRef], suites: dict[str, tuple[Benchmark, list[TaskEntry]]]) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    import mteb
+
+    from domainemb.compare.complexity import spacy_model_version
+
+    return {
+        "domainemb_version": domainemb.__version__,
+        "mteb_version": mteb.__version__,
+        "python": platform.python_version(),
+        "seed": config.seed,
+        "benchmarks": {key: {"path": str(b.path), "checksum": b.checksum} for key, (b, _) in suites.items()},
+        "models": {m.name: {"model_name": m.model_name, "fingerprint": m.fingerprint} for m in models},
+        "complexity_tools": {"textstat": version("textstat"), "parser": spacy_model_version()},
+        "command": "domainemb compare " + " ".join(_command_args(config)),
+    }
+
+
+def _command_args(config: CompareConfig) -> list[str]:
+    args = [Domain(config.domain).value, *(f"--model {m}" for m in config.models), f"--size {Size(config.size).value}"]
+    args += [f"--tasks {t}" for t in config.tasks] + [f"--type {TaskType(t).value}" for t in config.task_types]
+    if config.seed != 42:
+        args.append(f"--seed {config.seed}")
+    return args
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_analysis(folder: Path) -> dict[str, Any]:
+    """``folder/analysis.json``, checked to be a comparison analysis.
+
+    Raises:
+        DomainembError: no analysis there, or not one this version reads.
+    """
+    path = folder / ANALYSIS_FILE
+    if not path.is_file():
+        raise DomainembError(f"{folder}: no {ANALYSIS_FILE}; run `domainemb compare DOMAIN --out {folder}` first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DomainembError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DomainembError(
+            f"{path}: not a comparison analysis (format {data.get('format') if isinstance(data, dict) else None!r}, expected {FORMAT})"
+        )
+    return data

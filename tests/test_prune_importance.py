@@ -1,0 +1,102 @@
+"""Importance scores: the published DAI on a hand-computed example, its normalised variant,
+the alignment formula, the baselines, and exact mask counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from domainemb.prune.config import DaiVariant, PruneMethod, Ranking
+from domainemb.prune.gradients import GradientMoments, alignment
+from domainemb.prune.importance import dai_paper, importance_scores, standardize
+from domainemb.prune.masks import apply_masks, keep_highest, masks_from_scores
+
+
+def _moments(*batches: list[float]) -> GradientMoments:
+    moments = GradientMoments()
+    for grads in batches:
+        moments.add({"w": torch.tensor(grads)})
+    return moments
+
+
+# Three weights, two batches each. Domain: mean (2, 1, 2), Fisher (5, 1, 5).
+# General: mean (0, -2, 2), Fisher (4, 4, 5). Alignment: 0, -1 and 2·2 / (√5·√5) = 0.8.
+DOMAIN = _moments([1.0, 1.0, 1.0], [3.0, 1.0, 3.0])
+GENERAL = _moments([2.0, -2.0, 1.0], [-2.0, -2.0, 3.0])
+THETA = {"w": torch.tensor([0.04, -0.25, 1.0])}
+
+
+def test_alignment_by_hand():
+    s = alignment(DOMAIN, GENERAL)["w"]
+    assert torch.allclose(s, torch.tensor([0.0, -1.0, 0.8]), atol=1e-6)
+
+
+def test_alignment_is_zero_without_gradient_and_bounded():
+    zero = _moments([0.0, 1.0], [0.0, -1.0])
+    other = _moments([1.0, 1.0], [2.0, 1.0])
+    s = alignment(zero, other)["w"]
+    assert s.tolist() == [0.0, 0.0]
+    torch.manual_seed(0)
+    random_d = GradientMoments()
+    random_g = GradientMoments()
+    for _ in range(5):
+        random_d.add({"w": torch.randn(1000)})
+        random_g.add({"w": torch.randn(1000) * 1e-6})
+    s = alignment(random_d, random_g)["w"]
+    assert s.min() >= -1 and s.max() <= 1
+
+
+def test_dai_paper_by_hand():
+    # j0: ((5-4)·0.04 + 0.5·√0.04)·(1+0.2·0)   = 0.14
+    # j1: ((1-4)·0.25 + 0.5·√0.25)·(1-0.2)     = -0.4
+    # j2: ((5-5)·1    + 0.5·1)    ·(1+0.2·0.8) = 0.58
+    scores = importance_scores(PruneMethod.GAPRUNE, THETA, DOMAIN, GENERAL, DaiVariant.PAPER, alpha=0.2, beta=1.0, gamma=0.5)
+    assert torch.allclose(scores["w"], torch.tensor([0.14, -0.4, 0.58]), atol=1e-6)
+    direct = dai_paper(torch.tensor([0.5]), torch.tensor([0.1]), torch.tensor([0.04]), torch.tensor([1.0]), 0.2, 1.0, 0.5)
+    assert direct.item() == pytest.approx(((0.5 - 0.1) * 0.04 + 0.5 * 0.2) * 1.2)
+
+
+def test_dai_normalized_standardises_each_term():
+    scores = importance_scores(PruneMethod.GAPRUNE, THETA, DOMAIN, GENERAL, DaiVariant.NORMALIZED, alpha=0.2, beta=1.0, gamma=0.5)
+    fisher_term = torch.tensor([1.0, -3.0, 0.0]) * torch.tensor([0.04, 0.25, 1.0])
+    expected = standardize(fisher_term) + 0.5 * standardize(torch.tensor([0.2, 0.5, 1.0])) + 0.2 * standardize(torch.tensor([0.0, -1.0, 0.8]))
+    assert torch.allclose(scores["w"], expected, atol=1e-6)
+    assert standardize(torch.ones(4)).tolist() == [0.0] * 4
+
+
+def test_baselines():
+    assert importance_scores(PruneMethod.MAGNITUDE, THETA)["w"].tolist() == pytest.approx([0.04, 0.25, 1.0])
+    fisher_domain = importance_scores(PruneMethod.FISHER_DOMAIN, THETA, domain=DOMAIN)["w"]
+    assert torch.allclose(fisher_domain, torch.tensor([5 * 0.0016, 1 * 0.0625, 5 * 1.0]))
+    fisher_general = importance_scores(PruneMethod.FISHER_GENERAL, THETA, general=GENERAL)["w"]
+    assert torch.allclose(fisher_general, torch.tensor([4 * 0.0016, 4 * 0.0625, 5 * 1.0]))
+    first = importance_scores(PruneMethod.RANDOM, THETA, seed=1)["w"]
+    assert torch.equal(first, importance_scores(PruneMethod.RANDOM, THETA, seed=1)["w"])
+    assert not torch.equal(first, importance_scores(PruneMethod.RANDOM, THETA, seed=2)["w"])
+    with pytest.raises(ValueError, match="needs"):
+        importance_scores(PruneMethod.GAPRUNE, THETA, domain=DOMAIN)
+
+
+def test_every_method_scores():
+    for method in PruneMethod:
+        scores = importance_scores(method, THETA, DOMAIN, GENERAL)
+        assert scores["w"].shape == THETA["w"].shape and scores["w"].dtype == torch.float32
+
+
+def test_keep_highest_is_exact_with_ties():
+    scores = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 2.0])
+    keep = keep_highest(scores, 3)
+    assert keep.tolist() == [False, False, False, True, True, True]
+    assert keep_highest(scores, 0).all() and not keep_highest(scores, 6).any()
+
+
+def test_global_and_per_layer_masks():
+    scores = {"a": torch.arange(8.0).reshape(2, 4), "b": torch.arange(8.0, 12.0).reshape(2, 2)}
+    glob = masks_from_scores(scores, 0.5, Ranking.GLOBAL)
+    assert int((~glob["a"]).sum()) == 6 and int((~glob["b"]).sum()) == 0
+    per = masks_from_scores(scores, 0.5, Ranking.PER_LAYER)
+    assert int((~per["a"]).sum()) == 4 and int((~per["b"]).sum()) == 2
+    weights = {"a": -torch.ones(2, 4), "b": torch.ones(2, 2)}
+    apply_masks(weights, per)
+    zeros = weights["a"][~per["a"]]
+    assert (zeros == 0).all() and not torch.signbit(zeros).any()  # exactly +0.0

@@ -13,16 +13,12 @@ any hyper-parameter. Unknown keys and impossible values are errors, never silent
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from domainemb.yamlconfig import plain, read_settings
 from domainemb.errors import DomainembError
 from domainemb.types import Domain, Size
 
@@ -178,7 +174,7 @@ class AdaptConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         """Every setting but the run fields, JSON-ready (for the model card and the run record)."""
-        return {k: _plain(v) for k, v in asdict(self).items() if k not in RUN_FIELDS}
+        return {k: plain(v) for k, v in asdict(self).items() if k not in RUN_FIELDS}
 
     def training_settings(self) -> dict[str, Any]:
         """The settings that decide the trained weights; a resumed run must keep them."""
@@ -186,82 +182,5 @@ class AdaptConfig:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read and type-check a YAML file of :class:`AdaptConfig` hyper-parameters."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DomainembError(f"{path}: cannot read the adapt config: {exc.strerror or exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DomainembError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise DomainembError(f"{path}: the adapt config must be a mapping of keys to values")
-    hints = typing.get_type_hints(AdaptConfig)
-    allowed = [f.name for f in fields(AdaptConfig) if f.name not in RUN_FIELDS]
-    settings: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in RUN_FIELDS:
-            raise DomainembError(f"{path}: {key!r} is given on the command line, not in the config file")
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
-            raise DomainembError(f"{path}: unknown key {key!r}{hint}")
-        settings[key] = _coerce(path, key, value, hints[key])
-    return settings
-
-
-def _coerce(path: Path, key: str, value: Any, hint: Any) -> Any:
-    """``value`` as the type ``hint`` of field ``key``; a one-line error otherwise."""
-
-    def bad(expected: str) -> DomainembError:
-        return DomainembError(f"{path}: {key} must be {expected}, got {value!r}")
-
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
-    if options:  # ``X | None``
-        if value is None:
-            return None
-        hint = next(o for o in options if o is not type(None))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad("an integer")
-        return value
-    if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads `2e-5` (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                raise bad("a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise bad("a string")
-        return value
-    if hint is Path:
-        if not isinstance(value, str) or not value:
-            raise bad("a path")
-        return Path(value)
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
-        if value not in {m.value for m in hint}:
-            raise bad(f"one of {', '.join(m.value for m in hint)}")
-        return hint(value)
-    if typing.get_origin(hint) is tuple:
-        (item, _) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise bad("a list")
-        return tuple(_coerce(path, f"{key}[{i}]", v, item) for i, v in enumerate(value))
-    raise TypeError(f"no YAML coercion for {key}: {hint}")  # a new field type: extend this function
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    """Read and type-check a YAML file of :class:`AdaptConfig` settings."""
+    return read_settings(path, AdaptConfig, RUN_FIELDS, "adapt")

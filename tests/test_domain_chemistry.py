@@ -16,7 +16,7 @@ from domainemb.domains.fetch import sha256_file  # noqa: E402
 from domainemb.domains.readers import SourceFiles  # noqa: E402
 from domainemb.domains.registry import domain_tasks  # noqa: E402
 from domainemb.domains.tables import validate  # noqa: E402
-from domainemb.types import LicenceFlag, TaskType  # noqa: E402
+from domainemb.types import LicenceFlag  # noqa: E402
 
 DATA = Path(os.environ["DOMAINEMB_DATA"])
 pytestmark = pytest.mark.skipif(not (DATA / "chemistry").is_dir(), reason="chemistry data mirror not found")

@@ -133,12 +133,11 @@ def _parse_line(line: str, path: Path, number: int) -> TrainingPair:
 def read_card(pairs_path: Path) -> dict[str, Any] | None:
     """The synth run card beside a pairs file, or ``None`` when absent or unreadable.
 
-    Looks for ``<pairs stem>.card.json`` first, then ``card.json`` in the same folder (synth's default).
+    synth writes it as ``<pairs stem>.card.json``, so several runs can share a folder.
     """
     pairs_path = Path(pairs_path)
-    candidates = [pairs_path.with_name(f"{pairs_path.stem}.{CARD_NAME}"), pairs_path.with_name(CARD_NAME)]
-    card = next((c for c in candidates if c.is_file()), None)
-    if card is None:
+    card = pairs_path.with_name(f"{pairs_path.stem}.{CARD_NAME}")
+    if not card.is_file():
         return None
     try:
         value = json.loads(card.read_text(encoding="utf-8"))

@@ -9,6 +9,6 @@ One module per concern:
 * ``generate``: the deterministic plan, one LLM example end to end, the ict and crop generators;
 * ``postprocess`` and ``decontam``: deduplication, ranking consistency, hard negatives, 13-gram decontamination;
 * ``pairs``: the output record, ``read_pairs`` (the contract with ``adapt`` and ``prune``), the resumable log;
-* ``pipeline``: one run, from corpus to pairs and ``card.json``;
+* ``pipeline``: one run, from corpus to pairs and ``<stem>.card.json``;
 * ``export`` and ``corpus_task``: a domain's training-side texts as a corpus; the user's corpus as a benchmark task.
 """

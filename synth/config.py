@@ -51,7 +51,8 @@ class SynthConfig:
     Args:
         domain: Domain of the corpus (personas, classification tasks, decontamination benchmark).
         corpus: Folder of documents.
-        out: Output JSONL; ``<stem>.raw.jsonl``, ``<stem>.failed.jsonl`` and ``card.json`` go beside it.
+        out: Output JSONL; ``<stem>.raw.jsonl``, ``<stem>.failed.jsonl`` and ``<stem>.card.json`` go beside it
+            (so several runs can share a folder).
         generator: llm, ict or crop.
         kinds: Pair kinds to generate (llm only; ict gives short-long, crop long-long).
         personas_file: Extra personas (YAML) added to the domain's.
@@ -165,7 +166,7 @@ class SynthConfig:
 
     @property
     def card_path(self) -> Path:
-        return self.out.with_name("card.json")
+        return self.out.with_name(f"{self.out.stem}.card.json")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings for the run card; an endpoint URL keeps only scheme, host and path."""

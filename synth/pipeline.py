@@ -3,7 +3,7 @@
 Generation appends every finished item to ``<stem>.raw.jsonl`` and every failed one to
 ``<stem>.failed.jsonl``; both are append-only and keyed, so the same command after an interruption
 (even ``kill -9``) does only the remaining work. Post-processing is deterministic: it reads the raw
-log and writes ``<out>`` and ``card.json`` atomically on every run (the retrieval pool's embeddings
+log and writes ``<out>`` and ``<stem>.card.json`` atomically on every run (the retrieval pool's embeddings
 are cached beside the output, so a rerun does not encode the corpus again).
 """
 
@@ -57,7 +57,7 @@ Progress = Callable[[int, int], None]  # (items finished in this run, items to d
 
 @dataclass(frozen=True)
 class SynthResult:
-    """Where the run wrote, and its card (the same dict as ``card.json``)."""
+    """Where the run wrote, and its card (the same dict as ``<stem>.card.json``)."""
 
     out: Path
     card_path: Path

@@ -46,7 +46,7 @@ class SentenceTransformerEmbedder:
             self.name = "sentence-transformers/all-MiniLM-L6-v2 (packaged)"
         else:
             self.name = model
-        self._model = SentenceTransformer(model, device="cpu")
+        self._model = SentenceTransformer(model)  # a GPU when there is one
         self.batch_size = batch_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -66,7 +66,7 @@ def write_pairs(path: Path, rows: list[dict] | None = None, card: dict | None = 
     rows = pair_rows() if rows is None else rows
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     if card is not None:
-        (path.parent / "card.json").write_text(json.dumps(card), encoding="utf-8")
+        path.with_name(f"{path.stem}.card.json").write_text(json.dumps(card), encoding="utf-8")
     return path
 
 

@@ -79,10 +79,12 @@ def test_missing_and_binary_files(tmp_path):
         read_pairs(path)
 
 
-def test_named_card_is_preferred(tmp_path):
-    path = write_pairs(tmp_path / "fin.jsonl", card={"counts": {}, "which": "generic"})
-    (tmp_path / "fin.card.json").write_text(json.dumps({"which": "named"}), encoding="utf-8")
-    assert read_pairs(path).card == {"which": "named"}
+def test_only_the_card_named_after_the_pairs_file_is_read(tmp_path):
+    path = write_pairs(tmp_path / "fin.jsonl", card={"counts": {}, "which": "named"})
+    (tmp_path / "card.json").write_text(json.dumps({"which": "another run's"}), encoding="utf-8")
+    (tmp_path / "crop.card.json").write_text(json.dumps({"which": "another run's"}), encoding="utf-8")
+    assert read_pairs(path).card == {"counts": {}, "which": "named"}
+    assert read_pairs(write_pairs(tmp_path / "other.jsonl")).card is None
 
 
 def test_reads_what_synth_writes(tmp_path):

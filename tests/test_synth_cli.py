@@ -29,13 +29,13 @@ def test_synth_ict_writes_pairs_and_card(tmp_path, bench):
     assert result.exit_code == 0, result.output
     pairs = read_pairs(out)
     assert pairs and {p.generator.value for p in pairs} == {"ict"}
-    card = json.loads((out.parent / "card.json").read_text())
+    card = json.loads((out.with_name(f"{out.stem}.card.json")).read_text())
     assert card["counts"]["pairs"] == len(pairs) and card["config"]["generator"] == "ict"
     assert card["decontamination"]["against"] == [str(bench)]
     assert f"{len(pairs)} pairs" in result.output
     again = runner.invoke(app, args)  # a rerun does nothing new and gives the same file
     assert again.exit_code == 0 and read_pairs(out) == pairs
-    assert json.loads((out.parent / "card.json").read_text())["items"]["resumed"] == card["items"]["planned"]
+    assert json.loads((out.with_name(f"{out.stem}.card.json")).read_text())["items"]["resumed"] == card["items"]["planned"]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_build_benchmark_corpus_task_splits_by_document(tmp_path, monkeypatch, b
         ["synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(pairs_out), "--generator", "ict", "--benchmark", str(out), *NO_MODEL],
     )
     assert result.exit_code == 0, result.output
-    card = json.loads((pairs_out.parent / "card.json").read_text())
+    card = json.loads((pairs_out.with_name(f"{pairs_out.stem}.card.json")).read_text())
     assert card["drops"]["test-documents"] == 2
     assert not {p.doc_id for p in read_pairs(pairs_out)} & test_docs
     corpus_texts = set(pl.concat([tables["corpus"]["text"]]).to_list())

@@ -66,7 +66,7 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path):
     records = read_jsonl(raw)
     keys = Counter(r["key"] for r in records)
     assert max(keys.values()) == 1  # zero duplicated
-    card = json.loads(killed.with_name("card.json").read_text())
+    card = json.loads(killed.with_name(f"{killed.stem}.card.json").read_text())
     planned = card["items"]["planned"]
     assert len(keys) == planned  # zero lost: every planned item is in the log, once
     assert card["items"]["resumed"] >= at_kill - 1 and card["failed"]["total"] == 0

@@ -42,7 +42,8 @@ class EvaluateConfig:
         use_cache: Keep and reuse embeddings on disk.
         save_predictions: Also keep mteb's per-item predictions of each task, in
             ``out/predictions/<model>/<revision>/<Task>_predictions.json`` (they feed per-item
-            bootstrap intervals). A task scored earlier without them is run again.
+            bootstrap intervals). Only tasks that run write them: a task scored earlier is kept as
+            it is (``overwrite`` runs it again, with predictions).
     """
 
     benchmark: Path
@@ -143,7 +144,7 @@ def _score_task(
     path = result_path(config.out, encoder.model_name, encoder.revision, entry.name)
     predictions = prediction_path(config.out, encoder.model_name, encoder.revision, entry.name)
     revision = data_revision(entry)
-    if not config.overwrite and (predictions.is_file() or not config.save_predictions):
+    if not config.overwrite:
         earlier = _earlier_score(path, encoder, revision, config.seed)
         if earlier is not None:
             log.info("%s on %s: already scored in %s", encoder.name, entry.name, path)

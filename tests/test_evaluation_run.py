@@ -203,7 +203,7 @@ def test_result_files_are_complete_or_absent(tiny, tmp_path, monkeypatch):
     assert not target.exists() and not list(target.parent.iterdir())
 
 
-def test_save_predictions_keeps_mteb_prediction_files_and_reruns_tasks_without_them(tiny, tmp_path):
+def test_save_predictions_keeps_mteb_prediction_files_of_the_tasks_that_run(tiny, tmp_path):
     from domainemb.evaluation.results import prediction_path
 
     config = EvaluateConfig(benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False)
@@ -212,12 +212,13 @@ def test_save_predictions_keeps_mteb_prediction_files_and_reruns_tasks_without_t
     paths = [prediction_path(tmp_path, "test/keywords", encoder.fingerprint[:16], t) for t in config.tasks]
     assert not any(p.exists() for p in paths)
 
-    # Scored earlier without predictions: asking for them runs the tasks again and writes mteb's files.
+    # Scored earlier without predictions: the scores are kept as they are...
     with_predictions = EvaluateConfig(**{**config.__dict__, "save_predictions": True})
-    second = evaluate(with_predictions, encoders={"keywords": KeywordEncoder()})
-    assert not any(s.reused for s in second.scores)
+    assert all(s.reused for s in evaluate(with_predictions, encoders={"keywords": KeywordEncoder()}).scores)
+    assert not any(p.exists() for p in paths)
+    # ...and --overwrite runs them again, now writing mteb's prediction files.
+    rerun = evaluate(EvaluateConfig(**{**with_predictions.__dict__, "overwrite": True}), encoders={"keywords": KeywordEncoder()})
+    assert not any(s.reused for s in rerun.scores)
     for path in paths:
         assert path.parent == tmp_path / "predictions" / "test__keywords" / encoder.fingerprint[:16]
         assert json.loads(path.read_text())["default"]["test"]  # mteb's {subset: {split: predictions}}
-    third = evaluate(with_predictions, encoders={"keywords": KeywordEncoder()})
-    assert all(s.reused for s in third.scores)

@@ -20,8 +20,6 @@ the general suite -- with seeded bootstrap confidence intervals over tasks.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -30,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import domainemb
 from domainemb.adapt.bootstrap import bootstrap_mean
+from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError
 from domainemb.types import TaskType
 
@@ -119,13 +118,7 @@ class Comparison:
 
     def to_disk(self, path: Path) -> None:
         """Write the comparison JSON atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_json(path, self.to_dict())
 
     @classmethod
     def from_disk(cls, path: Path) -> Comparison:

@@ -40,6 +40,7 @@ from domainemb.adapt.pairs import PairFile, read_pairs
 from domainemb.adapt.progress import OnProgress
 from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
+from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError
 from domainemb.types import Domain
 
@@ -125,7 +126,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
 
     out.mkdir(parents=True, exist_ok=True)
     if main_process:
-        _write_json(out / RUN_FILE, identity)
+        write_json(out / RUN_FILE, identity)
     if config.resume and model_dir.is_dir() and (out / RECORD_FILE).is_file():
         log.info("%s: training already finished; continuing with the evaluation", model_dir)
         record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
@@ -136,7 +137,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
             return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
         _save_model(base, model_dir)
         record = _record(config, base, pair_file, split, outcome, dev_before, model_dir)
-        _write_json(out / RECORD_FILE, record)
+        write_json(out / RECORD_FILE, record)
         write_card(model_dir, render_section(record, None))
     if not main_process:
         return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
@@ -150,7 +151,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
         shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
     record["wall_time_s"] = round(time.perf_counter() - started, 1)
     record["peak_memory_mb"] = _peak_memory_mb()
-    _write_json(out / RECORD_FILE, record)
+    write_json(out / RECORD_FILE, record)
     return AdaptResult(out=out, model_dir=model_dir, record=record, comparison=comparison, main_process=True)
 
 
@@ -348,12 +349,3 @@ def _peak_memory_mb() -> dict[str, float | None]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
     return {"rss": round(rss, 1), "gpu": round(gpu, 1) if gpu is not None else None}
-
-
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.write_text(json.dumps(value, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -35,6 +33,7 @@ from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity
 from domainemb.compare.config import BASELINES, CompareConfig
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import MANIFEST, TaskEntry
+from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError, unknown_name
 from domainemb.evaluation.encoders import Encoder, load_encoder
 from domainemb.types import Domain, Size, TaskType
@@ -362,17 +361,6 @@ def _command_args(config: CompareConfig) -> list[str]:
     if config.seed != 42:
         args.append(f"--seed {config.seed}")
     return args
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_analysis(folder: Path) -> dict[str, Any]:

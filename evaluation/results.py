@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domainemb.jsonio import write_json
+
 if TYPE_CHECKING:
     from mteb.results import TaskResult
 
@@ -135,10 +137,7 @@ def prediction_path(out: Path, model_name: str, revision: str, task: str) -> Pat
 
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:
     """mteb's ``model_meta.json`` beside a model revision's task files (atomic)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".model_meta.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.write_text(json.dumps(meta, default=str, indent=4), encoding="utf-8")
-    os.replace(tmp, folder / "model_meta.json")
+    write_json(folder / "model_meta.json", meta, indent=4)
 
 
 def load_results(out: Path) -> list[TaskScore]:

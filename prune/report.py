@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domainemb.jsonio import write_json
+
 REPORT = "prune_report.json"
 FORMAT = "domainemb-prune-report/1"
 
@@ -97,7 +99,7 @@ class PruneReport:
 
     def to_disk(self, folder: Path) -> Path:
         path = Path(folder) / REPORT
-        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_json(path, asdict(self), sort_keys=True)
         return path
 
     @classmethod

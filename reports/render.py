@@ -66,7 +66,8 @@ def render_report(results_dir: Path, out: Path, include: tuple[Path, ...] = ()) 
     Raises:
         DomainembError: no readable analysis in ``results_dir``.
     """
-    from domainemb.compare.run import ANALYSIS_FILE, read_analysis, write_json
+    from domainemb.compare.run import ANALYSIS_FILE, read_analysis
+    from domainemb.jsonio import write_json
 
     analysis = read_analysis(results_dir)
     extras = [e for folder in (results_dir, *include) for e in find_extra_sections(folder)]

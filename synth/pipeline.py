@@ -10,7 +10,6 @@ are cached beside the output, so a rerun does not encode the corpus again).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import domainemb
 import numpy as np
+from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
 from domainemb.synth.corpus import Chunk, Corpus, chunk_corpus, read_corpus
@@ -110,7 +110,7 @@ def synthesize(
     pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out)
     write_pairs(config.out, pairs)
     card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start)
-    _write_json(config.card_path, card)
+    write_json(config.card_path, card)
     return SynthResult(config.out, config.card_path, card)
 
 
@@ -393,9 +393,3 @@ def _card(
         "kinds": [k.value for k in config.effective_kinds],
         "domainemb_version": domainemb.__version__,
     }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

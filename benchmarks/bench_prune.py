@@ -108,6 +108,9 @@ def _write_config(work: Path, domain: str, args: argparse.Namespace) -> Path:
         "domain_calibration": args.calibration,
         "general_calibration": args.calibration,
         "benchmarks": str(work / "benchmarks"),
+        # magnitude, random and fisher-general prune the same weights for every domain: their
+        # general-suite embeddings are computed once, and an interrupted benchmark resumes cheaply.
+        "cache_pruned": True,
     }
     if args.quick:
         settings |= {"domain_calibration": 64, "general_calibration": 64, "candidate_pool": 500, "max_seq_length": 64}

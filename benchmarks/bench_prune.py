@@ -111,6 +111,8 @@ def _write_config(work: Path, domain: str, args: argparse.Namespace) -> Path:
         # magnitude, random and fisher-general prune the same weights for every domain: their
         # general-suite embeddings are computed once, and an interrupted benchmark resumes cheaply.
         "cache_pruned": True,
+        # the dense model is scored once for all runs and domains, not once per run
+        "dense_results": str(work / "dense-results"),
     }
     if args.quick:
         settings |= {"domain_calibration": 64, "general_calibration": 64, "candidate_pool": 500, "max_seq_length": 64}

@@ -102,6 +102,9 @@ class PruneConfig:
         domain_tasks: Only these domain tasks are scored; all when empty.
         general_tasks: Only these general tasks are scored; all when empty.
         eval_batch_size: Texts per forward pass when scoring on the suites.
+        dense_results: A folder where the dense model's suite scores are kept and reused by later
+            runs (the evaluation engine reuses a score only for the same model fingerprint, task
+            data and seed); ``None`` scores the dense model inside each run's folder.
         cache_pruned: Also keep the pruned model's embeddings in the embedding cache, keyed by its
             weights' fingerprint, so that a rerun, or an identical pruned model (``magnitude`` and
             ``random`` prune the same weights whatever the domain), is not encoded twice. Off by
@@ -141,6 +144,7 @@ class PruneConfig:
     domain_tasks: tuple[str, ...] = ()
     general_tasks: tuple[str, ...] = ()
     eval_batch_size: int = 32
+    dense_results: Path | None = None
     cache_pruned: bool = False
     device: str = ""
 

@@ -129,6 +129,24 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
     assert second.suites["general"].pruned == first.suites["general"].pruned == PruneReport.from_disk(plain_out).suites["general"].pruned
 
 
+def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_bench, tmp_path):
+    dense = tmp_path / "dense"
+    config = _config(tmp_path, tiny_bench, dense_results=str(dense), domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
+    stamps, reports = [], []
+    for method in ("magnitude", "random"):
+        out = tmp_path / method
+        result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", method, "--sparsity", "0.4",
+                        "--out", str(out), "--config", str(config))
+        assert result.exit_code == 0, result.output
+        stamps.append({p.name: p.stat().st_mtime_ns for p in dense.rglob("Tiny*.json")})
+        reports.append(PruneReport.from_disk(out))
+        assert not [p for p in (out / "results").rglob("Tiny*.json") if "pruned" not in p.as_posix()]  # only the pruned model's
+    assert set(stamps[0]) == {"TinyClassification.json", "TinySTS.json"} and stamps[1] == stamps[0]
+    assert reports[1].suites["domain"].dense == reports[0].suites["domain"].dense
+    assert reports[1].suites["general"].dense == reports[0].suites["general"].dense
+    assert reports[1].suites["general"].pruned != reports[0].suites["general"].pruned  # two different pruned models
+
+
 def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder, tmp_path):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(32))
     out = tmp_path / "run"

@@ -113,6 +113,9 @@ def _write_config(work: Path, domain: str, args: argparse.Namespace) -> Path:
         "cache_pruned": True,
         # the dense model is scored once for all runs and domains, not once per run
         "dense_results": str(work / "dense-results"),
+        # calibration pairs and gradient moments are the same for every method of a domain (and the
+        # general side for every domain): computed once
+        "stage_cache": str(work / "stages"),
     }
     if args.quick:
         settings |= {"domain_calibration": 64, "general_calibration": 64, "candidate_pool": 500, "max_seq_length": 64}

@@ -105,6 +105,11 @@ class PruneConfig:
         dense_results: A folder where the dense model's suite scores are kept and reused by later
             runs (the evaluation engine reuses a score only for the same model fingerprint, task
             data and seed); ``None`` scores the dense model inside each run's folder.
+        stage_cache: A folder where the chosen calibration pairs and the gradient moments are kept,
+            keyed by everything that decides them, and reused by later runs: other methods and
+            variants, retrained and structured runs, the general side in every domain, or the
+            same run after an interruption (see :mod:`domainemb.prune.stage_cache`). ``None``
+            keeps nothing. The moments take two fp32 copies of the FFN weights per side.
         cache_pruned: Also keep the pruned model's embeddings in the embedding cache, keyed by its
             weights' fingerprint, so that a rerun, or an identical pruned model (``magnitude`` and
             ``random`` prune the same weights whatever the domain), is not encoded twice. Off by
@@ -145,6 +150,7 @@ class PruneConfig:
     general_tasks: tuple[str, ...] = ()
     eval_batch_size: int = 32
     dense_results: Path | None = None
+    stage_cache: Path | None = None
     cache_pruned: bool = False
     device: str = ""
 

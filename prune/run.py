@@ -41,6 +41,7 @@ from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores,
 from domainemb.prune.report import REPORT, PruneReport, SuiteScores
 from domainemb.prune.sparse_io import save_sparse
 from domainemb.prune.structured import neuron_scores, shrink_ffn
+from domainemb.prune.stage_cache import StageCache, pairs_digest, stage_key
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
     seconds: dict[str, float] = {}
     out = Path(config.out)
     _check_target(out)
+    stages = StageCache(Path(config.stage_cache)) if config.stage_cache is not None else None
 
     stage("loading the model")
     encoder = _load_encoder(config.model)
@@ -131,10 +133,22 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
         t = time.perf_counter()
         sets: dict[str, CalibrationSet] = {}
         sizes = {"domain": config.domain_calibration, "general": config.general_calibration}
+        keys: dict[str, str] = {}
         for name, (pairs, source, checksum) in candidates.items():
+            keys[name] = stage_key(
+                stage="calibration", model=encoder.fingerprint, pairs=pairs_digest(pairs), size=sizes[name],
+                pool=config.candidate_pool, minimum=config.min_calibration_pairs, seed=config.seed,
+            )
+            cached = stages.calibration(keys[name]) if stages else None
+            if cached is not None:
+                log.info("%s calibration pairs: reused from %s", name, stages.root)
+                sets[name] = CalibrationSet(name=name, pairs=cached, source=source, source_checksum=checksum, candidates=len(pairs))
+                continue
             sets[name] = calibration_set(
                 name, pairs, source, checksum, model, sizes[name], config.min_calibration_pairs, config.candidate_pool, config.seed
             )
+            if stages:
+                stages.put_calibration(keys[name], sets[name].pairs)
         seconds["calibration"] += time.perf_counter() - t
 
         stage(f"scoring weights ({config.method})")
@@ -149,7 +163,18 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                     if (name == "domain" and config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN)) or (
                         name == "general" and needs_general_pairs
                     ):
+                        key = stage_key(
+                            stage="moments", calibration=keys[name], batch_size=config.batch_size,
+                            max_seq_length=config.max_seq_length, scale=config.scale, device=device, weights=sorted(weights),
+                        )
+                        cached = stages.moments(key, device) if stages else None
+                        if cached is not None:
+                            log.info("%s gradient moments: reused from %s", name, stages.root)
+                            moments[name] = cached
+                            continue
                         moments[name] = infonce_moments(model, weights, sets[name].pairs, config.batch_size, config.scale)
+                        if stages:
+                            stages.put_moments(key, moments[name])
             finally:
                 model.max_seq_length = previous_length
             scores = importance_scores(

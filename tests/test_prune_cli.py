@@ -129,6 +129,41 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
     assert second.suites["general"].pruned == first.suites["general"].pruned == PruneReport.from_disk(plain_out).suites["general"].pruned
 
 
+def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench, tmp_path, monkeypatch):
+    """A second GAPrune run with the same stage cache neither chooses pairs nor runs a gradient
+    pass, and prunes exactly the weights an uncached run prunes."""
+    from domainemb.evaluation.encoders import fingerprint_folder
+
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
+    stages = tmp_path / "stages"
+
+    def run(name: str, **settings) -> Path:
+        out = tmp_path / name
+        result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.5", "--pairs", str(pairs),
+                        "--no-eval", "--out", str(out), "--config", str(_config(tmp_path, tiny_bench, **settings)))
+        assert result.exit_code == 0, result.output
+        return out
+
+    uncached = run("uncached")
+    filled = run("filled", stage_cache=str(stages))
+    assert len(list(stages.glob("calibration-*.jsonl"))) == 2 and len(list(stages.glob("moments-*.safetensors"))) == 2
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("recomputed a cached stage")
+
+    monkeypatch.setattr("domainemb.prune.run.calibration_set", must_not_run)
+    monkeypatch.setattr("domainemb.prune.run.infonce_moments", must_not_run)
+    reused = run("reused", stage_cache=str(stages))
+    assert fingerprint_folder(uncached / "model") == fingerprint_folder(filled / "model") == fingerprint_folder(reused / "model")
+    for side in ("domain", "general"):
+        assert (reused / "calibration" / f"{side}.jsonl").read_text() == (uncached / "calibration" / f"{side}.jsonl").read_text()
+    assert PruneReport.from_disk(reused).calibration == PruneReport.from_disk(uncached).calibration
+
+    # another calibration size is another key: computed again, not a stale hit
+    with pytest.raises(AssertionError, match="recomputed a cached stage"):
+        run("resized", stage_cache=str(stages), domain_calibration=20)
+
+
 def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_bench, tmp_path):
     dense = tmp_path / "dense"
     config = _config(tmp_path, tiny_bench, dense_results=str(dense), domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])

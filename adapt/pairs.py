@@ -85,7 +85,7 @@ def read_pairs(path: Path) -> PairFile:
     pairs: list[TrainingPair] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     duplicates = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 may sit inside a JSON string
         if not line.strip():
             continue
         pair = _parse_line(line, path, number)

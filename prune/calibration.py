@@ -186,11 +186,11 @@ def mine_negatives(pairs: Sequence[TrainingPair], model: SentenceTransformer, ba
 
 def write_pairs(pairs: Sequence[TrainingPair], path: Path) -> None:
     """Write pairs in the shared JSONL layout (for the run's record)."""
-    import json
+    from domainemb.synth.pairs import jsonl_line
 
     with path.open("w", encoding="utf-8") as f:
         for p in pairs:
-            f.write(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}, ensure_ascii=False) + "\n")
+            f.write(jsonl_line({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}))
 
 
 def _embed(model: SentenceTransformer, texts: list[str], batch_size: int) -> np.ndarray:

@@ -29,6 +29,7 @@ from typing import Any
 
 from domainemb.adapt.pairs import TrainingPair
 from domainemb.prune.gradients import GradientMoments
+from domainemb.synth.pairs import jsonl_line
 
 
 def stage_key(**parts: Any) -> str:
@@ -55,7 +56,7 @@ class StageCache:
         path = self.root / f"calibration-{key}.jsonl"
         if not path.is_file():
             return None
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
         return tuple(
             TrainingPair(query=r["query"], positive=r["positive"], negatives=tuple(r["negatives"]), doc_id=r["doc_id"], kind=r["kind"], generator=r["generator"])
             for r in rows
@@ -63,11 +64,7 @@ class StageCache:
 
     def put_calibration(self, key: str, pairs: Sequence[TrainingPair]) -> None:
         text = "".join(
-            json.dumps(
-                {"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id, "kind": p.kind, "generator": p.generator},
-                ensure_ascii=False,
-            )
-            + "\n"
+            jsonl_line({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id, "kind": p.kind, "generator": p.generator})
             for p in pairs
         )
         self._write(f"calibration-{key}.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -31,6 +31,16 @@ def test_read_pairs_keeps_order_and_drops_exact_repeats(tmp_path):
     assert len(pairs.sha256) == 64
 
 
+def test_unescaped_unicode_line_separators_inside_strings(tmp_path):
+    """Other tools write U+2028 / U+0085 raw inside JSON strings (ensure_ascii=False); they are not line breaks."""
+    rows = pair_rows(n_docs=2, per_doc=1)
+    rows[0]["positive"] = "first\u2028second\x85third"
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
+    pairs = read_pairs(path)
+    assert [p.positive for p in pairs.pairs] == [r["positive"] for r in rows]
+
+
 def test_negatives_may_be_absent_or_empty(tmp_path):
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps({"query": "q", "positive": "p", "doc_id": "d"}) + "\n\n", encoding="utf-8")

@@ -59,7 +59,9 @@ class PruneReport:
         ffn_sparsity: Fraction of all FFN weights removed (structured: removed neurons' weights).
         model_sparsity: Fraction of all the model's parameters removed (zeroed or cut out).
         ffn_width: Dense and pruned FFN width (structured), else ``None``.
-        calibration: Per side (``domain``, ``general``): pairs, candidates, source and its checksum.
+        calibration: Per side (``domain``, ``general``): pairs, candidates, source and its checksum,
+            and which of its stages (``pairs``, ``moments``) came from the stage cache (their time
+            is then not in ``seconds``).
         seconds: Wall time by stage (``calibration``, ``scoring``, ``retraining``, ``evaluation``, ``total``).
         scoring_peak_memory_mb: Peak resident memory of the process (CPU) or peak CUDA memory
             allocated during scoring.

@@ -134,6 +134,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
         sets: dict[str, CalibrationSet] = {}
         sizes = {"domain": config.domain_calibration, "general": config.general_calibration}
         keys: dict[str, str] = {}
+        reused: dict[str, dict[str, bool]] = {name: {"pairs": False, "moments": False} for name in candidates}
         for name, (pairs, source, checksum) in candidates.items():
             keys[name] = stage_key(
                 stage="calibration", model=encoder.fingerprint, pairs=pairs_digest(pairs), size=sizes[name],
@@ -142,6 +143,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             cached = stages.calibration(keys[name]) if stages else None
             if cached is not None:
                 log.info("%s calibration pairs: reused from %s", name, stages.root)
+                reused[name]["pairs"] = True
                 sets[name] = CalibrationSet(name=name, pairs=cached, source=source, source_checksum=checksum, candidates=len(pairs))
                 continue
             sets[name] = calibration_set(
@@ -170,6 +172,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                         cached = stages.moments(key, device) if stages else None
                         if cached is not None:
                             log.info("%s gradient moments: reused from %s", name, stages.root)
+                            reused[name]["moments"] = True
                             moments[name] = cached
                             continue
                         moments[name] = infonce_moments(model, weights, sets[name].pairs, config.batch_size, config.scale)
@@ -253,7 +256,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             ffn_sparsity=ffn_sparsity,
             model_sparsity=round((dense_params - pruned_params + zeros) / dense_params, 6),
             ffn_width={"dense": dense_width, "pruned": ffn.layers[0].width} if config.structured else None,
-            calibration={name: s.summary() for name, s in sets.items()},
+            calibration={name: s.summary() | {"reused_from_stage_cache": reused[name]} for name, s in sets.items()},
             seconds={k: round(v, 3) for k, v in seconds.items()},
             scoring_peak_memory_mb=peak.get("mb"),
             diagnostics=diagnostics,

@@ -157,7 +157,11 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
     assert fingerprint_folder(uncached / "model") == fingerprint_folder(filled / "model") == fingerprint_folder(reused / "model")
     for side in ("domain", "general"):
         assert (reused / "calibration" / f"{side}.jsonl").read_text() == (uncached / "calibration" / f"{side}.jsonl").read_text()
-    assert PruneReport.from_disk(reused).calibration == PruneReport.from_disk(uncached).calibration
+    calibration = PruneReport.from_disk(reused).calibration
+    for side in ("domain", "general"):
+        assert calibration[side].pop("reused_from_stage_cache") == {"pairs": True, "moments": True}
+        assert PruneReport.from_disk(filled).calibration[side]["reused_from_stage_cache"] == {"pairs": False, "moments": False}
+        assert calibration[side] == {k: v for k, v in PruneReport.from_disk(uncached).calibration[side].items() if k != "reused_from_stage_cache"}
 
     # another calibration size is another key: computed again, not a stale hit
     with pytest.raises(AssertionError, match="recomputed a cached stage"):

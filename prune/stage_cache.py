@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from domainemb.adapt.pairs import TrainingPair
+from domainemb.jsonio import write_atomic
 from domainemb.prune.gradients import GradientMoments
 from domainemb.synth.pairs import jsonl_line
 
@@ -67,7 +66,7 @@ class StageCache:
             jsonl_line({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id, "kind": p.kind, "generator": p.generator})
             for p in pairs
         )
-        self._write(f"calibration-{key}.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_atomic(self.root / f"calibration-{key}.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def moments(self, key: str, device: str = "cpu") -> GradientMoments | None:
         """The gradient moments stored under ``key`` (on ``device``), or ``None``."""
@@ -88,13 +87,4 @@ class StageCache:
         from safetensors.torch import save_file
 
         tensors = {f"{kind}/{name}": t.detach().cpu().contiguous() for kind in ("sum", "sum_sq") for name, t in getattr(moments, kind).items()}
-        self._write(f"moments-{key}.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata={"batches": str(moments.batches)}))
-
-    def _write(self, name: str, write: Any) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            write(tmp)
-            os.replace(tmp, self.root / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomic(self.root / f"moments-{key}.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata={"batches": str(moments.batches)}))

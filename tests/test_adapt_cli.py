@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from adapt_data import build_tiny_suites, pair_rows, tiny_model, write_pairs
+from prune_data import tokenizer_json
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -44,6 +45,7 @@ def test_tiny_run_prints_the_comparison(tmp_path, base_model, pairs_file):
     assert "adapted model ->" in result.output and "dev nDCG@10" in result.output
     assert "domain" in result.output and "general" in result.output and "Retrieval" in result.output
     assert json.loads((tmp_path / "run" / "comparison.json").read_text())["domain"] == "finance"
+    assert tokenizer_json(tmp_path / "run" / "model") == tokenizer_json(base_model)  # training left no trace
 
 
 BAD_CONFIGS = [

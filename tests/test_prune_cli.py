@@ -18,7 +18,7 @@ from domainemb.prune.config import PruneConfig
 from domainemb.prune.report import PruneReport
 from domainemb.prune.sparse_io import load_sparse
 from evaluation_data import build_tiny_benchmark
-from prune_data import calibration_pairs, minilm_folder, tiny_bert_folder, tiny_model_folder, write_pairs_file  # noqa: F401
+from prune_data import calibration_pairs, minilm_folder, tiny_bert_folder, tiny_model_folder, tokenizer_json, write_pairs_file  # noqa: F401
 
 runner = CliRunner()
 
@@ -75,6 +75,7 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
         assert float((w == 0).float().mean()) == pytest.approx(report.per_layer[int(name.split(".")[2])]["up" if "intermediate" in name else "down"], abs=1e-6)
         assert (ffn_model(sparse).weights()[name] == w).all()
     assert "0.500" in result.output  # the per-layer table
+    assert tokenizer_json(out / "model") == tokenizer_json(tiny_bert_folder)  # calibration encoding left no trace
 
 
 def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_path):

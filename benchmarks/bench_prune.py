@@ -52,6 +52,8 @@ ONE_SHOT = (
     ("fisher-general", "fisher-general", {}),
     ("random", "random", {}),
 )
+#: Every run of a domain: the one-shot table, then the retrained and structured ones.
+RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), "gaprune-paper-retrained", "magnitude-retrained", "gaprune-structured-retrained")
 #: Tasks of the quick smoke run (small ones).
 QUICK_TASKS = {
     "finance": ["FiQA2018PostSentimentClassification", "SemEval2017FinHeadlineSentimentClassification"],
@@ -73,6 +75,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Smoke run: tiny calibration, few steps, two tasks per suite.")
     parser.add_argument("--report-only", action="store_true", help="Only rebuild the tables from existing runs.")
     parser.add_argument("--throughput-texts", type=int, default=1000)
+    parser.add_argument(
+        "--runs", nargs="+", choices=RUN_NAMES, metavar="RUN",
+        help=f"Only these runs, in this order (default: all). Choices: {', '.join(RUN_NAMES)}. Tables still use every finished run.",
+    )
     args = parser.parse_args()
 
     work = args.work.resolve()
@@ -87,16 +93,19 @@ def main() -> None:
             ("magnitude-retrained", "magnitude", ["--retrain-steps", str(args.retrain_steps)], {}),
             ("gaprune-structured-retrained", "gaprune", ["--structured", "--retrain-steps", str(args.retrain_steps)], {"variant": "paper"}),
         ]
+        if args.runs:
+            plan = sorted(plan, key=lambda step: args.runs.index(step[0]) if step[0] in args.runs else len(args.runs))
         for name, method, flags, extra in plan:
             out = work / "runs" / domain / name
             runs[name] = out
-            if args.report_only or (out / "prune_report.json").is_file():
+            if args.report_only or (out / "prune_report.json").is_file() or (args.runs and name not in args.runs):
                 continue
             run_config = _merge_config(config, work / "configs" / f"{domain}-{name}.yaml", extra)
             _run(
                 [DOMAINEMB, "prune", "--model", args.model, "--domain", domain, "--method", method, "--sparsity", str(args.sparsity),
                  *flags, "--out", str(out), "--config", str(run_config)]
             )
+        runs = {name: runs[name] for name in RUN_NAMES if name in runs}  # tables in the canonical order
         figures["domains"][domain] = _domain_figures(domain, runs, args, work)
     (work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(_markdown(figures))

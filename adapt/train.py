@@ -11,10 +11,11 @@ the process group from the environment (NCCL on GPUs, gloo on CPUs).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ def train_model(
     checkpoints: Path,
     callbacks: Sequence[TrainerCallback] = (),
     on_progress: OnProgress | None = None,
+    distinct_groups: Mapping[str, str] | None = None,
 ) -> TrainOutcome:
     """Train ``model`` in place on ``split.train``, keeping the checkpoint best on ``split.dev``.
 
@@ -72,11 +74,16 @@ def train_model(
         checkpoints: Checkpoint folder.
         callbacks: Extra trainer callbacks (tests interrupt runs with one).
         on_progress: Called with each step's progress (main process only).
+        distinct_groups: The group of each anchor text; when given, no batch holds two pairs of
+            one group (:class:`~domainemb.adapt.group_sampler.DistinctGroupBatchSampler`), so
+            in-batch negatives are never same-group texts. ``None``: no repeated text per batch only.
     """
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
     from transformers.trainer_callback import PrinterCallback
+
+    from domainemb.adapt.group_sampler import DistinctGroupBatchSampler
     from transformers.trainer_utils import get_last_checkpoint
 
     has_dev = bool(split.dev)
@@ -94,7 +101,9 @@ def train_model(
         bf16=config.bf16,
         seed=config.seed,
         data_seed=config.seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        batch_sampler=(
+            BatchSamplers.NO_DUPLICATES if distinct_groups is None else functools.partial(DistinctGroupBatchSampler, groups=dict(distinct_groups))
+        ),
         multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
         eval_strategy="steps" if has_dev else "no",
         eval_steps=config.eval_steps,

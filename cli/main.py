@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 # Nothing here may wait on a model or dataset hub unless the user asks for one.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -37,6 +39,14 @@ app.add_typer(llm_cli.app, name="llm")
 @app.callback()
 def main() -> None:
     """Domain-specific text embeddings for finance, chemistry and medicine."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """``kill`` stops a command the way Ctrl-C does: staging folders are removed on the way out,
+    finished work (checkpoints, caches) stays. Without this Python dies on the spot and leaves them."""
+    print(f"domainemb: stopped by signal {signum}", file=sys.stderr)
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

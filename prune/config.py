@@ -93,6 +93,9 @@ class PruneConfig:
         max_seq_length: Tokens per text when scoring and retraining.
         scale: InfoNCE similarity scale (1 / temperature).
         learning_rate: Peak learning rate of retraining.
+        retrain_distinct_groups: Retraining batches never hold two pairs of one group (for pairs
+            made from train splits, the same task and label; for synth pairs, the same document),
+            so no in-batch negative is a same-label text. Off: only no text twice per batch.
         seed: Seed of the k-means choice, the random method and retraining.
         evaluate: Score dense and pruned model on the domain and general suites at the end.
         size: Which build of the suites (``lite`` or ``full``) to calibrate and score on.
@@ -139,6 +142,7 @@ class PruneConfig:
     max_seq_length: int = 128
     scale: float = 20.0
     learning_rate: float = 2e-5
+    retrain_distinct_groups: bool = True
     seed: int = 42
 
     evaluate: bool = True

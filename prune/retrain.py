@@ -1,7 +1,9 @@
 """Retrain a pruned model for a few InfoNCE steps through the adapter's trainer, masks held.
 
 The trainer is :func:`domainemb.adapt.train.train_model` (sentence-transformers' trainer with
-MultipleNegativesRankingLoss over in-batch and hard negatives). :class:`MaskCallback` writes the
+MultipleNegativesRankingLoss over in-batch and hard negatives). By default no batch holds two pairs
+of one group (``doc_id``: task and label for train-split pairs), because same-label pairs as
+in-batch negatives teach the model to separate texts of one label. :class:`MaskCallback` writes the
 masks back right after every optimizer step, so pruned weights are exactly zero after each step,
 whatever the optimizer's momentum or weight decay did to them.
 """
@@ -95,6 +97,7 @@ def retrain(
         previous_length = model.max_seq_length
         model.max_seq_length = config.max_seq_length
         try:
-            return train_model(model, split, adapt_config, Path(tmp) / "checkpoints", callbacks=[*extra, *callbacks])
+            groups = {p.query: p.doc_id for p in pairs} if config.retrain_distinct_groups else None
+            return train_model(model, split, adapt_config, Path(tmp) / "checkpoints", callbacks=[*extra, *callbacks], distinct_groups=groups)
         finally:
             model.max_seq_length = previous_length

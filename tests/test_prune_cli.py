@@ -268,3 +268,35 @@ def test_output_folder_that_is_not_a_run(tiny_bert_folder, tmp_path):
 def test_general_domain_is_refused():
     with pytest.raises(DomainembError, match="general"):
         PruneConfig(model="minilm", domain="general", method="gaprune", sparsity=0.5, out=Path("x"))
+
+
+def test_killed_run_leaves_nothing_behind(tiny_bert_folder, tmp_path):
+    """A real process stopped with SIGTERM mid-run (retraining) removes its staging folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "domainemb.cli.main", "prune", "--model", str(tiny_bert_folder), "--domain", "finance",
+        "--method", "magnitude", "--sparsity", "0.5", "--retrain-steps", "100000", "--pairs", str(pairs), "--no-eval",
+        "--out", str(out), "--config", str(_config(tmp_path)),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not [p for p in tmp_path.iterdir() if p.name.startswith(".run.pruning-")]:
+            assert process.poll() is None and time.monotonic() < deadline, "the run ended before it was stopped"
+            time.sleep(0.2)
+        time.sleep(2)  # into the retraining
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by signal" in stderr
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]

@@ -172,7 +172,9 @@ def _domain_figures(domain: str, runs: dict[str, Path], args: argparse.Namespace
     figures: dict[str, Any] = {"runs": rows, "commands_config": str(work / "configs" / f"{domain}.yaml")}
     structured = runs.get("gaprune-structured-retrained")
     if structured is not None and (structured / "model").is_dir():
-        figures["throughput"] = _throughput(args.model, structured / "model", work / "benchmarks" / f"{domain}-lite", args.throughput_texts)
+        # the suites the run itself used (a --config may point `benchmarks` elsewhere)
+        benchmarks = Path(reports["gaprune-structured-retrained"]["hyperparameters"]["benchmarks"])
+        figures["throughput"] = _throughput(args.model, structured / "model", benchmarks / f"{domain}-lite", args.throughput_texts)
     return figures
 
 

@@ -82,9 +82,9 @@ def train_model(
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
     from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
 
     from domainemb.adapt.group_sampler import DistinctGroupBatchSampler
-    from transformers.trainer_utils import get_last_checkpoint
 
     has_dev = bool(split.dev)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # set by torchrun and accelerate launch

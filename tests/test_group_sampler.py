@@ -8,7 +8,7 @@ import torch
 from datasets import Dataset
 from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
-from domainemb.adapt.group_sampler import DistinctGroupBatchSampler
+from domainemb.adapt.group_sampler import GROUP_COLUMN, DistinctGroupBatchSampler
 from domainemb.prune.config import PruneConfig
 from domainemb.prune.retrain import retrain
 from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
@@ -52,12 +52,12 @@ def test_same_seed_same_batches():
 
 def test_retraining_batches_come_from_the_group_sampler(tiny_bert, tmp_path, monkeypatch):
     """Through the real trainer: every batch retraining draws has pairs of distinct groups."""
-    seen: list[list[int]] = []
+    seen: list[list[str]] = []
     original = DistinctGroupBatchSampler.__iter__
 
     def spy(self):
         for batch in original(self):
-            seen.append([self.dataset[i]["__group"] for i in batch])
+            seen.append([self.dataset[i][GROUP_COLUMN] for i in batch])
             yield batch
 
     monkeypatch.setattr(DistinctGroupBatchSampler, "__iter__", spy)

@@ -12,6 +12,10 @@ Per domain (finance, chemistry, medicine), for ``minilm`` at 50% FFN sparsity:
    throughput of dense and structured model, measured side by side in this process (alternating
    repeats, best of each). Goal: >= 1.3x throughput at <= 3% domain loss.
 4. **Scoring cost**: time and peak memory of the scoring stage, from the reports.
+5. **Retrained on synth pairs** (only for a domain given ``--pairs DOMAIN=FILE``, a ``domainemb
+   synth`` output): the retrained GAPrune runs again, with that file as the domain pairs (its
+   k-means choice calibrates the domain side, and the same pairs retrain), to tell what the
+   pruning costs from what the same-label train-split pairs cost.
 
 Every command is printed before it runs. Tables are built from the runs' ``prune_report.json``
 files only; ``--report-only`` rebuilds them without running anything. Results go to
@@ -21,6 +25,7 @@ Usage::
 
     python benchmarks/bench_prune.py --work work/bench-prune [--domains finance chemistry medicine]
         [--calibration 1000] [--retrain-steps 100] [--config prune.yaml] [--quick] [--report-only]
+        [--pairs finance=work/pairs/finance-crop.jsonl] [--runs RUN ...]
 
 ``--quick`` is a smoke run (64 calibration pairs, two small tasks per suite; give
 ``--retrain-steps`` too); its numbers say little.
@@ -53,7 +58,10 @@ ONE_SHOT = (
     ("random", "random", {}),
 )
 #: Every run of a domain: the one-shot table, then the retrained and structured ones.
-RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), "gaprune-paper-retrained", "magnitude-retrained", "gaprune-structured-retrained")
+RETRAINED = ("gaprune-paper-retrained", "magnitude-retrained", "gaprune-structured-retrained")
+#: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
+ON_PAIRS = {"gaprune-paper-retrained-pairs": "gaprune-paper-retrained", "gaprune-structured-retrained-pairs": "gaprune-structured-retrained"}
+RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), *RETRAINED, *ON_PAIRS)
 #: Tasks of the quick smoke run (small ones).
 QUICK_TASKS = {
     "finance": ["FiQA2018PostSentimentClassification", "SemEval2017FinHeadlineSentimentClassification"],
@@ -79,7 +87,15 @@ def main() -> None:
         "--runs", nargs="+", choices=RUN_NAMES, metavar="RUN",
         help=f"Only these runs, in this order (default: all). Choices: {', '.join(RUN_NAMES)}. Tables still use every finished run.",
     )
+    parser.add_argument(
+        "--pairs", nargs="+", default=[], metavar="DOMAIN=FILE",
+        help=f"A domainemb synth output per domain; adds the runs {', '.join(ON_PAIRS)} for that domain.",
+    )
     args = parser.parse_args()
+    pairs = _pairs_files(parser, args.pairs)
+    for name in args.runs or ():
+        if name in ON_PAIRS and not set(args.domains) & set(pairs):
+            parser.error(f"run {name} needs --pairs DOMAIN=FILE for one of the domains {', '.join(args.domains)}")
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -93,6 +109,11 @@ def main() -> None:
             ("magnitude-retrained", "magnitude", ["--retrain-steps", str(args.retrain_steps)], {}),
             ("gaprune-structured-retrained", "gaprune", ["--structured", "--retrain-steps", str(args.retrain_steps)], {"variant": "paper"}),
         ]
+        if domain in pairs:
+            by_name = {step[0]: step for step in plan}
+            for name, repeats in ON_PAIRS.items():
+                _, method, flags, extra = by_name[repeats]
+                plan.append((name, method, [*flags, "--pairs", str(pairs[domain])], extra))
         if args.runs:
             plan = sorted(plan, key=lambda step: args.runs.index(step[0]) if step[0] in args.runs else len(args.runs))
         for name, method, flags, extra in plan:
@@ -105,11 +126,23 @@ def main() -> None:
                 [DOMAINEMB, "prune", "--model", args.model, "--domain", domain, "--method", method, "--sparsity", str(args.sparsity),
                  *flags, "--out", str(out), "--config", str(run_config)]
             )
+        for name in ON_PAIRS:  # finished runs on pairs stay in the tables without repeating --pairs
+            runs.setdefault(name, work / "runs" / domain / name)
         runs = {name: runs[name] for name in RUN_NAMES if name in runs}  # tables in the canonical order
         figures["domains"][domain] = _domain_figures(domain, runs, args, work)
     (work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(_markdown(figures))
     print(f"\nfigures: {work / 'figures.json'}")
+
+
+def _pairs_files(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for value in values:
+        domain, sep, path = value.partition("=")
+        if not sep or domain not in DOMAINS or not Path(path).is_file():
+            parser.error(f"--pairs {value}: expected DOMAIN=FILE with DOMAIN one of {', '.join(DOMAINS)} and an existing FILE")
+        files[domain] = Path(path).resolve()
+    return files
 
 
 def _write_config(work: Path, domain: str, args: argparse.Namespace) -> Path:
@@ -175,6 +208,9 @@ def _domain_figures(domain: str, runs: dict[str, Path], args: argparse.Namespace
         # the suites the run itself used (a --config may point `benchmarks` elsewhere)
         benchmarks = Path(reports["gaprune-structured-retrained"]["hyperparameters"]["benchmarks"])
         figures["throughput"] = _throughput(args.model, structured / "model", benchmarks / f"{domain}-lite", args.throughput_texts)
+    for name, report in reports.items():
+        if name in ON_PAIRS:
+            rows[name]["pairs"] = report["calibration"]["domain"]["source"]
     return figures
 
 

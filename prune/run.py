@@ -116,6 +116,12 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                 "(give more pairs, or lower min_calibration_pairs in a config file)"
             )
 
+    if config.retrain_steps > 0 and config.pairs is None:
+        log.warning(
+            "retraining on same-label train-split pairs, which costs retrieval scores; "
+            "query-passage pairs from domainemb synth (--pairs) retrain far better (BENCHMARKS.md, Pruning)"
+        )
+
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.pruning-{uuid.uuid4().hex[:8]}"
     staging.mkdir()

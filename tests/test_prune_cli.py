@@ -78,7 +78,7 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
     assert tokenizer_json(out / "model") == tokenizer_json(tiny_bert_folder)  # calibration encoding left no trace
 
 
-def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_path):
+def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_path, caplog):
     out = tmp_path / "run"
     config = _config(tmp_path, tiny_bench, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
     result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.3", "--retrain-steps", "2",
@@ -98,6 +98,7 @@ def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_p
     assert report.diagnostics["mean_magnitude_term"] > 0 and 0 <= report.diagnostics["mean_alignment_abs"] <= 1
     assert (out / "results" / "results").is_dir()
     assert "mean main score" in result.output
+    assert any("retraining on same-label train-split pairs" in r.getMessage() for r in caplog.records)  # no --pairs: told
 
 
 def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_bench, tmp_path):
@@ -187,7 +188,7 @@ def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_bench,
     assert reports[1].suites["general"].pruned != reports[0].suites["general"].pruned  # two different pruned models
 
 
-def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder, tmp_path):
+def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder, tmp_path, caplog):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(32))
     out = tmp_path / "run"
     result = _prune("--model", str(tiny_bert_folder), "--domain", "chemistry", "--method", "magnitude", "--structured",
@@ -195,6 +196,7 @@ def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder,
     assert result.exit_code == 0, result.output
     report = json.loads((out / "prune_report.json").read_text())
     assert report["ffn_width"] == {"dense": 64, "pruned": 32} and report["ffn_sparsity"] == 0.5
+    assert not any("same-label" in r.getMessage() for r in caplog.records)  # synth pairs: no warning
     assert not (out / "model.sparse").exists()
     model = SentenceTransformer(str(out / "model"), device="cpu")
     assert model.encode(["a shrunk model"]).shape == (1, 32)

@@ -58,10 +58,15 @@ ONE_SHOT = (
     ("random", "random", {}),
 )
 #: Every run of a domain: the one-shot table, then the retrained and structured ones.
-RETRAINED = ("gaprune-paper-retrained", "magnitude-retrained", "gaprune-structured-retrained")
+#: (run name, --method, extra flags, extra settings) of the runs with ``--retrain-steps``.
+RETRAINED = (
+    ("gaprune-paper-retrained", "gaprune", [], {"variant": "paper"}),
+    ("magnitude-retrained", "magnitude", [], {}),
+    ("gaprune-structured-retrained", "gaprune", ["--structured"], {"variant": "paper"}),
+)
 #: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
 ON_PAIRS = {"gaprune-paper-retrained-pairs": "gaprune-paper-retrained", "gaprune-structured-retrained-pairs": "gaprune-structured-retrained"}
-RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), *RETRAINED, *ON_PAIRS)
+RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), *(name for name, _, _, _ in RETRAINED), *ON_PAIRS)
 #: Tasks of the quick smoke run (small ones).
 QUICK_TASKS = {
     "finance": ["FiQA2018PostSentimentClassification", "SemEval2017FinHeadlineSentimentClassification"],
@@ -104,11 +109,7 @@ def main() -> None:
         config = _write_config(work, domain, args)
         runs: dict[str, Path] = {}
         plan = [(name, method, [], extra) for name, method, extra in ONE_SHOT]
-        plan += [
-            ("gaprune-paper-retrained", "gaprune", ["--retrain-steps", str(args.retrain_steps)], {"variant": "paper"}),
-            ("magnitude-retrained", "magnitude", ["--retrain-steps", str(args.retrain_steps)], {}),
-            ("gaprune-structured-retrained", "gaprune", ["--structured", "--retrain-steps", str(args.retrain_steps)], {"variant": "paper"}),
-        ]
+        plan += [(name, method, [*flags, "--retrain-steps", str(args.retrain_steps)], extra) for name, method, flags, extra in RETRAINED]
         if domain in pairs:
             by_name = {step[0]: step for step in plan}
             for name, repeats in ON_PAIRS.items():

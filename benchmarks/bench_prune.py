@@ -57,7 +57,6 @@ ONE_SHOT = (
     ("fisher-general", "fisher-general", {}),
     ("random", "random", {}),
 )
-#: Every run of a domain: the one-shot table, then the retrained and structured ones.
 #: (run name, --method, extra flags, extra settings) of the runs with ``--retrain-steps``.
 RETRAINED = (
     ("gaprune-paper-retrained", "gaprune", [], {"variant": "paper"}),
@@ -66,6 +65,7 @@ RETRAINED = (
 )
 #: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
 ON_PAIRS = {"gaprune-paper-retrained-pairs": "gaprune-paper-retrained", "gaprune-structured-retrained-pairs": "gaprune-structured-retrained"}
+#: Every run of a domain, in table order: the one-shot runs, the retrained and structured ones, those on pairs.
 RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), *(name for name, _, _, _ in RETRAINED), *ON_PAIRS)
 #: Tasks of the quick smoke run (small ones).
 QUICK_TASKS = {

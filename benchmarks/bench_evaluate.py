@@ -184,7 +184,7 @@ def bm25_speed(work: Path) -> dict[str, Any]:
     from mteb.models.model_implementations.bm25 import BM25Search
 
     from domainemb.domains.benchmark import Benchmark
-    from domainemb.domains.mteb_tasks import to_mteb_task
+    from domainemb.evaluation.mteb_tasks import to_mteb_task
     from domainemb.evaluation.lexical import BM25
 
     largest = None

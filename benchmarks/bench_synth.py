@@ -3,7 +3,7 @@
 Figures:
 
 * ``throughput``: requests per second of the generation stage at concurrency 16 against a loopback
-  OpenAI-compatible server (``python -m domainemb.synth.fake_server``, run as its own process) that
+  OpenAI-compatible server (``python tests/fake_server.py``, run as its own process) that
   answers every request after a fixed 200 ms. The ideal is 16 / 0.2 s = 80 requests/s.
   Target: >= 90% of it (72 requests/s).
 * ``local``: generation rate of the local default (llama.cpp server, SmolLM2-135M-Instruct Q4_1,
@@ -61,7 +61,7 @@ def throughput(work: Path, items: int, concurrency: int, latency: float) -> dict
     for stale in out.parent.glob("*.jsonl"):
         stale.unlink()
     server = subprocess.Popen(
-        [sys.executable, "-m", "domainemb.synth.fake_server", "--latency", str(latency)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" / "fake_server.py"), "--latency", str(latency)], stdout=subprocess.PIPE, text=True
     )
     try:
         base_url = server.stdout.readline().strip()

@@ -70,7 +70,7 @@ def compare(
     _print_summary(result.analysis, result.seconds)
     out.print(f"analysis: {result.analysis_path}")
     if report:
-        from domainemb.reports.render import render_report
+        from domainemb.compare.render import render_report
 
         page = render_report(result.out, result.out / "report")
         out.print(f"report: {page}")
@@ -86,7 +86,7 @@ def report(
     ] = None,
 ) -> None:
     """Render a comparison as one self-contained HTML page (no network needed to open it)."""
-    from domainemb.reports.render import render_report
+    from domainemb.compare.render import render_report
 
     page = render_report(results_dir, out_dir, include=tuple(include or ()))
     out.print(f"report: {page}")

@@ -222,7 +222,7 @@ def average_precision(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray
 
 def _gold_labels(benchmark: Benchmark, entry: TaskEntry, seed: int) -> Any:
     """The test split exactly as mteb scored it (label ids, multilabel subsampling)."""
-    from domainemb.domains.mteb_tasks import to_mteb_task
+    from domainemb.evaluation.mteb_tasks import to_mteb_task
 
     task = type(to_mteb_task(benchmark, entry))(seed=seed)
     task.load_data()

@@ -220,7 +220,7 @@ def measure_tasks(
         known: Earlier measurements by task name.
         on_task: Called with each task name before it is measured.
     """
-    from domainemb.domains.mteb_tasks import data_revision
+    from domainemb.evaluation.mteb_tasks import data_revision
 
     out = {}
     for entry in entries:

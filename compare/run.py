@@ -221,7 +221,7 @@ def collect_suite(out: Path, bench: Benchmark, entries: list[TaskEntry], models:
         DomainembError: a result file that should be there is not, or was scored on another
             version of the task's data than ``bench`` holds.
     """
-    from domainemb.domains.mteb_tasks import data_revision
+    from domainemb.evaluation.mteb_tasks import data_revision
     from domainemb.evaluation.results import TaskScore, result_path
 
     scores: dict[str, dict[str, float | None]] = {}
@@ -282,7 +282,7 @@ def _llm_factory(config: CompareConfig):
 
 # ----------------------------------------------------------------------------- report data
 def _suite_info(bench: Benchmark, entries: list[TaskEntry], key: str) -> dict[str, Any]:
-    from domainemb.domains.mteb_tasks import data_revision
+    from domainemb.evaluation.mteb_tasks import data_revision
 
     return {
         "domain": bench.manifest.domain,

@@ -139,7 +139,7 @@ def _score_task(
 ) -> TaskScore:
     import mteb
 
-    from domainemb.domains.mteb_tasks import data_revision, to_mteb_task
+    from domainemb.evaluation.mteb_tasks import data_revision, to_mteb_task
 
     path = result_path(config.out, encoder.model_name, encoder.revision, entry.name)
     predictions = prediction_path(config.out, encoder.model_name, encoder.revision, entry.name)

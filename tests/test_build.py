@@ -149,7 +149,7 @@ def test_every_built_task_runs_in_mteb(tiny):
     """Every task of every suite loads and scores through mteb.evaluate with a real (tiny) ST model."""
     import mteb
 
-    from domainemb.domains.mteb_tasks import mteb_tasks
+    from domainemb.evaluation.mteb_tasks import mteb_tasks
 
     model = _static_model()
     for domain, bench in tiny.items():

@@ -13,7 +13,7 @@ from sklearn.metrics import average_precision_score
 
 from domainemb.compare.bootstrap import ItemScores, Unavailable, average_precision, draws, item_scores, prediction_path
 from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.mteb_tasks import to_mteb_task
+from domainemb.evaluation.mteb_tasks import to_mteb_task
 from evaluation_data import KeywordEncoder, build_tiny_benchmark
 
 

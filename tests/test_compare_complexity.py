@@ -84,7 +84,7 @@ def test_without_an_llm_the_error_rate_is_not_computed_never_zero(tiny):
 
 def test_llm_error_rate_over_http_with_the_openai_client(tiny):
     """The real client against a local OpenAI-compatible server; its answers are not labels, so all count as errors."""
-    from domainemb.synth.fake_server import FakeOpenAIServer
+    from fake_server import FakeOpenAIServer
     from domainemb.synth.llm import OpenAIClient
 
     with FakeOpenAIServer() as server:

@@ -73,7 +73,7 @@ def test_bm25_cells_outside_retrieval_are_missing_not_zero(compared):
 
 
 def test_the_report_renders_the_real_analysis(compared, tmp_path):
-    from domainemb.reports.render import render_report
+    from domainemb.compare.render import render_report
 
     config, result = compared
     html = render_report(config.out, tmp_path / "site").read_text(encoding="utf-8")
@@ -162,7 +162,7 @@ def test_prediction_files_in_the_engine_layout_give_intervals(compared, tmp_path
 
     from domainemb.compare.bootstrap import ItemScores, prediction_path
     from domainemb.compare.run import ModelRef
-    from domainemb.domains.mteb_tasks import to_mteb_task
+    from domainemb.evaluation.mteb_tasks import to_mteb_task
 
     config, result = compared
     out = tmp_path / "out"

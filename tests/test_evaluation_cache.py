@@ -15,7 +15,7 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 
 from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.mteb_tasks import task_metadata
+from domainemb.evaluation.mteb_tasks import task_metadata
 from domainemb.evaluation.cache import CachedModel, EmbeddingCache
 from domainemb.evaluation.run import EvaluateConfig, evaluate
 from evaluation_data import KeywordEncoder, build_tiny_benchmark

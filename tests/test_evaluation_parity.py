@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from domainemb.cli.main import app
 from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.mteb_tasks import to_mteb_task
+from domainemb.evaluation.mteb_tasks import to_mteb_task
 from domainemb.evaluation.results import load_results
 from domainemb.types import TaskType
 from evaluation_data import build_tiny_benchmark

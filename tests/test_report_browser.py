@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compare_data import write_synthetic_results
-from domainemb.reports.render import render_report
+from domainemb.compare.render import render_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("DOMAINEMB_TEST_ARTIFACTS") or Path(__file__).resolve().parents[1] / "test-artifacts")

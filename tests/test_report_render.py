@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from compare_data import write_synthetic_results
 from domainemb.cli.main import app
-from domainemb.reports.render import MANIFEST_FILE, render_report
+from domainemb.compare.render import MANIFEST_FILE, render_report
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ import time
 import pytest
 from domainemb.synth.config import PairKind, SynthConfig
 from domainemb.synth.decontam import HeldOut
-from domainemb.synth.fake_server import FakeOpenAIServer
+from fake_server import FakeOpenAIServer
 from domainemb.synth.llm import (
     LLMError,
     LLMRequest,

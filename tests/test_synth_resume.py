@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 
-from domainemb.synth.fake_server import FakeOpenAIServer
+from fake_server import FakeOpenAIServer
 from domainemb.synth.pairs import read_pairs
 from synth_data import read_jsonl, tiny_benchmark, write_corpus
 

@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 import domainemb
 from domainemb.errors import DomainembError
-from domainemb.reports import plots
+from domainemb.compare import plots
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def _environment():
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("domainemb.reports", "templates"),
+        loader=jinja2.PackageLoader("domainemb.compare", "templates"),
         autoescape=True,  # dataset text is untrusted: everything is escaped unless marked safe
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -172,7 +172,7 @@ def _slug(name: str) -> str:
 
 
 def _static(name: str) -> str:
-    return resources.files("domainemb.reports").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("domainemb.compare").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def render_html(analysis: dict[str, Any], extras: list[dict[str, Any]] | None = None) -> str:

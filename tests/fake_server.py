@@ -8,7 +8,7 @@ marker consumes the next behaviour of that marker's list, then gets normal answe
 ``malformed`` (not JSON), ``truncated`` (cut JSON, ``finish_reason="length"``), ``refusal``,
 ``copy`` (a query copied from the passage), ``close`` (drops the connection).
 
-Run it standalone for benchmarks: ``python -m domainemb.synth.fake_server --latency 0.2``.
+Run it standalone for benchmarks: ``python tests/fake_server.py --latency 0.2``.
 """
 
 from __future__ import annotations

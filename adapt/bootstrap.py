@@ -58,7 +58,10 @@ def bootstrap_mean(
     rng = np.random.default_rng(seed)
     # Per task, `samples` resampled item means: (n_tasks, samples).
     item_means = np.stack(
-        [t[rng.integers(0, t.size, size=(samples, t.size))].mean(axis=1) if t.size > 1 else np.full(samples, t[0]) for t in tasks]
+        [
+            t[rng.integers(0, t.size, size=(samples, t.size))].mean(axis=1) if t.size > 1 else np.full(samples, t[0])
+            for t in tasks
+        ]
     )
     drawn = rng.integers(0, len(tasks), size=(samples, len(tasks)))  # (samples, n_tasks)
     means = item_means[drawn, np.arange(samples)[:, None]].mean(axis=1)  # (samples,)

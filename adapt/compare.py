@@ -22,14 +22,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import domainemb
 from domainemb.adapt.bootstrap import bootstrap_mean
-from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError
+from domainemb.jsonio import write_json
 from domainemb.types import TaskType
 
 if TYPE_CHECKING:
@@ -140,7 +140,18 @@ class Comparison:
             )
             for name, s in data["suites"].items()
         }
-        fields = {k: data[k] for k in ("domain", "seed", "bootstrap_samples", "confidence", "domainemb_version", "mteb_version", "created")}
+        fields = {
+            k: data[k]
+            for k in (
+                "domain",
+                "seed",
+                "bootstrap_samples",
+                "confidence",
+                "domainemb_version",
+                "mteb_version",
+                "created",
+            )
+        }
         return cls(base=ModelRef(**data["base"]), adapted=ModelRef(**data["adapted"]), suites=suites, **fields)
 
 
@@ -182,7 +193,8 @@ def compare_suite(
         for name, b in sorted(by_model[base].items())
     )
     by_type = {
-        kind: _change([t for t in tasks if t.type == kind], samples, seed, confidence) for kind in sorted({t.type for t in tasks})
+        kind: _change([t for t in tasks if t.type == kind], samples, seed, confidence)
+        for kind in sorted({t.type for t in tasks})
     }
     return SuiteComparison(
         benchmark=first.provenance.benchmark,
@@ -245,11 +257,13 @@ def build_comparison(
         domain=domain,
         base=base,
         adapted=adapted,
-        suites={name: compare_suite(s, base.name, adapted.name, samples, seed, confidence) for name, s in suites.items()},
+        suites={
+            name: compare_suite(s, base.name, adapted.name, samples, seed, confidence) for name, s in suites.items()
+        },
         seed=seed,
         bootstrap_samples=samples,
         confidence=confidence,
         domainemb_version=domainemb.__version__,
         mteb_version=mteb.__version__,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -18,9 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from domainemb.yamlconfig import plain, read_settings
 from domainemb.errors import DomainembError
 from domainemb.types import Domain, Size
+from domainemb.yamlconfig import plain, read_settings
 
 
 class LossName(StrEnum):
@@ -40,8 +40,15 @@ RUN_FIELDS = frozenset({"base", "pairs", "domain", "out", "resume"})
 #: Fields that only decide how the result is scored or kept; a resumed run may change them.
 EVALUATION_FIELDS = frozenset(
     {
-        "evaluate", "size", "benchmarks", "domain_benchmark", "general_benchmark", "domain_tasks",
-        "general_tasks", "bootstrap_samples", "keep_checkpoints",
+        "evaluate",
+        "size",
+        "benchmarks",
+        "domain_benchmark",
+        "general_benchmark",
+        "domain_tasks",
+        "general_tasks",
+        "bootstrap_samples",
+        "keep_checkpoints",
     }
 )
 
@@ -127,7 +134,9 @@ class AdaptConfig:
 
     def __post_init__(self) -> None:
         if Domain(self.domain) is Domain.GENERAL:
-            raise DomainembError("cannot adapt to the general domain: the general suite is the reference for forgetting")
+            raise DomainembError(
+                "cannot adapt to the general domain: the general suite is the reference for forgetting"
+            )
         checks = [
             (self.epochs > 0, "epochs must be > 0"),
             (self.max_steps >= 0, "max_steps must be >= 0 (0 runs `epochs`)"),

@@ -44,13 +44,17 @@ def train_datasets(pairs: Sequence[TrainingPair], hard_negatives: int) -> Datase
             columns[f"negative_{i + 1}"] = [p.negatives[i] for p in with_negatives]
         parts[WITH_NEGATIVES] = Dataset.from_dict(columns)
     if without:
-        parts[IN_BATCH_ONLY] = Dataset.from_dict({"anchor": [p.query for p in without], "positive": [p.positive for p in without]})
+        parts[IN_BATCH_ONLY] = Dataset.from_dict(
+            {"anchor": [p.query for p in without], "positive": [p.positive for p in without]}
+        )
     if len(parts) == 1:
         return next(iter(parts.values()))
     return DatasetDict(parts)
 
 
-def dev_evaluator(dev: Sequence[TrainingPair], max_queries: int, batch_size: int, seed: int) -> InformationRetrievalEvaluator:
+def dev_evaluator(
+    dev: Sequence[TrainingPair], max_queries: int, batch_size: int, seed: int
+) -> InformationRetrievalEvaluator:
     """nDCG@10 retrieval over the dev split: dev queries against every dev positive and negative.
 
     Args:

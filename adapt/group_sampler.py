@@ -42,6 +42,15 @@ class DistinctGroupBatchSampler(NoDuplicatesBatchSampler):
         *,
         groups: Mapping[str, str],
     ) -> None:
-        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last, valid_label_columns=valid_label_columns, generator=generator, seed=seed)
+        super().__init__(
+            dataset,
+            batch_size=batch_size,
+            drop_last=drop_last,
+            valid_label_columns=valid_label_columns,
+            generator=generator,
+            seed=seed,
+        )
         anchors = self.dataset["anchor"]
-        self.dataset = self.dataset.add_column(GROUP_COLUMN, [GROUP_PREFIX + groups.get(anchor, anchor) for anchor in anchors])
+        self.dataset = self.dataset.add_column(
+            GROUP_COLUMN, [GROUP_PREFIX + groups.get(anchor, anchor) for anchor in anchors]
+        )

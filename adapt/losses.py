@@ -33,7 +33,9 @@ def build_loss(model: SentenceTransformer, config: AdaptConfig) -> nn.Module:
             gather_across_devices=config.gather_across_devices,
         )
     else:
-        loss = losses.MultipleNegativesRankingLoss(model, scale=config.scale, gather_across_devices=config.gather_across_devices)
+        loss = losses.MultipleNegativesRankingLoss(
+            model, scale=config.scale, gather_across_devices=config.gather_across_devices
+        )
     if not config.matryoshka_dims:
         return loss
     dim = model.get_embedding_dimension()

@@ -99,7 +99,13 @@ def read_pairs(path: Path) -> PairFile:
         raise DataError(LABEL, str(path), "no pairs (the file is empty)")
     if duplicates:
         log.info("%s: dropped %d exact repeated pairs", path, duplicates)
-    return PairFile(path=path, pairs=tuple(pairs), sha256=hashlib.sha256(data).hexdigest(), duplicates=duplicates, card=read_card(path))
+    return PairFile(
+        path=path,
+        pairs=tuple(pairs),
+        sha256=hashlib.sha256(data).hexdigest(),
+        duplicates=duplicates,
+        card=read_card(path),
+    )
 
 
 def _parse_line(line: str, path: Path, number: int) -> TrainingPair:

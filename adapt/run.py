@@ -40,14 +40,15 @@ from domainemb.adapt.pairs import PairFile, read_pairs
 from domainemb.adapt.progress import OnProgress
 from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
-from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
+from domainemb.jsonio import write_json
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
-    from domainemb.evaluation.encoders import SentenceTransformerEncoder
     from transformers import TrainerCallback
+
+    from domainemb.evaluation.encoders import SentenceTransformerEncoder
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,9 @@ def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
         raise DomainembError(f"{out}: exists and is not a folder")
     if not resume:
         if holds_run:
-            raise DomainembError(f"{out} already holds an adapt run; pass --resume to continue it, or choose another --out")
+            raise DomainembError(
+                f"{out} already holds an adapt run; pass --resume to continue it, or choose another --out"
+            )
         return
     if earlier.is_file():
         before = json.loads(earlier.read_text(encoding="utf-8"))
@@ -204,7 +207,10 @@ def _suite_paths(config: AdaptConfig) -> dict[str, Path]:
     def path(domain: Domain, given: Path | None) -> Path:
         return given or Path(config.benchmarks) / default_out(domain, config.size).name
 
-    return {"domain": path(Domain(config.domain), config.domain_benchmark), "general": path(Domain.GENERAL, config.general_benchmark)}
+    return {
+        "domain": path(Domain(config.domain), config.domain_benchmark),
+        "general": path(Domain.GENERAL, config.general_benchmark),
+    }
 
 
 def _verify_if_built(path: Path) -> None:
@@ -224,7 +230,9 @@ def _train(
     model.max_seq_length = min(config.max_seq_length, saved_length or config.max_seq_length)
     dev_before = None
     if split.dev:
-        dev_before = float(dev_evaluator(split.dev, config.max_dev_queries, config.eval_batch_size, config.seed)(model)[DEV_METRIC])
+        dev_before = float(
+            dev_evaluator(split.dev, config.max_dev_queries, config.eval_batch_size, config.seed)(model)[DEV_METRIC]
+        )
     try:
         outcome = train_model(
             model, split, config, out / CHECKPOINTS_DIR, callbacks=hooks.callbacks, on_progress=hooks.on_progress
@@ -264,13 +272,19 @@ def _record(
     return {
         "domain": Domain(config.domain).value,
         "base": {"name": config.base, "model_name": base.model_name, "fingerprint": base.fingerprint},
-        "adapted": {"path": str(model_dir), "model_name": adapted_model_name(config), "fingerprint": fingerprint_folder(model_dir)},
+        "adapted": {
+            "path": str(model_dir),
+            "model_name": adapted_model_name(config),
+            "fingerprint": fingerprint_folder(model_dir),
+        },
         "data": {
             "pairs": str(config.pairs),
             "sha256": pair_file.sha256,
             "pairs_used": len(pair_file.pairs),
             "duplicates": pair_file.duplicates,
-            "train_with_negatives": sum(1 for p in split.train if config.hard_negatives and len(p.negatives) >= config.hard_negatives),
+            "train_with_negatives": sum(
+                1 for p in split.train if config.hard_negatives and len(p.negatives) >= config.hard_negatives
+            ),
             "train_pairs": len(split.train),
             "dev_pairs": len(split.dev),
             "train_documents": split.train_documents,
@@ -315,7 +329,10 @@ def _compare(
     base = load_base(config.base)
     adapted_name = str(model_dir)
     adapted = sentence_transformer_from_folder(
-        model_dir, name=adapted_name, model_name=record["adapted"]["model_name"], fingerprint=record["adapted"]["fingerprint"]
+        model_dir,
+        name=adapted_name,
+        model_name=record["adapted"]["model_name"],
+        fingerprint=record["adapted"]["fingerprint"],
     )
     encoders = {config.base: base, adapted_name: adapted}
     scores = {}
@@ -328,7 +345,14 @@ def _compare(
         tasks = config.domain_tasks if suite == "domain" else config.general_tasks
         # The engine files the results under OUT/results, in mteb's layout.
         scores[suite] = score_suite(
-            path, encoders, tasks, Path(config.out), config.seed, config.eval_batch_size, hooks.on_eval_task, hooks.on_eval_plan
+            path,
+            encoders,
+            tasks,
+            Path(config.out),
+            config.seed,
+            config.eval_batch_size,
+            hooks.on_eval_task,
+            hooks.on_eval_plan,
         )
     return build_comparison(
         domain=Domain(config.domain).value,

@@ -88,7 +88,9 @@ def train_model(
 
     has_dev = bool(split.dev)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # set by torchrun and accelerate launch
-    evaluator = dev_evaluator(split.dev, config.max_dev_queries, config.eval_batch_size, config.seed) if has_dev else None
+    evaluator = (
+        dev_evaluator(split.dev, config.max_dev_queries, config.eval_batch_size, config.seed) if has_dev else None
+    )
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -102,7 +104,9 @@ def train_model(
         seed=config.seed,
         data_seed=config.seed,
         batch_sampler=(
-            BatchSamplers.NO_DUPLICATES if distinct_groups is None else functools.partial(DistinctGroupBatchSampler, groups=dict(distinct_groups))
+            BatchSamplers.NO_DUPLICATES
+            if distinct_groups is None
+            else functools.partial(DistinctGroupBatchSampler, groups=dict(distinct_groups))
         ),
         multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
         eval_strategy="steps" if has_dev else "no",

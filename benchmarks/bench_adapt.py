@@ -75,7 +75,9 @@ def first_retrieval_task(benchmark: Path) -> str:
     return next(t["name"] for t in manifest["tasks"] if t["type"] == "Retrieval")
 
 
-def bench_domain(domain: str, generators: list[str], args: argparse.Namespace, log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def bench_domain(
+    domain: str, generators: list[str], args: argparse.Namespace, log: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     import yaml
 
     work: Path = args.work
@@ -92,14 +94,27 @@ def bench_domain(domain: str, generators: list[str], args: argparse.Namespace, l
     for generator in generators:
         pairs = work / "synth" / f"{domain}-{generator}" / "pairs.jsonl"
         limit = args.llm_limit if generator == "llm" and args.llm_limit else args.limit
-        synth = [DOMAINEMB, "synth", "--domain", domain, "--corpus", str(corpus), "--out", str(pairs), "--generator", generator]
+        synth = [
+            DOMAINEMB,
+            "synth",
+            "--domain",
+            domain,
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(pairs),
+            "--generator",
+            generator,
+        ]
         synth += ["--benchmark", str(suites[domain]), "--seed", str(args.seed)]
         if limit:
             synth += ["--limit", str(limit)]
         synth_seconds = run(synth, log)
 
         settings = {**(QUICK_CONFIG if args.quick else DEFAULT_CONFIG), **_read_config(args.config)}
-        settings.update({"seed": args.seed, "domain_benchmark": str(suites[domain]), "general_benchmark": str(suites["general"])})
+        settings.update(
+            {"seed": args.seed, "domain_benchmark": str(suites[domain]), "general_benchmark": str(suites["general"])}
+        )
         if args.quick:
             settings["domain_tasks"] = [first_retrieval_task(suites[domain])]
             settings["general_tasks"] = [first_retrieval_task(suites["general"])]
@@ -173,10 +188,14 @@ def main() -> None:
     parser.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
     parser.add_argument("--generators", nargs="+", default=["ict", "crop"], choices=GENERATORS)
     parser.add_argument("--limit", type=int, default=20_000, help="Pairs per synth run (0: no limit).")
-    parser.add_argument("--llm-limit", type=int, default=2_000, help="Pairs per llm synth run (the local LLM is slow on CPU).")
+    parser.add_argument(
+        "--llm-limit", type=int, default=2_000, help="Pairs per llm synth run (the local LLM is slow on CPU)."
+    )
     parser.add_argument("--config", type=Path, help="YAML of AdaptConfig fields overriding the script's defaults.")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--quick", action="store_true", help="Smoke run: 300 pairs, 20 steps, one retrieval task per suite.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Smoke run: 300 pairs, 20 steps, one retrieval task per suite."
+    )
     args = parser.parse_args()
     if args.quick:
         args.limit, args.llm_limit = 300, 50

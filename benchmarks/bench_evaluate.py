@@ -76,7 +76,9 @@ def overhead_and_warm(work: Path, batch_size: int) -> dict[str, Any]:
     for stale in (cache, cache.with_suffix(".sqlite-wal"), cache.with_suffix(".sqlite-shm")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(work / "overhead-results", ignore_errors=True)
-    config = EvaluateConfig(benchmark=bench, models=("minilm",), out=work / "overhead-results", cache=cache, batch_size=batch_size)
+    config = EvaluateConfig(
+        benchmark=bench, models=("minilm",), out=work / "overhead-results", cache=cache, batch_size=batch_size
+    )
 
     start = time.perf_counter()
     cold = evaluate(config, encoders={"minilm": encoder})
@@ -146,9 +148,23 @@ class RankBM25Search:
 
         self.ids = [row["id"] for row in corpus]
         self.tokenize = _token_strings
-        self.bm25 = BM25Okapi(self.tokenize(["\n".join([row.get("title", ""), row["text"]]) for row in corpus]), k1=1.5, b=0.75)
+        self.bm25 = BM25Okapi(
+            self.tokenize(["\n".join([row.get("title", ""), row["text"]]) for row in corpus]), k1=1.5, b=0.75
+        )
 
-    def search(self, queries, *, task_metadata, hf_split, hf_subset, top_k, encode_kwargs, top_ranked=None, num_proc=None, **kwargs):
+    def search(
+        self,
+        queries,
+        *,
+        task_metadata,
+        hf_split,
+        hf_subset,
+        top_k,
+        encode_kwargs,
+        top_ranked=None,
+        num_proc=None,
+        **kwargs,
+    ):
         import numpy as np
 
         results = {}
@@ -164,7 +180,9 @@ def _token_strings(texts: list[str]) -> list[list[str]]:
     import bm25s
     import Stemmer
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False)
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
 
 
 def _token_ids(texts: list[str]) -> Any:
@@ -184,8 +202,8 @@ def bm25_speed(work: Path) -> dict[str, Any]:
     from mteb.models.model_implementations.bm25 import BM25Search
 
     from domainemb.domains.benchmark import Benchmark
-    from domainemb.evaluation.mteb_tasks import to_mteb_task
     from domainemb.evaluation.lexical import BM25
+    from domainemb.evaluation.mteb_tasks import to_mteb_task
 
     largest = None
     for domain in ("finance", "general"):
@@ -208,7 +226,10 @@ def bm25_speed(work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"task": entry.name, "corpus": entry.sizes["corpus"], "queries": entry.sizes["queries"]}
     for label, model in runs.items():
         result = mteb.evaluate(model, [to_mteb_task(bench, entry)], cache=None, show_progress_bar=False)
-        out[label] = {"index_and_query_s": round(model.seconds, 3), "ndcg_at_10": round(result.task_results[0].get_score(), 5)}
+        out[label] = {
+            "index_and_query_s": round(model.seconds, 3),
+            "ndcg_at_10": round(result.task_results[0].get_score(), 5),
+        }
     slow = out["rank-bm25 (BM25Okapi)"]["index_and_query_s"]
     for label in runs:
         out[label]["speedup_vs_rank_bm25"] = round(slow / out[label]["index_and_query_s"], 1)
@@ -280,7 +301,13 @@ def full_comparison(work: Path, batch_size: int, suites: tuple[str, ...] = ("fin
         shutil.rmtree(work / "full-results" / domain, ignore_errors=True)
         suite_start = time.perf_counter()
         result = evaluate(
-            EvaluateConfig(benchmark=bench, models=("minilm",), out=work / "full-results" / domain, cache=cache, batch_size=batch_size),
+            EvaluateConfig(
+                benchmark=bench,
+                models=("minilm",),
+                out=work / "full-results" / domain,
+                cache=cache,
+                batch_size=batch_size,
+            ),
             encoders={"minilm": encoder},
         )
         out["suites"][domain] = {"tasks": len(result.scores), "seconds": round(time.perf_counter() - suite_start, 1)}
@@ -292,7 +319,9 @@ def full_comparison(work: Path, batch_size: int, suites: tuple[str, ...] = ("fin
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("work/bench-evaluate"))
-    parser.add_argument("--figures", nargs="+", default=["bm25", "overhead", "full"], choices=["bm25", "overhead", "full"])
+    parser.add_argument(
+        "--figures", nargs="+", default=["bm25", "overhead", "full"], choices=["bm25", "overhead", "full"]
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--full-suites", nargs="+", default=["finance", "general"], help="Suites of the `full` figure.")
     args = parser.parse_args()
@@ -308,7 +337,11 @@ def main() -> None:
             "load_average_at_start": os.getloadavg(),
         }
     }
-    runs = {"bm25": ("bm25", bm25_speed), "overhead": ("overhead_and_warm", overhead_and_warm), "full": ("full_comparison", full_comparison)}
+    runs = {
+        "bm25": ("bm25", bm25_speed),
+        "overhead": ("overhead_and_warm", overhead_and_warm),
+        "full": ("full_comparison", full_comparison),
+    }
     for figure in args.figures:  # saved after each figure: a later failure keeps the earlier ones
         key, measure = runs[figure]
         if figure == "bm25":

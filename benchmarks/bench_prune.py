@@ -64,7 +64,10 @@ RETRAINED = (
     ("gaprune-structured-retrained", "gaprune", ["--structured"], {"variant": "paper"}),
 )
 #: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
-ON_PAIRS = {"gaprune-paper-retrained-pairs": "gaprune-paper-retrained", "gaprune-structured-retrained-pairs": "gaprune-structured-retrained"}
+ON_PAIRS = {
+    "gaprune-paper-retrained-pairs": "gaprune-paper-retrained",
+    "gaprune-structured-retrained-pairs": "gaprune-structured-retrained",
+}
 #: Every run of a domain, in table order: the one-shot runs, the retrained and structured ones, those on pairs.
 RUN_NAMES = (*(name for name, _, _ in ONE_SHOT), *(name for name, _, _, _ in RETRAINED), *ON_PAIRS)
 #: Tasks of the quick smoke run (small ones).
@@ -82,18 +85,28 @@ def main() -> None:
     parser.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--sparsity", type=float, default=0.5)
-    parser.add_argument("--calibration", type=int, default=1000, help="Domain and general calibration pairs each (paper: 5000).")
+    parser.add_argument(
+        "--calibration", type=int, default=1000, help="Domain and general calibration pairs each (paper: 5000)."
+    )
     parser.add_argument("--retrain-steps", type=int, default=100)
     parser.add_argument("--config", type=Path, help="A prune YAML file merged into every run's settings.")
-    parser.add_argument("--quick", action="store_true", help="Smoke run: tiny calibration, few steps, two tasks per suite.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Smoke run: tiny calibration, few steps, two tasks per suite."
+    )
     parser.add_argument("--report-only", action="store_true", help="Only rebuild the tables from existing runs.")
     parser.add_argument("--throughput-texts", type=int, default=1000)
     parser.add_argument(
-        "--runs", nargs="+", choices=RUN_NAMES, metavar="RUN",
+        "--runs",
+        nargs="+",
+        choices=RUN_NAMES,
+        metavar="RUN",
         help=f"Only these runs, in this order (default: all). Choices: {', '.join(RUN_NAMES)}. Tables still use every finished run.",
     )
     parser.add_argument(
-        "--pairs", nargs="+", default=[], metavar="DOMAIN=FILE",
+        "--pairs",
+        nargs="+",
+        default=[],
+        metavar="DOMAIN=FILE",
         help=f"A domainemb synth output per domain; adds the runs {', '.join(ON_PAIRS)} for that domain.",
     )
     args = parser.parse_args()
@@ -109,7 +122,10 @@ def main() -> None:
         config = _write_config(work, domain, args)
         runs: dict[str, Path] = {}
         plan = [(name, method, [], extra) for name, method, extra in ONE_SHOT]
-        plan += [(name, method, [*flags, "--retrain-steps", str(args.retrain_steps)], extra) for name, method, flags, extra in RETRAINED]
+        plan += [
+            (name, method, [*flags, "--retrain-steps", str(args.retrain_steps)], extra)
+            for name, method, flags, extra in RETRAINED
+        ]
         if domain in pairs:
             by_name = {step[0]: step for step in plan}
             for name, repeats in ON_PAIRS.items():
@@ -124,8 +140,23 @@ def main() -> None:
                 continue
             run_config = _merge_config(config, work / "configs" / f"{domain}-{name}.yaml", extra)
             _run(
-                [DOMAINEMB, "prune", "--model", args.model, "--domain", domain, "--method", method, "--sparsity", str(args.sparsity),
-                 *flags, "--out", str(out), "--config", str(run_config)]
+                [
+                    DOMAINEMB,
+                    "prune",
+                    "--model",
+                    args.model,
+                    "--domain",
+                    domain,
+                    "--method",
+                    method,
+                    "--sparsity",
+                    str(args.sparsity),
+                    *flags,
+                    "--out",
+                    str(out),
+                    "--config",
+                    str(run_config),
+                ]
             )
         for name in ON_PAIRS:  # finished runs on pairs stay in the tables without repeating --pairs
             runs.setdefault(name, work / "runs" / domain / name)
@@ -141,7 +172,9 @@ def _pairs_files(parser: argparse.ArgumentParser, values: list[str]) -> dict[str
     for value in values:
         domain, sep, path = value.partition("=")
         if not sep or domain not in DOMAINS or not Path(path).is_file():
-            parser.error(f"--pairs {value}: expected DOMAIN=FILE with DOMAIN one of {', '.join(DOMAINS)} and an existing FILE")
+            parser.error(
+                f"--pairs {value}: expected DOMAIN=FILE with DOMAIN one of {', '.join(DOMAINS)} and an existing FILE"
+            )
         files[domain] = Path(path).resolve()
     return files
 
@@ -185,7 +218,11 @@ def _run(command: list[str]) -> None:
 
 
 def _domain_figures(domain: str, runs: dict[str, Path], args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    reports = {name: json.loads((out / "prune_report.json").read_text()) for name, out in runs.items() if (out / "prune_report.json").is_file()}
+    reports = {
+        name: json.loads((out / "prune_report.json").read_text())
+        for name, out in runs.items()
+        if (out / "prune_report.json").is_file()
+    }
     rows = {}
     for name, report in reports.items():
         suites = report.get("suites", {})
@@ -208,19 +245,24 @@ def _domain_figures(domain: str, runs: dict[str, Path], args: argparse.Namespace
     if structured is not None and (structured / "model").is_dir():
         # the suites the run itself used (a --config may point `benchmarks` elsewhere)
         benchmarks = Path(reports["gaprune-structured-retrained"]["hyperparameters"]["benchmarks"])
-        figures["throughput"] = _throughput(args.model, structured / "model", benchmarks / f"{domain}-lite", args.throughput_texts)
+        figures["throughput"] = _throughput(
+            args.model, structured / "model", benchmarks / f"{domain}-lite", args.throughput_texts
+        )
     for name, report in reports.items():
         if name in ON_PAIRS:
             rows[name]["pairs"] = report["calibration"]["domain"]["source"]
     return figures
 
 
-def _throughput(dense_name: str, pruned_folder: Path, benchmark: Path, n_texts: int, repeats: int = 3) -> dict[str, Any]:
+def _throughput(
+    dense_name: str, pruned_folder: Path, benchmark: Path, n_texts: int, repeats: int = 3
+) -> dict[str, Any]:
     """Encode the same domain texts with both models, alternating, in this process; best time of each."""
+    from sentence_transformers import SentenceTransformer
+
     from domainemb.domains.benchmark import Benchmark
     from domainemb.evaluation.encoders import load_encoder
     from domainemb.evaluation.run import task_texts
-    from sentence_transformers import SentenceTransformer
 
     bench = Benchmark.open(benchmark)
     texts: list[str] = []
@@ -229,7 +271,10 @@ def _throughput(dense_name: str, pruned_folder: Path, benchmark: Path, n_texts: 
         if len(texts) >= n_texts:
             break
     texts = sorted(texts)[:n_texts]
-    models = {"dense": load_encoder(dense_name).model, "structured": SentenceTransformer(str(pruned_folder), device="cpu")}
+    models = {
+        "dense": load_encoder(dense_name).model,
+        "structured": SentenceTransformer(str(pruned_folder), device="cpu"),
+    }
     for model in models.values():
         model.to("cpu")
         model.encode(texts[:32], batch_size=32)  # warm-up
@@ -258,7 +303,16 @@ def _markdown(figures: dict[str, Any]) -> str:
         header = "| run | domain dense | domain pruned | Δ domain % | general dense | general pruned | Δ general % | scoring s | peak MB |"
         lines += ["", f"### {domain}", "", header, "|---|---|---|---|---|---|---|---|---|"]
         for name, row in rows.items():
-            cells = [row["domain_dense"], row["domain_pruned"], row["domain_change_pct"], row["general_dense"], row["general_pruned"], row["general_change_pct"], row["scoring_s"], row["scoring_peak_memory_mb"]]
+            cells = [
+                row["domain_dense"],
+                row["domain_pruned"],
+                row["domain_change_pct"],
+                row["general_dense"],
+                row["general_pruned"],
+                row["general_change_pct"],
+                row["scoring_s"],
+                row["scoring_peak_memory_mb"],
+            ]
             lines.append("| " + " | ".join([name, *(_cell(c) for c in cells)]) + " |")
         if "throughput" in data:
             t = data["throughput"]
@@ -279,7 +333,11 @@ def _cell(value: Any) -> str:
 
 
 def _machine() -> dict[str, Any]:
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
 
 
 if __name__ == "__main__":

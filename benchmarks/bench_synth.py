@@ -61,7 +61,14 @@ def throughput(work: Path, items: int, concurrency: int, latency: float) -> dict
     for stale in out.parent.glob("*.jsonl"):
         stale.unlink()
     server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" / "fake_server.py"), "--latency", str(latency)], stdout=subprocess.PIPE, text=True
+        [
+            sys.executable,
+            str(Path(__file__).resolve().parents[1] / "tests" / "fake_server.py"),
+            "--latency",
+            str(latency),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         base_url = server.stdout.readline().strip()
@@ -146,7 +153,10 @@ def local(work: Path, items: int, threads: int | None) -> dict[str, Any]:
         "server_start_s": round(startup, 1),
         "items": done,
         "valid": len(gen.pairs),
-        "failed_by_reason": {r: sum(f["reason"] == r for f in gen.failures.values()) for r in {f["reason"] for f in gen.failures.values()}},
+        "failed_by_reason": {
+            r: sum(f["reason"] == r for f in gen.failures.values())
+            for r in {f["reason"] for f in gen.failures.values()}
+        },
         "seconds": round(seconds, 1),
         "items_per_min": round(60 * done / seconds, 1),
         "valid_pairs_per_min": round(60 * len(gen.pairs) / seconds, 1),
@@ -167,8 +177,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the local server (default: all).")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
-    save = lambda: (args.work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    }
+
+    def save() -> None:
+        (args.work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
     if "throughput" in args.figures:
         figures["throughput"] = throughput(args.work, args.items, args.concurrency, args.latency)
         save()
@@ -178,12 +193,16 @@ def main() -> None:
     print(json.dumps(figures, indent=2))
     if "throughput" in figures:
         t = figures["throughput"]
-        print(f"\n| throughput | {t['requests_per_s']} req/s at concurrency {t['concurrency']}, {t['latency_s'] * 1000:.0f} ms latency "
-              f"| {t['share_of_ideal']:.0%} of ideal {t['ideal_per_s']:.0f} req/s | target >= 90%: {'met' if t['target_met'] else 'NOT met'} |")
+        print(
+            f"\n| throughput | {t['requests_per_s']} req/s at concurrency {t['concurrency']}, {t['latency_s'] * 1000:.0f} ms latency "
+            f"| {t['share_of_ideal']:.0%} of ideal {t['ideal_per_s']:.0f} req/s | target >= 90%: {'met' if t['target_met'] else 'NOT met'} |"
+        )
     if "local" in figures:
         loc = figures["local"]
-        print(f"| local SmolLM2 | {loc['items_per_min']} items/min, {loc['valid_pairs_per_min']} valid pairs/min, "
-              f"{loc['completion_tokens_per_s']} completion tok/s on {loc['threads']} threads |")
+        print(
+            f"| local SmolLM2 | {loc['items_per_min']} items/min, {loc['valid_pairs_per_min']} valid pairs/min, "
+            f"{loc['completion_tokens_per_s']} completion tok/s on {loc['threads']} threads |"
+        )
 
 
 if __name__ == "__main__":

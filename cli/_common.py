@@ -20,7 +20,9 @@ out = Console()
 
 def fail(message: str) -> None:
     """Print one error line and exit with code 2 (no traceback)."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)  # messages may hold [brackets]
+    console.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )  # messages may hold [brackets]
     raise typer.Exit(code=2)
 
 

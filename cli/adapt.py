@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -21,11 +21,15 @@ def adapt(
     base: Annotated[str, typer.Option(help="Base model: minilm, mpnet, a sentence-transformers folder or a hub id.")],
     pairs: Annotated[Path, typer.Option(help="Training pairs written by `domainemb synth` (JSONL).")],
     domain: Annotated[Domain, typer.Option(help="The domain whose suite measures the gain.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder: model/, comparison.json, adapt.json, results/.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder: model/, comparison.json, adapt.json, results/.")
+    ],
     config: Annotated[
-        Optional[Path], typer.Option(help="YAML file of hyper-parameters (AdaptConfig fields); unknown keys are errors.")
+        Path | None, typer.Option(help="YAML file of hyper-parameters (AdaptConfig fields); unknown keys are errors.")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out from its last checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run in --out from its last checkpoint.")
+    ] = False,
 ) -> None:
     """Fine-tune a base model on training pairs; score base and adapted model on the domain and general suites.
 
@@ -92,13 +96,21 @@ def adapt(
     if result.comparison is None:
         return
     confidence = f"{result.comparison.confidence:.0%}"
-    table = Table(title=f"base -> adapted, change [{confidence} bootstrap interval]  ({result.out / 'comparison.json'})")
+    table = Table(
+        title=f"base -> adapted, change [{confidence} bootstrap interval]  ({result.out / 'comparison.json'})"
+    )
     for column in ("suite", "task type", "tasks", "base", "adapted", "change", "interval"):
         table.add_column(column, justify="right" if column in ("tasks", "base", "adapted", "change") else "left")
     for suite_name, suite in result.comparison.suites.items():
         for kind, change in [*suite.by_type.items(), ("all", suite.overall)]:
             interval = "n/a" if change.low is None else f"[{change.low:+.4f}, {change.high:+.4f}]"
             table.add_row(
-                suite_name, kind, str(change.n_tasks), f"{change.base:.4f}", f"{change.adapted:.4f}", f"{change.delta:+.4f}", interval
+                suite_name,
+                kind,
+                str(change.n_tasks),
+                f"{change.base:.4f}",
+                f"{change.adapted:.4f}",
+                f"{change.delta:+.4f}",
+                interval,
             )
     out.print(table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,29 +20,44 @@ app = typer.Typer()
 @user_errors
 def build_benchmark(
     domain: Annotated[Domain, typer.Argument(help="Which suite to build.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: work/benchmarks/DOMAIN-SIZE).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Target folder (default: work/benchmarks/DOMAIN-SIZE).")
+    ] = None,
     size: Annotated[Size, typer.Option(help="lite: deterministic stratified caps; full: everything.")] = Size.LITE,
     task: Annotated[
-        Optional[list[Path]], typer.Option("--task", help="Your own task folder (BEIR layout, or task.yaml + JSONL/CSV). Repeatable.")
+        list[Path] | None,
+        typer.Option("--task", help="Your own task folder (BEIR layout, or task.yaml + JSONL/CSV). Repeatable."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lite subsampling.")] = 42,
     corpus: Annotated[
-        Optional[Path], typer.Option(help="Your documents: adds a retrieval task with synthesized queries, split by document.")
+        Path | None,
+        typer.Option(help="Your documents: adds a retrieval task with synthesized queries, split by document."),
     ] = None,
-    corpus_generator: Annotated[Generator, typer.Option(help="Queries of the corpus task: llm, or ict without an LLM.")] = Generator.LLM,
-    corpus_test_fraction: Annotated[float, typer.Option(help="Share of the documents held out as test documents.")] = 0.2,
-    corpus_limit: Annotated[Optional[int], typer.Option(help="At most this many synthesized queries.")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint for the corpus task (else local).")] = None,
-    llm_model: Annotated[Optional[str], typer.Option(help="Model name at --base-url.")] = None,
+    corpus_generator: Annotated[
+        Generator, typer.Option(help="Queries of the corpus task: llm, or ict without an LLM.")
+    ] = Generator.LLM,
+    corpus_test_fraction: Annotated[
+        float, typer.Option(help="Share of the documents held out as test documents.")
+    ] = 0.2,
+    corpus_limit: Annotated[int | None, typer.Option(help="At most this many synthesized queries.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint for the corpus task (else local).")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Build a self-describing benchmark folder (parquet per task split + manifest.json)."""
-    from domainemb.domains.build import BuildConfig, build_benchmark as build, default_out
+    from domainemb.domains.build import BuildConfig, default_out
+    from domainemb.domains.build import build_benchmark as build
     from domainemb.domains.registry import domain_tasks
     from domainemb.synth.corpus_task import corpus_task_for
 
     extra = ()
     if corpus is not None:
-        extra = (corpus_task_for(domain, corpus, corpus_generator, corpus_test_fraction, corpus_limit, base_url, llm_model, seed),)
+        extra = (
+            corpus_task_for(
+                domain, corpus, corpus_generator, corpus_test_fraction, corpus_limit, base_url, llm_model, seed
+            ),
+        )
 
     config = BuildConfig(
         domain=domain, out=out_dir or default_out(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
@@ -72,9 +87,11 @@ def build_benchmark(
 @app.command("list")
 @user_errors
 def list_tasks(
-    domain: Annotated[Optional[list[Domain]], typer.Option(help="Only these domains (repeatable).")] = None,
+    domain: Annotated[list[Domain] | None, typer.Option(help="Only these domains (repeatable).")] = None,
     size: Annotated[Size, typer.Option(help="Which build's sizes to show.")] = Size.LITE,
-    benchmarks: Annotated[Path, typer.Option(help="Where built benchmarks are looked up for sizes.")] = Path("work/benchmarks"),
+    benchmarks: Annotated[Path, typer.Option(help="Where built benchmarks are looked up for sizes.")] = Path(
+        "work/benchmarks"
+    ),
 ) -> None:
     """Show domains, tasks, types, sizes and licences (sizes from built benchmarks when present)."""
     from domainemb.domains.catalog import catalog

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -19,26 +19,38 @@ app = typer.Typer()
 def compare(
     domain: Annotated[Domain, typer.Argument(help="The domain suite to compare with the general suite.")],
     model: Annotated[
-        Optional[list[str]],
-        typer.Option(help="minilm, mpnet, glove, a sentence-transformers folder or a hub id. Repeatable; bm25 and bow are always added."),
+        list[str] | None,
+        typer.Option(
+            help="minilm, mpnet, glove, a sentence-transformers folder or a hub id. Repeatable; bm25 and bow are always added."
+        ),
     ] = None,
     size: Annotated[Size, typer.Option(help="Suite size (built into --benchmarks when absent).")] = Size.LITE,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: work/compare/DOMAIN-SIZE).")] = None,
-    benchmarks: Annotated[Path, typer.Option(help="Folder of built suites, DOMAIN-SIZE each.")] = Path("work/benchmarks"),
-    domain_benchmark: Annotated[
-        Optional[Path], typer.Option(help="A built domain benchmark to use instead (e.g. with your own tasks).")
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: work/compare/DOMAIN-SIZE).")
     ] = None,
-    general_benchmark: Annotated[Optional[Path], typer.Option(help="A built general benchmark to use instead.")] = None,
-    tasks: Annotated[Optional[list[str]], typer.Option("--tasks", help="Only these tasks, from either suite (repeatable).")] = None,
-    task_type: Annotated[Optional[list[TaskType]], typer.Option("--type", help="Only tasks of these types (repeatable).")] = None,
+    benchmarks: Annotated[Path, typer.Option(help="Folder of built suites, DOMAIN-SIZE each.")] = Path(
+        "work/benchmarks"
+    ),
+    domain_benchmark: Annotated[
+        Path | None, typer.Option(help="A built domain benchmark to use instead (e.g. with your own tasks).")
+    ] = None,
+    general_benchmark: Annotated[Path | None, typer.Option(help="A built general benchmark to use instead.")] = None,
+    tasks: Annotated[
+        list[str] | None, typer.Option("--tasks", help="Only these tasks, from either suite (repeatable).")
+    ] = None,
+    task_type: Annotated[
+        list[TaskType] | None, typer.Option("--type", help="Only tasks of these types (repeatable).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of evaluation, bootstrap and complexity samples.")] = 42,
     bootstrap_samples: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 1000,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Re-run tasks already scored.")] = False,
     complexity_texts: Annotated[int, typer.Option(help="Texts sampled per task for the complexity measures.")] = 100,
-    llm_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint for the LLM error rate.")] = None,
-    llm_model: Annotated[Optional[str], typer.Option(help="Model at the endpoint; without it the LLM error rate is not computed.")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint for the LLM error rate.")] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Model at the endpoint; without it the LLM error rate is not computed.")
+    ] = None,
     report: Annotated[bool, typer.Option(help="Also render the HTML report into OUT/report.")] = True,
 ) -> None:
     """Score models on a domain suite and the general suite, and analyse how far the rankings agree."""
@@ -82,7 +94,8 @@ def report(
     results_dir: Annotated[Path, typer.Argument(help="A `domainemb compare` output folder (holding analysis.json).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Site folder; index.html is written there.")] = Path("site"),
     include: Annotated[
-        Optional[list[Path]], typer.Option(help="An adapt comparison or prune report (file or folder) to add as a section. Repeatable.")
+        list[Path] | None,
+        typer.Option(help="An adapt comparison or prune report (file or folder) to add as a section. Repeatable."),
     ] = None,
 ) -> None:
     """Render a comparison as one self-contained HTML page (no network needed to open it)."""
@@ -107,7 +120,9 @@ def _print_summary(analysis: dict, seconds: float) -> None:
     out.print(table)
     overall = analysis["rank_agreement"].get("overall", {})
     if overall.get("rho") is not None:
-        out.print(f"rank agreement (Spearman): rho = {overall['rho']:.2f}, p = {overall['p_value']:.3g} over {overall['n_models']} models")
+        out.print(
+            f"rank agreement (Spearman): rho = {overall['rho']:.2f}, p = {overall['p_value']:.3g} over {overall['n_models']} models"
+        )
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,18 +19,23 @@ app = typer.Typer()
 def evaluate(
     benchmark: Annotated[Path, typer.Option(help="A benchmark folder written by `domainemb build-benchmark`.")],
     model: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
-            help="minilm, mpnet, glove, bm25, bow, a sentence-transformers folder or a hub id. Repeatable.", show_default="minilm"
+            help="minilm, mpnet, glove, bm25, bow, a sentence-transformers folder or a hub id. Repeatable.",
+            show_default="minilm",
         ),
     ] = None,
-    tasks: Annotated[Optional[list[str]], typer.Option("--tasks", help="Only these tasks (repeatable).", show_default="all")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Results folder (mteb layout under OUT/results).")] = Path("results"),
+    tasks: Annotated[
+        list[str] | None, typer.Option("--tasks", help="Only these tasks (repeatable).", show_default="all")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Results folder (mteb layout under OUT/results).")] = Path(
+        "results"
+    ),
     overwrite: Annotated[bool, typer.Option(help="Re-run tasks already scored for the same model and data.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of each task's sampling.")] = 42,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
     cache: Annotated[
-        Optional[Path], typer.Option(help="Embedding cache file.", show_default="$DOMAINEMB_CACHE/embeddings.sqlite")
+        Path | None, typer.Option(help="Embedding cache file.", show_default="$DOMAINEMB_CACHE/embeddings.sqlite")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
     save_predictions: Annotated[
@@ -39,7 +44,8 @@ def evaluate(
 ) -> None:
     """Score models on a built benchmark with mteb's evaluators; print a table of main scores."""
     from domainemb.evaluation.encoders import DEFAULT_MODEL
-    from domainemb.evaluation.run import EvaluateConfig, evaluate as run
+    from domainemb.evaluation.run import EvaluateConfig
+    from domainemb.evaluation.run import evaluate as run
 
     config = EvaluateConfig(
         benchmark=benchmark,
@@ -84,7 +90,9 @@ def evaluate(
     by_task: dict[str, dict[str, str]] = {}
     meta: dict[str, tuple[str, str]] = {}
     for s in result.scores:
-        by_task.setdefault(s.task, {})[s.provenance.model] = f"{s.main_score:.4f}" + ("" if not s.reused else " [dim](kept)[/]")
+        by_task.setdefault(s.task, {})[s.provenance.model] = f"{s.main_score:.4f}" + (
+            "" if not s.reused else " [dim](kept)[/]"
+        )
         meta[s.task] = (s.task_type, s.main_score_name)
     for task, cells in by_task.items():
         table.add_row(task, *meta[task], *(cells.get(m, "") for m in models))

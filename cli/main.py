@@ -16,8 +16,8 @@ import typer
 from domainemb.cli import adapt as adapt_cli
 from domainemb.cli import benchmark, evaluate
 from domainemb.cli import compare as compare_cli
-from domainemb.cli import prune as prune_cli
 from domainemb.cli import llm as llm_cli
+from domainemb.cli import prune as prune_cli
 from domainemb.cli import synth as synth_cli
 
 app = typer.Typer(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -19,19 +19,34 @@ app = typer.Typer()
 @user_errors
 def prune(
     model: Annotated[str, typer.Option(help="minilm, mpnet, a sentence-transformers folder or a hub id.")],
-    domain: Annotated[Domain, typer.Option(help="Domain whose data calibrate the scores and whose suite measures the loss.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder: model/, model.sparse/, calibration/, results/, prune_report.json.")],
+    domain: Annotated[
+        Domain, typer.Option(help="Domain whose data calibrate the scores and whose suite measures the loss.")
+    ],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Run folder: model/, model.sparse/, calibration/, results/, prune_report.json."),
+    ],
     method: Annotated[PruneMethod, typer.Option(help="How FFN weights are scored.")] = PruneMethod.GAPRUNE,
-    sparsity: Annotated[float, typer.Option(help="Fraction of FFN weights (or neurons, with --structured) removed, in (0, 1).")] = 0.5,
-    retrain_steps: Annotated[int, typer.Option(help="InfoNCE steps on the domain pairs after pruning; 0 for one-shot.")] = 0,
-    structured: Annotated[bool, typer.Option("--structured", help="Remove whole FFN neurons so the matrices shrink.")] = False,
+    sparsity: Annotated[
+        float, typer.Option(help="Fraction of FFN weights (or neurons, with --structured) removed, in (0, 1).")
+    ] = 0.5,
+    retrain_steps: Annotated[
+        int, typer.Option(help="InfoNCE steps on the domain pairs after pruning; 0 for one-shot.")
+    ] = 0,
+    structured: Annotated[
+        bool, typer.Option("--structured", help="Remove whole FFN neurons so the matrices shrink.")
+    ] = False,
     pairs: Annotated[
-        Optional[Path], typer.Option(help="Domain pairs from `domainemb synth` (JSONL). [default: the domain suite's train splits]")
+        Path | None,
+        typer.Option(help="Domain pairs from `domainemb synth` (JSONL). [default: the domain suite's train splits]"),
     ] = None,
     config_file: Annotated[
-        Optional[Path], typer.Option("--config", help="YAML file of further settings (variant, alpha, calibration sizes, ...).")
+        Path | None,
+        typer.Option("--config", help="YAML file of further settings (variant, alpha, calibration sizes, ...)."),
     ] = None,
-    no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip scoring dense and pruned model on the suites.")] = False,
+    no_eval: Annotated[
+        bool, typer.Option("--no-eval", help="Skip scoring dense and pruned model on the suites.")
+    ] = False,
 ) -> None:
     """Prune a model's FFN weights for a domain (GAPrune or a baseline); save it and a report."""
     from domainemb.prune.config import PruneConfig
@@ -69,9 +84,13 @@ def prune(
         for column in ("suite", "dense", "pruned", "change %"):
             scores.add_column(column, justify="right")
         for side, suite in report.suites.items():
-            scores.add_row(side, f"{suite.dense_mean:.4f}", f"{suite.pruned_mean:.4f}", f"{suite.relative_change_pct:+.2f}")
+            scores.add_row(
+                side, f"{suite.dense_mean:.4f}", f"{suite.pruned_mean:.4f}", f"{suite.relative_change_pct:+.2f}"
+            )
         out.print(scores)
     sizes = report.size_on_disk
     if "sparse_weights_bytes" in sizes:
-        console.print(f"weights on disk: {sizes['model_weights_bytes'] / 2**20:.1f} MB dense, {sizes['sparse_weights_bytes'] / 2**20:.1f} MB sparse form")
+        console.print(
+            f"weights on disk: {sizes['model_weights_bytes'] / 2**20:.1f} MB dense, {sizes['sparse_weights_bytes'] / 2**20:.1f} MB sparse form"
+        )
     console.print(f"time: {', '.join(f'{k} {v:.1f}s' for k, v in report.seconds.items())}")

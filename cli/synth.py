@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from domainemb.cli._common import console, out, user_errors
-from domainemb.errors import DomainembError
-from domainemb.synth.config import Generator, PairKind, PromptStyle
-from domainemb.types import Domain
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,6 +15,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from domainemb.cli._common import console, out, user_errors
+from domainemb.errors import DomainembError
+from domainemb.synth.config import Generator, PairKind, PromptStyle
+from domainemb.types import Domain
 
 app = typer.Typer()
 
@@ -34,42 +35,63 @@ def parse_ranks(text: str) -> tuple[int, int]:
 @app.command("synth")
 @user_errors
 def synth(
-    domain: Annotated[Domain, typer.Option(help="Domain of the corpus: personas, classification tasks, decontamination benchmark.")],
+    domain: Annotated[
+        Domain, typer.Option(help="Domain of the corpus: personas, classification tasks, decontamination benchmark.")
+    ],
     corpus: Annotated[Path, typer.Option(help="Folder of documents (txt, md, html, jsonl, pdf).")],
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Output JSONL (default: work/synth/DOMAIN/pairs.jsonl).")] = None,
-    generator: Annotated[Generator, typer.Option(help="llm: an LLM writes queries; ict / crop: LLM-free baselines.")] = Generator.LLM,
-    kind: Annotated[Optional[list[PairKind]], typer.Option("--kind", help="Pair kinds for the llm generator (repeatable; default: all).")] = None,
-    personas: Annotated[Optional[Path], typer.Option(help="YAML file of extra personas.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Output JSONL (default: work/synth/DOMAIN/pairs.jsonl).")
+    ] = None,
+    generator: Annotated[
+        Generator, typer.Option(help="llm: an LLM writes queries; ict / crop: LLM-free baselines.")
+    ] = Generator.LLM,
+    kind: Annotated[
+        list[PairKind] | None,
+        typer.Option("--kind", help="Pair kinds for the llm generator (repeatable; default: all)."),
+    ] = None,
+    personas: Annotated[Path | None, typer.Option(help="YAML file of extra personas.")] = None,
     per_chunk: Annotated[int, typer.Option(help="Examples per chunk.")] = 1,
-    limit: Annotated[Optional[int], typer.Option(help="Generate at most this many examples (sampled across documents).")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Generate at most this many examples (sampled across documents).")
+    ] = None,
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size in whitespace tokens.")] = 160,
     chunk_overlap: Annotated[int, typer.Option(help="Tokens shared by consecutive chunks.")] = 32,
     prompt_style: Annotated[
-        Optional[PromptStyle], typer.Option(help="fewshot (default for the local server) or chat (default for an endpoint).")
+        PromptStyle | None,
+        typer.Option(help="fewshot (default for the local server) or chat (default for an endpoint)."),
     ] = None,
-    templates: Annotated[Optional[Path], typer.Option(help="Folder of prompt templates overriding the shipped ones.")] = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="Folder of prompt templates overriding the shipped ones.")
+    ] = None,
     base_url: Annotated[
-        Optional[str], typer.Option(help="OpenAI-compatible endpoint (else OPENAI_BASE_URL; else the local llama.cpp server).")
+        str | None,
+        typer.Option(help="OpenAI-compatible endpoint (else OPENAI_BASE_URL; else the local llama.cpp server)."),
     ] = None,
-    llm_model: Annotated[Optional[str], typer.Option(help="Model name at the endpoint.")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 16,
     timeout: Annotated[float, typer.Option(help="Seconds per request before it is retried.")] = 60.0,
     max_retries: Annotated[int, typer.Option(help="Retries per request (429, 5xx, timeouts, connection errors).")] = 5,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
     max_tokens: Annotated[int, typer.Option(help="Token limit of an answer.")] = 256,
-    price_prompt: Annotated[Optional[float], typer.Option(help="USD per million prompt tokens, for the cost estimate.")] = None,
-    price_completion: Annotated[Optional[float], typer.Option(help="USD per million completion tokens.")] = None,
+    price_prompt: Annotated[
+        float | None, typer.Option(help="USD per million prompt tokens, for the cost estimate.")
+    ] = None,
+    price_completion: Annotated[float | None, typer.Option(help="USD per million completion tokens.")] = None,
     negatives: Annotated[int, typer.Option(help="Hard negatives mined per pair.")] = 3,
     mine_ranks: Annotated[str, typer.Option(help="Rank window FIRST:LAST that negatives are drawn from.")] = "10:210",
     mine_margin: Annotated[float, typer.Option(help="Skip negatives scoring above this times the positive.")] = 0.95,
     consistency_top_k: Annotated[int, typer.Option(help="Drop pairs whose positive ranks below this (0: off).")] = 20,
-    near_duplicate: Annotated[float, typer.Option(help="Query cosine similarity that counts as a near duplicate.")] = 0.95,
+    near_duplicate: Annotated[
+        float, typer.Option(help="Query cosine similarity that counts as a near duplicate.")
+    ] = 0.95,
     benchmark: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option(help="Built benchmark(s) to decontaminate against (default: the domain's under work/benchmarks)."),
     ] = None,
-    embedding_model: Annotated[Optional[str], typer.Option(help="Model for mining and filtering (default: packaged MiniLM).")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads of the local LLM server.")] = None,
+    embedding_model: Annotated[
+        str | None, typer.Option(help="Model for mining and filtering (default: packaged MiniLM).")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads of the local LLM server.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every sampling decision.")] = 42,
 ) -> None:
     """Synthesize training pairs from your documents (resumable: rerun the same command to continue)."""
@@ -108,7 +130,13 @@ def synth(
         server_threads=threads,
         seed=seed,
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task(f"synth {domain} ({generator})", total=None)
 
@@ -124,7 +152,10 @@ def _summary(card: dict, path: Path) -> None:
     table = Table(title=f"{counts['pairs']} pairs -> {path}  [{card['wall_time_s']:.1f}s]", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
-    fmt = lambda d: ", ".join(f"{k}={v}" for k, v in d.items()) or "-"
+
+    def fmt(counts_by: dict) -> str:
+        return ", ".join(f"{k}={v}" for k, v in counts_by.items()) or "-"
+
     table.add_row("by kind", fmt(counts["by_kind"]))
     table.add_row("by generator", fmt(counts["by_generator"]))
     table.add_row("personas", f"{len([p for p in counts['by_persona'] if p != '(none)'])} used")
@@ -145,7 +176,7 @@ def _summary(card: dict, path: Path) -> None:
 @user_errors
 def export_corpus(
     domain: Annotated[Domain, typer.Option(help="Whose training-side texts to export.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: work/corpus/DOMAIN).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Target folder (default: work/corpus/DOMAIN).")] = None,
 ) -> None:
     """Export a domain's training-side texts (never its benchmark test data) as a corpus folder for `synth`."""
     from domainemb.synth.export import export_corpus as export

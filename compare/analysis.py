@@ -204,7 +204,9 @@ def differences(reps: _Replicates, suite: SuiteResults, models: Sequence[str]) -
     return out
 
 
-def gaps(domain_means: Mapping[str, Mapping[str, Estimate]], general_means: Mapping[str, Mapping[str, Estimate]]) -> dict:
+def gaps(
+    domain_means: Mapping[str, Mapping[str, Estimate]], general_means: Mapping[str, Mapping[str, Estimate]]
+) -> dict:
     """Model -> scope -> domain mean minus general mean (``None`` where either is missing)."""
     out: dict[str, dict[str, float | None]] = {}
     for model, scopes in domain_means.items():
@@ -230,7 +232,13 @@ def spearman(general: Mapping[str, float], domain: Mapping[str, float]) -> dict:
     models = sorted(set(general) & set(domain))
     base = {"n_models": len(models), "models": models}
     if len(models) < 3:
-        return {"rho": None, "p_value": None, "p_method": None, **base, "note": "needs at least 3 models with both scores"}
+        return {
+            "rho": None,
+            "p_value": None,
+            "p_method": None,
+            **base,
+            "note": "needs at least 3 models with both scores",
+        }
     x = np.array([general[m] for m in models])
     y = np.array([domain[m] for m in models])
     if np.all(x == x[0]) or np.all(y == y[0]):
@@ -256,7 +264,9 @@ def _exact_spearman_p(x: np.ndarray, y: np.ndarray, rho: float) -> float:
     return float(min(1.0, 2 * min(greater, less)))
 
 
-def rank_agreement(domain_means: Mapping[str, Mapping[str, Estimate]], general_means: Mapping[str, Mapping[str, Estimate]]) -> dict:
+def rank_agreement(
+    domain_means: Mapping[str, Mapping[str, Estimate]], general_means: Mapping[str, Mapping[str, Estimate]]
+) -> dict:
     """Spearman between general and domain rankings, overall and per type in both suites."""
     scopes = [s for s in next(iter(domain_means.values()), {}) if any(s in g for g in general_means.values())]
     out = {}
@@ -338,7 +348,10 @@ def terciles(
     out = {}
     for measure in measures:
         values = {
-            (suite.name, t): v for suite in (domain, general) for t in suite.types if (v := complexity.get(t, {}).get(measure)) is not None
+            (suite.name, t): v
+            for suite in (domain, general)
+            for t in suite.types
+            if (v := complexity.get(t, {}).get(measure)) is not None
         }
         if len(values) < 3:
             out[measure] = {"cuts": None, "groups": [], "note": "not computed: fewer than 3 tasks have this measure"}
@@ -349,7 +362,9 @@ def terciles(
             members = {
                 key: v
                 for key, v in values.items()
-                if (tercile == 1 and v <= cuts[0]) or (tercile == 2 and cuts[0] < v <= cuts[1]) or (tercile == 3 and v > cuts[1])
+                if (tercile == 1 and v <= cuts[0])
+                or (tercile == 2 and cuts[0] < v <= cuts[1])
+                or (tercile == 3 and v > cuts[1])
             }
             by_suite = {s.name: sorted(t for (name, t) in members if name == s.name) for s in (domain, general)}
             cells = {}
@@ -402,7 +417,8 @@ def analyse(
     return {
         "bootstrap": asdict(settings),
         "means": {
-            suite: {m: {s: asdict(e) for s, e in scopes.items()} for m, scopes in by_model.items()} for suite, by_model in means.items()
+            suite: {m: {s: asdict(e) for s, e in scopes.items()} for m, scopes in by_model.items()}
+            for suite, by_model in means.items()
         },
         "task_scores": {
             DOMAIN: _as_dicts(task_scores(reps, domain, models)),

@@ -232,7 +232,9 @@ def _gold_labels(benchmark: Benchmark, entry: TaskEntry, seed: int) -> Any:
         from datasets import DatasetDict
         from mteb.abstasks.abstask import _multilabel_subsampling
 
-        test = _multilabel_subsampling(DatasetDict({"test": test}), seed=seed, splits=["test"], label="label", n_samples=limit)["test"]
+        test = _multilabel_subsampling(
+            DatasetDict({"test": test}), seed=seed, splits=["test"], label="label", n_samples=limit
+        )["test"]
     return test["label"]
 
 

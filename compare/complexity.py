@@ -139,7 +139,9 @@ def spacy_model_version() -> str:
 NO_LLM = "not computed: no LLM endpoint configured (--llm-base-url and --llm-model)"
 NOT_CLASSIFICATION = "not computed: measured on classification tasks only"
 
-_PROMPT = "Classify the text into exactly one of these labels: {labels}.\nAnswer with the label only.\n\nText: {text}\nLabel:"
+_PROMPT = (
+    "Classify the text into exactly one of these labels: {labels}.\nAnswer with the label only.\n\nText: {text}\nLabel:"
+)
 
 
 def llm_error_rate(
@@ -173,7 +175,9 @@ def llm_error_rate(
 
         async def ask(text: str) -> str | None:
             prompt = _PROMPT.format(labels=", ".join(labels), text=text[:MAX_CHARS])
-            request = LLMRequest(messages=({"role": "user", "content": prompt},), max_tokens=16, temperature=0.0, seed=seed)
+            request = LLMRequest(
+                messages=({"role": "user", "content": prompt},), max_tokens=16, temperature=0.0, seed=seed
+            )
             try:
                 return (await client.complete(request)).text
             except LLMError:

@@ -65,17 +65,23 @@ class _Frame:
         parts = []
         for tick in _ticks(self.y0, self.y1):
             y = self.sy(tick)
-            parts.append(f'<line class="grid" x1="{self.left}" x2="{self.width - self.right}" y1="{y:.1f}" y2="{y:.1f}"/>')
+            parts.append(
+                f'<line class="grid" x1="{self.left}" x2="{self.width - self.right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            )
             parts.append(f'<text class="tick" x="{self.left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
         if x_ticks:
             for tick in _ticks(self.x0, self.x1):
                 x = self.sx(tick)
-                parts.append(f'<text class="tick" x="{x:.1f}" y="{self.height - self.bottom + 16}" text-anchor="middle">{tick:g}</text>')
+                parts.append(
+                    f'<text class="tick" x="{x:.1f}" y="{self.height - self.bottom + 16}" text-anchor="middle">{tick:g}</text>'
+                )
         base = self.height - self.bottom
         parts.append(f'<line class="axis" x1="{self.left}" x2="{self.width - self.right}" y1="{base}" y2="{base}"/>')
         parts.append(f'<line class="axis" x1="{self.left}" x2="{self.left}" y1="{self.top}" y2="{base}"/>')
         middle = (self.left + self.width - self.right) / 2
-        parts.append(f'<text class="label" x="{middle:.1f}" y="{self.height - 8}" text-anchor="middle">{escape(x_label)}</text>')
+        parts.append(
+            f'<text class="label" x="{middle:.1f}" y="{self.height - 8}" text-anchor="middle">{escape(x_label)}</text>'
+        )
         cy = (self.top + base) / 2
         parts.append(
             f'<text class="label" x="14" y="{cy:.1f}" text-anchor="middle" transform="rotate(-90 14 {cy:.1f})">{escape(y_label)}</text>'
@@ -90,7 +96,9 @@ class _Frame:
         )
 
 
-def scatter(points: Sequence[Point], x_label: str, y_label: str, title: str, diagonal: bool = False, labels: bool = True) -> Markup:
+def scatter(
+    points: Sequence[Point], x_label: str, y_label: str, title: str, diagonal: bool = False, labels: bool = True
+) -> Markup:
     """A scatter plot; ``diagonal`` draws y = x (equal scores on both axes)."""
     if not points:
         return Markup('<p class="note">Nothing to plot.</p>')
@@ -161,7 +169,9 @@ def bars(bars: Sequence[Bar], groups: Sequence[str], series: Sequence[str], y_la
                 y_low, y_high = frame.sy(bar.low), frame.sy(bar.high)
                 parts.append(f'<line class="whisker" x1="{cx:.1f}" x2="{cx:.1f}" y1="{y_low:.1f}" y2="{y_high:.1f}"/>')
                 for yy in (y_low, y_high):
-                    parts.append(f'<line class="whisker" x1="{cx - 3:.1f}" x2="{cx + 3:.1f}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
+                    parts.append(
+                        f'<line class="whisker" x1="{cx - 3:.1f}" x2="{cx + 3:.1f}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
+                    )
         label_x = frame.left + g * slot + slot / 2
         parts.append(
             f'<text class="tick" x="{label_x:.1f}" y="{frame.height - frame.bottom + 16}" text-anchor="middle">{escape(group)}</text>'
@@ -171,5 +181,7 @@ def bars(bars: Sequence[Bar], groups: Sequence[str], series: Sequence[str], y_la
 
 def legend(entries: Mapping[str, str]) -> Markup:
     """A row of colour swatches (HTML, not SVG)."""
-    items = "".join(f'<span class="swatch" style="background:{c}"></span>{escape(name)}&nbsp;&nbsp;' for name, c in entries.items())
+    items = "".join(
+        f'<span class="swatch" style="background:{c}"></span>{escape(name)}&nbsp;&nbsp;' for name, c in entries.items()
+    )
     return Markup(f'<p class="legend">{items}</p>')

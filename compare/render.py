@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,8 @@ from typing import Any
 from markupsafe import Markup
 
 import domainemb
-from domainemb.errors import DomainembError
 from domainemb.compare import plots
+from domainemb.errors import DomainembError
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def render_html(analysis: dict[str, Any], extras: list[dict[str, Any]] | None = 
         script=Markup(script),
         # Nothing may load; only this exact script may run (no handler or script from data).
         csp=f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'; img-src data:; base-uri 'none'; form-action 'none'",
-        rendered=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        rendered=datetime.now(UTC).isoformat(timespec="seconds"),
         renderer_version=domainemb.__version__,
     )
 
@@ -215,7 +215,11 @@ def _view(a: dict[str, Any]) -> dict[str, Any]:
         "task_type": {t["name"]: t["type"] for key in suites for t in a["suites"][key]["tasks"]},
         "task_suite": {t["name"]: key for key in suites for t in a["suites"][key]["tasks"]},
         "llm_reason": next(
-            (c["llm_note"].removeprefix("not computed: ") for c in a["complexity"]["tasks"].values() if c.get("llm_error_rate") is None),
+            (
+                c["llm_note"].removeprefix("not computed: ")
+                for c in a["complexity"]["tasks"].values()
+                if c.get("llm_error_rate") is None
+            ),
             None,
         ),
     }
@@ -227,9 +231,13 @@ def _scatter(a: dict[str, Any], models: list[str], colours: dict[str, str]) -> M
         d = a["means"]["domain"][m]["overall"]["value"]
         g = a["means"]["general"][m]["overall"]["value"]
         if d is not None and g is not None:
-            points.append(plots.Point(x=g, y=d, label=m, colour=colours[m], title=f"{m}: general {g:.3f}, domain {d:.3f}"))
+            points.append(
+                plots.Point(x=g, y=d, label=m, colour=colours[m], title=f"{m}: general {g:.3f}, domain {d:.3f}")
+            )
     domain = a["suites"]["domain"]["domain"]
-    return plots.scatter(points, "general suite mean", f"{domain} suite mean", f"General vs {domain} mean score per model", diagonal=True)
+    return plots.scatter(
+        points, "general suite mean", f"{domain} suite mean", f"General vs {domain} mean score per model", diagonal=True
+    )
 
 
 def _bars(a: dict[str, Any], key: str, types: list[str], models: list[str], colours: dict[str, str]) -> Markup:
@@ -238,7 +246,9 @@ def _bars(a: dict[str, Any], key: str, types: list[str], models: list[str], colo
         for t in types:
             e = a["means"][key][m].get(t)
             if e and e["value"] is not None:
-                bars.append(plots.Bar(group=t, series=m, value=e["value"], low=e["low"], high=e["high"], colour=colours[m]))
+                bars.append(
+                    plots.Bar(group=t, series=m, value=e["value"], low=e["low"], high=e["high"], colour=colours[m])
+                )
     label = a["suites"][key]["domain"]
     return plots.bars(bars, types, models, "mean main score", f"{label} suite: mean main score per task type")
 
@@ -264,6 +274,10 @@ def _complexity_plots(a: dict[str, Any], models: list[str]) -> list[dict[str, An
                         title=f"{task} ({key}): {label} {value:.3f}, mean score {mean:.3f}",
                     )
                 )
-        svg = plots.scatter(points, label, "mean main score over models", f"Score against {label}", labels=False) if points else None
+        svg = (
+            plots.scatter(points, label, "mean main score over models", f"Score against {label}", labels=False)
+            if points
+            else None
+        )
         out.append({"measure": measure, "label": label, "svg": svg})
     return out

@@ -22,7 +22,7 @@ import platform
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity
 from domainemb.compare.config import BASELINES, CompareConfig
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import MANIFEST, TaskEntry
-from domainemb.jsonio import write_json
 from domainemb.errors import DomainembError, unknown_name
 from domainemb.evaluation.encoders import Encoder, load_encoder
+from domainemb.jsonio import write_json
 from domainemb.types import Domain, Size, TaskType
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,9 @@ class CompareResult:
     seconds: float
 
 
-def compare(config: CompareConfig, encoders: Mapping[str, Encoder] | None = None, on_step: Progress | None = None) -> CompareResult:
+def compare(
+    config: CompareConfig, encoders: Mapping[str, Encoder] | None = None, on_step: Progress | None = None
+) -> CompareResult:
     """Run one comparison (see the module docstring).
 
     Args:
@@ -86,7 +88,9 @@ def compare(config: CompareConfig, encoders: Mapping[str, Encoder] | None = None
     start = time.perf_counter()
     step = on_step or (lambda message: None)
     if Domain(config.domain) is Domain.GENERAL:
-        raise DomainembError("general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it")
+        raise DomainembError(
+            "general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it"
+        )
     domain_bench = _open_suite(config.domain_benchmark, Domain(config.domain), config, step)
     general_bench = _open_suite(config.general_benchmark, Domain.GENERAL, config, step)
     if domain_bench.manifest.size != general_bench.manifest.size:
@@ -117,7 +121,10 @@ def compare(config: CompareConfig, encoders: Mapping[str, Encoder] | None = None
                 step(f"{key} suite: scoring {name} on {len(served)} tasks")
                 _evaluate(config, bench, out / key, name, encoder, served)
 
-    results = {key: collect_suite(out / key, bench, entries, models, seed=config.seed) for key, (bench, entries) in suites.items()}
+    results = {
+        key: collect_suite(out / key, bench, entries, models, seed=config.seed)
+        for key, (bench, entries) in suites.items()
+    }
     step("measuring dataset complexity")
     complexity = _complexity(config, out, suites)
     measures = [m.value for m in Measure]
@@ -134,7 +141,7 @@ def compare(config: CompareConfig, encoders: Mapping[str, Encoder] | None = None
         "format": FORMAT,
         "domain": Domain(config.domain).value,
         "size": domain_bench.manifest.size,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": [asdict(m) for m in models],
         "suites": {key: _suite_info(bench, entries, key) for key, (bench, entries) in suites.items()},
         "complexity": {
@@ -168,7 +175,9 @@ def _open_suite(folder: Path | None, domain: Domain, config: CompareConfig, step
     return Benchmark.open(build_benchmark(BuildConfig(domain=domain, out=path, size=Size(config.size))).path)
 
 
-def _select_tasks(domain: Benchmark, general: Benchmark, config: CompareConfig) -> tuple[list[TaskEntry], list[TaskEntry]]:
+def _select_tasks(
+    domain: Benchmark, general: Benchmark, config: CompareConfig
+) -> tuple[list[TaskEntry], list[TaskEntry]]:
     names = {t.name for t in domain.tasks} | {t.name for t in general.tasks}
     for name in config.tasks:
         if name not in names:
@@ -181,7 +190,9 @@ def _select_tasks(domain: Benchmark, general: Benchmark, config: CompareConfig) 
     selected = [t for t in domain.tasks if keep(t)], [t for t in general.tasks if keep(t)]
     for label, entries, bench in zip((domain.manifest.domain, "general"), selected, (domain, general), strict=True):
         if not entries:
-            raise DomainembError(f"no task of the {label} suite ({bench.path}) is selected; add one with --tasks or --type")
+            raise DomainembError(
+                f"no task of the {label} suite ({bench.path}) is selected; add one with --tasks or --type"
+            )
     domain_types = {t.type for t in selected[0]}
     general_types = {t.type for t in selected[1]}
     if not domain_types & general_types:
@@ -192,7 +203,9 @@ def _select_tasks(domain: Benchmark, general: Benchmark, config: CompareConfig) 
     return selected
 
 
-def _evaluate(config: CompareConfig, bench: Benchmark, out: Path, name: str, encoder: Encoder, tasks: list[str]) -> None:
+def _evaluate(
+    config: CompareConfig, bench: Benchmark, out: Path, name: str, encoder: Encoder, tasks: list[str]
+) -> None:
     from domainemb.evaluation.run import EvaluateConfig, evaluate
 
     evaluate(
@@ -212,7 +225,9 @@ def _evaluate(config: CompareConfig, bench: Benchmark, out: Path, name: str, enc
 
 
 # ----------------------------------------------------------------------------- results
-def collect_suite(out: Path, bench: Benchmark, entries: list[TaskEntry], models: list[ModelRef], seed: int = 42) -> SuiteResults:
+def collect_suite(
+    out: Path, bench: Benchmark, entries: list[TaskEntry], models: list[ModelRef], seed: int = 42
+) -> SuiteResults:
     """Read every model's results on ``entries`` back from ``out`` (the evaluation engine's layout).
 
     A task outside a model's types (``bm25`` on classification) is missing by design.
@@ -240,7 +255,9 @@ def collect_suite(out: Path, bench: Benchmark, entries: list[TaskEntry], models:
             try:
                 score = TaskScore.from_disk(path)
             except (ValueError, KeyError, TypeError) as exc:
-                raise DomainembError(f"{path}: unreadable result ({exc}); delete it and run `domainemb compare` again") from None
+                raise DomainembError(
+                    f"{path}: unreadable result ({exc}); delete it and run `domainemb compare` again"
+                ) from None
             expected = data_revision(entry)
             if score.provenance.task_data_revision != expected:
                 raise DomainembError(
@@ -250,11 +267,15 @@ def collect_suite(out: Path, bench: Benchmark, entries: list[TaskEntry], models:
                 )
             scores[model.name][entry.name] = score.main_score
             predictions = prediction_path(out, model.model_name, model.revision, entry.name)
-            items[model.name][entry.name] = item_scores(predictions, bench, entry, score.main_score, seed=score.provenance.seed)
+            items[model.name][entry.name] = item_scores(
+                predictions, bench, entry, score.main_score, seed=score.provenance.seed
+            )
     return SuiteResults(name=bench.manifest.domain, types={e.name: e.type for e in entries}, scores=scores, items=items)
 
 
-def _complexity(config: CompareConfig, out: Path, suites: dict[str, tuple[Benchmark, list[TaskEntry]]]) -> dict[str, TaskComplexity]:
+def _complexity(
+    config: CompareConfig, out: Path, suites: dict[str, tuple[Benchmark, list[TaskEntry]]]
+) -> dict[str, TaskComplexity]:
     path = out / COMPLEXITY_FILE
     known: dict[str, TaskComplexity] = {}
     if path.is_file():
@@ -266,7 +287,15 @@ def _complexity(config: CompareConfig, out: Path, suites: dict[str, tuple[Benchm
     measured: dict[str, TaskComplexity] = {}
     for bench, entries in suites.values():
         measured.update(
-            measure_tasks(bench, entries, texts=config.complexity_texts, seed=config.seed, llm=llm, llm_items=config.llm_items, known=known)
+            measure_tasks(
+                bench,
+                entries,
+                texts=config.complexity_texts,
+                seed=config.seed,
+                llm=llm,
+                llm_items=config.llm_items,
+                known=known,
+            )
         )
     write_json(path, {**{t: asdict(c) for t, c in known.items()}, **{t: asdict(c) for t, c in measured.items()}})
     return measured
@@ -336,7 +365,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
 
 
-def _provenance(config: CompareConfig, models: list[ModelRef], suites: dict[str, tuple[Benchmark, list[TaskEntry]]]) -> dict[str, Any]:
+def _provenance(
+    config: CompareConfig, models: list[ModelRef], suites: dict[str, tuple[Benchmark, list[TaskEntry]]]
+) -> dict[str, Any]:
     from importlib.metadata import version
 
     import mteb

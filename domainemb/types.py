@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from domainemb.domains.tables import Tables
     from domainemb.domains.fetch import SourceFiles
+    from domainemb.domains.tables import Tables
 
 
 class TaskType(StrEnum):
@@ -154,7 +155,7 @@ class TaskSpec:
     type: TaskType
     description: str
     sources: tuple[Source, ...]
-    build: Callable[["SourceFiles"], "Tables"] = field(repr=False, compare=False)
+    build: Callable[[SourceFiles], Tables] = field(repr=False, compare=False)
     main_score: str = ""
     min_score: float | None = None
     max_score: float | None = None

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import polars as pl
+
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.manifest import MANIFEST, Manifest, TaskEntry
 from domainemb.domains.tables import Tables
@@ -22,7 +23,7 @@ class Benchmark:
     manifest: Manifest
 
     @classmethod
-    def open(cls, path: Path | str, verify: bool = True) -> "Benchmark":
+    def open(cls, path: Path | str, verify: bool = True) -> Benchmark:
         """Read the manifest; with ``verify``, check every task file's presence and sha256.
 
         Raises:
@@ -53,7 +54,9 @@ class Benchmark:
             if not file.is_file():
                 raise DataError(f"benchmark {self.path}", f"{task.folder}/{name}", "missing file")
             if sha256_file(file) != expected:
-                raise DataError(f"benchmark {self.path}", f"{task.folder}/{name}", "checksum mismatch: file was altered")
+                raise DataError(
+                    f"benchmark {self.path}", f"{task.folder}/{name}", "checksum mismatch: file was altered"
+                )
 
     def tables(self, task: TaskEntry | str) -> Tables:
         task = self.task(task) if isinstance(task, str) else task

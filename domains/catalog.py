@@ -54,5 +54,7 @@ def sources_markdown(domains: list[Domain]) -> str:
         for source in domain_sources(domain):
             fed = [f"{t.name} ({t.type.value})" for t in tasks if source in t.sources]
             licence = source.licence.replace("|", "/")
-            lines.append(f"| {domain.value} | [{source.key.split('/', 1)[1]}]({source.repo}) | {licence} | {source.licence_flag.value} | {', '.join(fed)} |")
+            lines.append(
+                f"| {domain.value} | [{source.key.split('/', 1)[1]}]({source.repo}) | {licence} | {source.licence_flag.value} | {', '.join(fed)} |"
+            )
     return "\n".join(lines) + "\n"

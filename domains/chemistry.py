@@ -183,9 +183,7 @@ def _chebi_rows(files: SourceFiles, src: Source, name: str) -> list[dict[str, st
     rows = _records(files.csv_rows(src, name, delimiter="\t", quoting=csv.QUOTE_NONE), src, name)
     # The released files escape SMILES' "\" bond symbol as "\\"; undo it so the SMILES are valid.
     return [
-        {**r, "SMILES": r["SMILES"].replace("\\\\", "\\")}
-        for r in rows
-        if r["SMILES"] and r["description"].strip()
+        {**r, "SMILES": r["SMILES"].replace("\\\\", "\\")} for r in rows if r["SMILES"] and r["description"].strip()
     ]
 
 
@@ -299,9 +297,7 @@ def _chembench_reranking(files: SourceFiles) -> Tables:
             corpus.setdefault(did, option)
             candidates[qid].append(did)
             qrels.append((qid, did, int(right)))
-    return retrieval_tables(
-        [(did, "", text) for did, text in corpus.items()], queries.items(), qrels, candidates
-    )
+    return retrieval_tables([(did, "", text) for did, text in corpus.items()], queries.items(), qrels, candidates)
 
 
 # ----------------------------------------------------------------------------- ChemProt

@@ -58,7 +58,7 @@ class FetchConfig:
     timeout: float = 60.0
 
     @classmethod
-    def from_env(cls) -> "FetchConfig":
+    def from_env(cls) -> FetchConfig:
         mirror = os.environ.get("DOMAINEMB_DATA")
         cache = os.environ.get("DOMAINEMB_CACHE") or Path.home() / ".cache" / "domainemb"
         return cls(
@@ -147,9 +147,7 @@ class Fetcher:
                     digest.update(block)
                     out.write(block)
             if digest.hexdigest() != file.sha256:
-                raise DataError(
-                    source.key, url, f"checksum mismatch after download: sha256 {digest.hexdigest()[:16]}…"
-                )
+                raise DataError(source.key, url, f"checksum mismatch after download: sha256 {digest.hexdigest()[:16]}…")
             os.replace(tmp, dest)
         finally:
             if os.path.exists(tmp):

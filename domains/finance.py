@@ -535,7 +535,9 @@ def _tatqa_reranking(files: SourceFiles) -> Tables:
 
 def _tatqa_answer_type(files: SourceFiles) -> Tables:
     data = _tatqa(files)
-    return classification_native(((q.text, q.answer_type) for q in data.dev), ((q.text, q.answer_type) for q in data.test))
+    return classification_native(
+        ((q.text, q.answer_type) for q in data.dev), ((q.text, q.answer_type) for q in data.test)
+    )
 
 
 # ----------------------------------------------------------------------------- FinanceBench

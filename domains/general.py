@@ -48,8 +48,16 @@ _GH = "https://github.com/"
 _OPEN, _NC, _UNCLEAR = LicenceFlag.OPEN, LicenceFlag.NC, LicenceFlag.UNCLEAR
 
 
-def _source(dataset: str, repo: str, commit: str, files: Iterable[tuple[str, str, str | None]], licence: str,
-            flag: LicenceFlag, citation: str, mteb_license: str = "not specified") -> Source:
+def _source(
+    dataset: str,
+    repo: str,
+    commit: str,
+    files: Iterable[tuple[str, str, str | None]],
+    licence: str,
+    flag: LicenceFlag,
+    citation: str,
+    mteb_license: str = "not specified",
+) -> Source:
     """A ``general/<dataset>`` source; ``files`` are (mirror name, sha256, upstream path or None)."""
     return Source(
         key=f"general/{dataset}",
@@ -70,7 +78,9 @@ _BRMSON = ("brmson/dataset-sts", "e1d3375f5b3bc24f21aa4e46f96eb379e9fc1081")
 _USIF = ("kawine/usif", "71ffef5b6d7295c36354136bfc6728a10bd25d32")
 
 STSB = _source(
-    "stsbenchmark", "oborchers/Fast_Sentence_Embeddings", "e92261ab5a64ee8fc754bec5a2882ab83bcd0384",
+    "stsbenchmark",
+    "oborchers/Fast_Sentence_Embeddings",
+    "e92261ab5a64ee8fc754bec5a2882ab83bcd0384",
     [("sts-test.csv", "affe45928a66ee5a708531233c95b7dacbbdc57f974f002a3d32ea0180cf816a", "evaluation/sts-test.csv")],
     "scores CC BY-SA 4.0; sentences under per-source terms (MSRpar/MSRvid: Microsoft research-use terms)",
     _OPEN,
@@ -85,9 +95,11 @@ _SICK_FILES = {
     "SICK_test_annotated.txt": "2b8aa806658d6fc23c6824c83776c2d4fee7556000817b5ec0f982861413b7d0",
 }
 SICK = _source(
-    "sick", *_BRMSON,
+    "sick",
+    *_BRMSON,
     [(n, h, f"data/sts/sick2014/{n}") for n, h in _SICK_FILES.items()],
-    "CC BY-NC-SA 3.0", _NC,
+    "CC BY-NC-SA 3.0",
+    _NC,
     "Marelli, Menini, Baroni, Bentivogli, Bernardi, Zamparelli. A SICK cure for the evaluation of compositional "
     "distributional semantic models. LREC 2014; Marelli et al. SemEval-2014 Task 1. SemEval 2014.",
     "cc-by-nc-sa-3.0",
@@ -146,9 +158,11 @@ _STS_LICENCE = (
     "WordNet/OntoNotes/FrameNet glosses, DEFT data)"
 )
 STS12_15 = _source(
-    "sts12-16", *_USIF,
+    "sts12-16",
+    *_USIF,
     [(n, h, f"STS/STS-data/STS{n[:4]}-gold/{n[5:]}") for n, h in _STS_SHA.items()],
-    _STS_LICENCE, _UNCLEAR,
+    _STS_LICENCE,
+    _UNCLEAR,
     "Agirre et al. SemEval-2012 Task 6: A Pilot on Semantic Textual Similarity. SemEval 2012; Agirre et al. *SEM 2013 "
     "shared task: Semantic Textual Similarity. *SEM 2013; Agirre et al. SemEval-2014 Task 10: Multilingual Semantic "
     "Textual Similarity. SemEval 2014; Agirre et al. SemEval-2015 Task 2: Semantic Textual Similarity, English, "
@@ -165,141 +179,201 @@ _STS16_SHA = {
 # The 2016 files sit in the same mirror folder but come from another repository; a source is one
 # repository at one commit, so they form their own source keyed on their sub-folder.
 STS16 = _source(
-    "sts12-16/2016", *_BRMSON,
+    "sts12-16/2016",
+    *_BRMSON,
     [(f"{n}.test.tsv", h, f"data/sts/semeval-sts/2016/{n}.test.tsv") for n, h in _STS16_SHA.items()],
-    _STS_LICENCE, _UNCLEAR,
+    _STS_LICENCE,
+    _UNCLEAR,
     "Agirre et al. SemEval-2016 Task 1: Semantic Textual Similarity, Monolingual and Cross-Lingual Evaluation. "
     "SemEval 2016.",
     "multiple",
 )
 
 MRPC = _source(
-    "mrpc", *_BRMSON,
-    [("msr-para-test.tsv", "51a1f197d8786712d2f0d97700f5be653b7488a96cde00e158159350d23e3d90",
-      "data/para/msr/msr-para-test.tsv")],
-    "Microsoft Research Shared Source License (non-commercial use only)", _NC,
+    "mrpc",
+    *_BRMSON,
+    [
+        (
+            "msr-para-test.tsv",
+            "51a1f197d8786712d2f0d97700f5be653b7488a96cde00e158159350d23e3d90",
+            "data/para/msr/msr-para-test.tsv",
+        )
+    ],
+    "Microsoft Research Shared Source License (non-commercial use only)",
+    _NC,
     "Dolan, Brockett. Automatically Constructing a Corpus of Sentential Paraphrases. IWP 2005.",
     "msr-la-nc",
 )
 PIT = _source(
-    "twitter-semeval2015-pit", "cocoxu/twitterparaphrase", "4039beb7ce9505bdf84676a2b7595b484d203750",
+    "twitter-semeval2015-pit",
+    "cocoxu/twitterparaphrase",
+    "4039beb7ce9505bdf84676a2b7595b484d203750",
     [
-        ("test.data", "2a234da3d86a97e69b6afe7e480f772093f54bc83b11affdba618b9c19cfc1e3",
-         "SemEval-PIT2015/data/test.data"),
-        ("test.label", "8815cb24e7d76ca319647b7c218a5040c68ffba1979f0dfcb11f96fd2ab74b08",
-         "SemEval-PIT2015/data/test.label"),
+        (
+            "test.data",
+            "2a234da3d86a97e69b6afe7e480f772093f54bc83b11affdba618b9c19cfc1e3",
+            "SemEval-PIT2015/data/test.data",
+        ),
+        (
+            "test.label",
+            "8815cb24e7d76ca319647b7c218a5040c68ffba1979f0dfcb11f96fd2ab74b08",
+            "SemEval-PIT2015/data/test.label",
+        ),
     ],
-    "none stated (research shared-task data; tweets)", _UNCLEAR,
+    "none stated (research shared-task data; tweets)",
+    _UNCLEAR,
     "Xu, Callison-Burch, Dolan. SemEval-2015 Task 1: Paraphrase and Semantic Similarity in Twitter (PIT). "
     "SemEval 2015.",
 )
 TWITTER_URL = _source(
-    "twitter-url-corpus", *_CASTORINI,
-    [("Twitter_URL_Corpus_testNew.larger.txt", "e37bf81a90871d360435cc8666ab12819f14b125d8c2583fb248f21116d40472",
-      "twitterPPDB/Twitter_URL_Corpus_testNew.larger.txt")],
-    "none stated (distributed by the authors on request)", _UNCLEAR,
+    "twitter-url-corpus",
+    *_CASTORINI,
+    [
+        (
+            "Twitter_URL_Corpus_testNew.larger.txt",
+            "e37bf81a90871d360435cc8666ab12819f14b125d8c2583fb248f21116d40472",
+            "twitterPPDB/Twitter_URL_Corpus_testNew.larger.txt",
+        )
+    ],
+    "none stated (distributed by the authors on request)",
+    _UNCLEAR,
     "Lan, Qiu, He, Xu. A Continuously Growing Dataset of Sentential Paraphrases. EMNLP 2017.",
 )
 
 BANKING77 = _source(
-    "banking77", "PolyAI-LDN/task-specific-datasets", "57ec275d8078af65b7731c2a98be812d844a6d6b",
+    "banking77",
+    "PolyAI-LDN/task-specific-datasets",
+    "57ec275d8078af65b7731c2a98be812d844a6d6b",
     [
         ("train.csv", "b06e26ac675513959a63135f11b94ea7786ed02da65db93a5650d8838cbc664b", "banking_data/train.csv"),
         ("test.csv", "d12d6e3bc4c3103966ae786dc435913c0c563dfa328f5a3646d0e62cfeeb474d", "banking_data/test.csv"),
     ],
-    "CC BY 4.0", _OPEN,
+    "CC BY 4.0",
+    _OPEN,
     "Casanueva, Temcinas, Gerz, Henderson, Vulic. Efficient Intent Detection with Dual Sentence Encoders. "
     "NLP4ConvAI @ ACL 2020.",
     "cc-by-4.0",
 )
 CLINC150 = _source(
-    "clinc150", "clinc/oos-eval", "828f8093932c8fe6ca7936c3d2e52903b1c523de",
+    "clinc150",
+    "clinc/oos-eval",
+    "828f8093932c8fe6ca7936c3d2e52903b1c523de",
     [("data_full.json", "36923c3705a59e08fe9c3883d8bc2dd966ef93e22cb78ac41171782a698d56e0", "data/data_full.json")],
-    "CC BY 3.0", _OPEN,
+    "CC BY 3.0",
+    _OPEN,
     "Larson et al. An Evaluation Dataset for Intent Classification and Out-of-Scope Prediction. EMNLP-IJCNLP 2019.",
     "cc-by-3.0",
 )
 TREC = _source(
-    "trec", *_HARVARD,
+    "trec",
+    *_HARVARD,
     [
         ("raw/TREC.train", "9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3", "data/raw/TREC.train"),
         ("raw/TREC.test", "033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e", "data/raw/TREC.test"),
     ],
-    "no licence stated by the authors (free for research)", _UNCLEAR,
+    "no licence stated by the authors (free for research)",
+    _UNCLEAR,
     "Li, Roth. Learning Question Classifiers. COLING 2002.",
 )
 SST2 = _source(
-    "sst2", *_HARVARD,
+    "sst2",
+    *_HARVARD,
     [
-        ("stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
-         "data/stsa.binary.train"),
-        ("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
-         "data/stsa.binary.test"),
+        (
+            "stsa.binary.train",
+            "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+            "data/stsa.binary.train",
+        ),
+        (
+            "stsa.binary.test",
+            "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
+            "data/stsa.binary.test",
+        ),
     ],
-    "none stated", _UNCLEAR,
+    "none stated",
+    _UNCLEAR,
     "Socher et al. Recursive Deep Models for Semantic Compositionality Over a Sentiment Treebank. EMNLP 2013.",
 )
 SENTEVAL = _source(
-    "senteval-mr-cr-subj-mpqa", *_HARVARD,
+    "senteval-mr-cr-subj-mpqa",
+    *_HARVARD,
     [
         ("rt-polarity.all", "b8846c3bbd59241f901efdc58f7c515e4b280ab3561fd1858caa5aa48da95a8a", "data/rt-polarity.all"),
         ("custrev.all", "a3839a79bd3285177a07158c6104b49038a7a06ab2abe897734cde5d22e5e325", "data/custrev.all"),
         ("subj.all", "f3ffbe2aa8e4f3ba3e63e46dce51613854edbca122fb3aa758b9bce047ded23c", "data/subj.all"),
         ("mpqa.all", "661de8a069da4b9845fc8b9ae59cc97ffe554f3018fa6bf0e640e3d626a4eaf7", "data/mpqa.all"),
     ],
-    "none stated (MR/SUBJ: Pang & Lee, CR: Hu & Liu, no formal licence; MPQA: MPQA corpus terms)", _UNCLEAR,
+    "none stated (MR/SUBJ: Pang & Lee, CR: Hu & Liu, no formal licence; MPQA: MPQA corpus terms)",
+    _UNCLEAR,
     "Pang, Lee. Seeing stars: Exploiting class relationships for sentiment categorization with respect to rating "
     "scales. ACL 2005 (MR); Pang, Lee. A Sentimental Education: Sentiment Analysis Using Subjectivity Summarization "
     "Based on Minimum Cuts. ACL 2004 (SUBJ); Hu, Liu. Mining and Summarizing Customer Reviews. KDD 2004 (CR); "
     "Wiebe, Wilson, Cardie. Annotating Expressions of Opinions and Emotions in Language. LRE 2005 (MPQA).",
 )
 AG_NEWS = _source(
-    "ag-news", "suuuch/TransformerClassification", "0d9808e1978c8468b4f8f08a44c5be99d058aa7b",
+    "ag-news",
+    "suuuch/TransformerClassification",
+    "0d9808e1978c8468b4f8f08a44c5be99d058aa7b",
     [("test.csv", "d2a2cef4dfeb21ca17b463fd15e9e5a639c05823d03efabb3d28a75bbfe8d915", "data/ag_news_csv/test.csv")],
-    "research and non-commercial use only (readme)", _NC,
+    "research and non-commercial use only (readme)",
+    _NC,
     "Zhang, Zhao, LeCun. Character-level Convolutional Networks for Text Classification. NeurIPS 2015.",
 )
 EMOTION = _source(
-    "emotion", "niuzaisheng/AttExplainer", "fc8080f783028a0f2f6510175d0cf48a9fb2e3a3",
+    "emotion",
+    "niuzaisheng/AttExplainer",
+    "fc8080f783028a0f2f6510175d0cf48a9fb2e3a3",
     [
         ("train.txt", "29d6a6986e391f1882d17089d53bedff82443e1e6bb6ab2427c0aafd5e261910", "data/emotion/train.txt"),
         ("test.txt", "4187b1cfb1e46f2d75541d937feb6aba69365c706ec17e45c26d1db33a8783f0", "data/emotion/test.txt"),
     ],
-    "no formal licence; educational and research use only (dataset card)", _NC,
+    "no formal licence; educational and research use only (dataset card)",
+    _NC,
     "Saravia, Liu, Huang, Wu, Chen. CARER: Contextualized Affect Representations for Emotion Recognition. EMNLP 2018.",
 )
 AMAZON_CF = _source(
-    "amazon-counterfactual-en", "amazon-science/amazon-multilingual-counterfactual-dataset",
+    "amazon-counterfactual-en",
+    "amazon-science/amazon-multilingual-counterfactual-dataset",
     "3cc7de48bd8a1e8814dabe18697098f685e00d9e",
     [
         ("EN_train.tsv", "fa1d3db89f133725011f022e1e0bb9ba147b0e9b8b38e15f832ad6192070f7d1", "data/EN_train.tsv"),
         ("EN_test.tsv", "ca0bbbc8d32e795526b21eba31c6b400e81c192f4d756bafa95c7b71375893d5", "data/EN_test.tsv"),
     ],
-    "CC BY-NC 4.0", _NC,
+    "CC BY-NC 4.0",
+    _NC,
     "O'Neill, Rozenshtein, Kiryo, Kubota, Bollegala. I Wish I Would Have Loved This One, But I Didn't - A Multilingual "
     "Dataset for Counterfactual Detection in Product Reviews. EMNLP 2021.",
     "cc-by-nc-4.0",
 )
 IMDB = _source(
-    "imdb", "steven-66/NaiveBayes", "796126bc21f7ef431e10864abe854867aa9b64cb",
+    "imdb",
+    "steven-66/NaiveBayes",
+    "796126bc21f7ef431e10864abe854867aa9b64cb",
     [("aclImdb-test.tar.xz", "1a3bda752537f9e67d77aa068cc6a9326c8938fc63093be59b6d80dcbd037f0b", None)],
-    "none stated (released by Stanford for research)", _UNCLEAR,
+    "none stated (released by Stanford for research)",
+    _UNCLEAR,
     "Maas, Daly, Pham, Huang, Ng, Potts. Learning Word Vectors for Sentiment Analysis. ACL 2011.",
 )
 NEWSGROUPS = _source(
-    "20newsgroups", "YunomiXavia/20news-bydate", "2298b3e1c9f66cc3f2d8bf6da5dd68f15b37eb88",
+    "20newsgroups",
+    "YunomiXavia/20news-bydate",
+    "2298b3e1c9f66cc3f2d8bf6da5dd68f15b37eb88",
     [
         ("20news-bydate-train.tar.xz", "a17a2ce73aef7b1210973fabbc9f3c575d99b5c2cc9610e016f8f4f49118bf9d", None),
         ("20news-bydate-test.tar.xz", "74bf94d5ee2e91ee4683cc0bc534e556659d20b8341843c57cc543233868d843", None),
         ("test_subjects.tsv", "c40bb14511aab80b35e8066192ca35404a5cc94fd1fb56e63596368bc3f87c2f", None),
     ],
-    "none stated", _UNCLEAR,
+    "none stated",
+    _UNCLEAR,
     "Lang. NewsWeeder: Learning to Filter Netnews. ICML 1995.",
 )
 SQUAD = _source(
-    "squad-v1.1-dev", "pulakdas1999/QnA_using_BERT", "48925669ea5ebb270348b817d7463b809a381bb9",
+    "squad-v1.1-dev",
+    "pulakdas1999/QnA_using_BERT",
+    "48925669ea5ebb270348b817d7463b809a381bb9",
     [("dev-v1.1.json.zip", "6cf38c56fc7341bab8a5132f205dd7198148a6be9073ccd8ef07d55ca73b09b7", "dev-v1.1.json.zip")],
-    "CC BY-SA 4.0", _OPEN,
+    "CC BY-SA 4.0",
+    _OPEN,
     "Rajpurkar, Zhang, Lopyrev, Liang. SQuAD: 100,000+ Questions for Machine Comprehension of Text. EMNLP 2016.",
     "cc-by-sa-4.0",
 )
@@ -310,14 +384,18 @@ _WIKIQA_SHA = {
     "sim.txt": "ff957f92f255fe5075e808dadbde64d9855cda218b9db75d2ba3eb73571fad4a",
 }
 WIKIQA = _source(
-    "wikiqa", *_CASTORINI,
+    "wikiqa",
+    *_CASTORINI,
     [(f"test/{n}", h, f"WikiQA/test/{n}") for n, h in _WIKIQA_SHA.items()],
-    "Microsoft Research Data License Agreement (research / non-commercial use)", _NC,
+    "Microsoft Research Data License Agreement (research / non-commercial use)",
+    _NC,
     "Yang, Yih, Meek. WikiQA: A Challenge Dataset for Open-Domain Question Answering. EMNLP 2015.",
     "msr-la-nc",
 )
 SUMMEVAL = _source(
-    "summeval", "neulab/BARTScore", "248f511cb34ae3753fc81f7d7a945de5bfe33458",
+    "summeval",
+    "neulab/BARTScore",
+    "248f511cb34ae3753fc81f7d7a945de5bfe33458",
     [("summeval_expert.jsonl", "2ac2623bf5350c71650401a5cc4e7fa6787d7a36fb637896fcf091bd328af0e7", None)],
     "annotations MIT (Yale-LILY/SummEval); CNN/DailyMail article and highlight text without licence (research use)",
     _UNCLEAR,
@@ -326,8 +404,26 @@ SUMMEVAL = _source(
 )
 
 SOURCES: list[Source] = [
-    STSB, SICK, STS12_15, STS16, MRPC, PIT, TWITTER_URL, BANKING77, CLINC150, TREC, SST2, SENTEVAL, AG_NEWS, EMOTION,
-    AMAZON_CF, IMDB, NEWSGROUPS, SQUAD, WIKIQA, SUMMEVAL,
+    STSB,
+    SICK,
+    STS12_15,
+    STS16,
+    MRPC,
+    PIT,
+    TWITTER_URL,
+    BANKING77,
+    CLINC150,
+    TREC,
+    SST2,
+    SENTEVAL,
+    AG_NEWS,
+    EMOTION,
+    AMAZON_CF,
+    IMDB,
+    NEWSGROUPS,
+    SQUAD,
+    WIKIQA,
+    SUMMEVAL,
 ]
 
 
@@ -451,8 +547,9 @@ def _mrpc(files: SourceFiles) -> Tables:
     # Quality (1 = paraphrase), #1 ID, #2 ID, #1 String, #2 String
     name = "msr-para-test.tsv"
     rows = _tsv(files, MRPC, name, 5, skip_header=True)
-    return _pairs(((r[3], r[4], _lookup({"0": 0, "1": 1}, r[0], MRPC, name)) for r in rows),
-                  TaskType.PAIR_CLASSIFICATION)
+    return _pairs(
+        ((r[3], r[4], _lookup({"0": 0, "1": 1}, r[0], MRPC, name)) for r in rows), TaskType.PAIR_CLASSIFICATION
+    )
 
 
 def _pit(files: SourceFiles) -> Tables:
@@ -642,170 +739,350 @@ def _summeval(files: SourceFiles) -> Tables:
     try:
         for doc in files.jsonl(SUMMEVAL, name):
             machine = doc["machine_summaries"]
-            rows.append((doc["text"], doc["human_summaries"], [m["summary"] for m in machine],
-                         [float(m["relevance"]) for m in machine]))
+            rows.append(
+                (
+                    doc["text"],
+                    doc["human_summaries"],
+                    [m["summary"] for m in machine],
+                    [float(m["relevance"]) for m in machine],
+                )
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(SUMMEVAL.key, name, f"unexpected record layout: {exc!r}") from None
     return summarization_tables(rows)
 
 
 # ============================================================================ tasks
-def _task(name: str, type: TaskType, description: str, sources: tuple[Source, ...], build,
-          mteb_domains: tuple[str, ...], annotations: str = "human-annotated", **score_range: float) -> TaskSpec:
-    return TaskSpec(name=name, domain=Domain.GENERAL, type=type, description=description, sources=sources, build=build,
-                    annotations=annotations, mteb_domains=mteb_domains, **score_range)
+def _task(
+    name: str,
+    type: TaskType,
+    description: str,
+    sources: tuple[Source, ...],
+    build,
+    mteb_domains: tuple[str, ...],
+    annotations: str = "human-annotated",
+    **score_range: float,
+) -> TaskSpec:
+    return TaskSpec(
+        name=name,
+        domain=Domain.GENERAL,
+        type=type,
+        description=description,
+        sources=sources,
+        build=build,
+        annotations=annotations,
+        mteb_domains=mteb_domains,
+        **score_range,
+    )
 
 
-_STS_TEXT = ("Semantic textual similarity of English sentence pairs: Spearman correlation between the cosine "
-             "similarity of the two embeddings and crowd-sourced gold similarity scores (0-5, mean of annotators)")
+_STS_TEXT = (
+    "Semantic textual similarity of English sentence pairs: Spearman correlation between the cosine "
+    "similarity of the two embeddings and crowd-sourced gold similarity scores (0-5, mean of annotators)"
+)
 _STS_DOMAINS = {
     "2012": ("Encyclopaedic", "News", "Written"),
     "2013": ("News", "Non-fiction", "Written"),
     "2014": ("Blog", "News", "Web", "Written", "Spoken"),
     "2015": ("Blog", "News", "Web", "Written", "Spoken"),
 }
-_PC_TEXT = ("Average precision of the cosine similarity of the two embeddings at separating paraphrases from "
-            "non-paraphrases")
+_PC_TEXT = (
+    "Average precision of the cosine similarity of the two embeddings at separating paraphrases from non-paraphrases"
+)
 _NO_TRAIN = "{n} labelled texts. " + HALVES_NOTE.format("label")
 
 TASKS: list[TaskSpec] = [
     # ---------------------------------------------------------------- STS
-    _task("STSBenchmark", TaskType.STS,
-          f"{_STS_TEXT}; STS Benchmark test split (news headlines, image/video captions, forum posts), as MTEB.",
-          (STSB,), _stsb, ("Blog", "News", "Written"), min_score=0.0, max_score=5.0),
-    _task("SICKR", TaskType.STS,
-          "Semantic relatedness of SICK sentence pairs (image/video caption sentences and their rewrites): Spearman "
-          "correlation between embedding cosine similarity and the mean crowd relatedness score (1-5); all 9,927 "
-          "pairs of train, trial and test, as MTEB SICK-R.",
-          (SICK,), _sick, ("Web", "Written"), min_score=1.0, max_score=5.0),
+    _task(
+        "STSBenchmark",
+        TaskType.STS,
+        f"{_STS_TEXT}; STS Benchmark test split (news headlines, image/video captions, forum posts), as MTEB.",
+        (STSB,),
+        _stsb,
+        ("Blog", "News", "Written"),
+        min_score=0.0,
+        max_score=5.0,
+    ),
+    _task(
+        "SICKR",
+        TaskType.STS,
+        "Semantic relatedness of SICK sentence pairs (image/video caption sentences and their rewrites): Spearman "
+        "correlation between embedding cosine similarity and the mean crowd relatedness score (1-5); all 9,927 "
+        "pairs of train, trial and test, as MTEB SICK-R.",
+        (SICK,),
+        _sick,
+        ("Web", "Written"),
+        min_score=1.0,
+        max_score=5.0,
+    ),
     *[
-        _task(f"STS{year[2:]}", TaskType.STS,
-              f"{_STS_TEXT}; the scored test pairs of SemEval STS {year} ({', '.join(_STS_SUBSETS[year])}), as MTEB "
-              f"STS{year[2:]}.", (STS12_15,), _sts_year(year), _STS_DOMAINS[year], min_score=0.0, max_score=5.0)
+        _task(
+            f"STS{year[2:]}",
+            TaskType.STS,
+            f"{_STS_TEXT}; the scored test pairs of SemEval STS {year} ({', '.join(_STS_SUBSETS[year])}), as MTEB "
+            f"STS{year[2:]}.",
+            (STS12_15,),
+            _sts_year(year),
+            _STS_DOMAINS[year],
+            min_score=0.0,
+            max_score=5.0,
+        )
         for year in _STS_SUBSETS
     ],
-    _task("STS16", TaskType.STS,
-          f"{_STS_TEXT}; the scored test pairs of SemEval STS 2016 (answer-answer, headlines, plagiarism, "
-          "postediting, question-question; unscored pairs of the release dropped), as MTEB STS16.",
-          (STS16,), _sts16, ("Blog", "Web", "Spoken", "Written"), min_score=0.0, max_score=5.0),
+    _task(
+        "STS16",
+        TaskType.STS,
+        f"{_STS_TEXT}; the scored test pairs of SemEval STS 2016 (answer-answer, headlines, plagiarism, "
+        "postediting, question-question; unscored pairs of the release dropped), as MTEB STS16.",
+        (STS16,),
+        _sts16,
+        ("Blog", "Web", "Spoken", "Written"),
+        min_score=0.0,
+        max_score=5.0,
+    ),
     # ---------------------------------------------------------------- pair classification
-    _task("MRPCPairClassification", TaskType.PAIR_CLASSIFICATION,
-          f"{_PC_TEXT}: the official 1,725-pair test split of the Microsoft Research Paraphrase Corpus (news "
-          "sentence pairs judged paraphrase or not by two human annotators, a third breaking ties).",
-          (MRPC,), _mrpc, ("News", "Written")),
-    _task("TwitterPIT2015PairClassification", TaskType.PAIR_CLASSIFICATION,
-          f"{_PC_TEXT}: tweet pairs of the SemEval-2015 PIT test set, with the official expert binary gold "
-          "(test.label); pairs marked debatable are excluded. Same source as MTEB TwitterSemEval2015, not the same "
-          "pair set.",
-          (PIT,), _pit, ("Social", "Written")),
-    _task("TwitterURLTestPairClassification", TaskType.PAIR_CLASSIFICATION,
-          f"{_PC_TEXT}: Twitter URL Corpus test file (a news headline tweet vs. tweets sharing its URL, cased). "
-          "Labels from six crowd votes: >= 4 paraphrase, <= 2 not, 3 discarded (the authors' rule). MTEB "
-          "TwitterURLCorpus uses the whole corpus; this is its test part only. Pairs annotated in several rounds are "
-          "kept once, and dropped where the rounds disagree.",
-          (TWITTER_URL,), _twitter_url, ("Social", "News", "Written")),
+    _task(
+        "MRPCPairClassification",
+        TaskType.PAIR_CLASSIFICATION,
+        f"{_PC_TEXT}: the official 1,725-pair test split of the Microsoft Research Paraphrase Corpus (news "
+        "sentence pairs judged paraphrase or not by two human annotators, a third breaking ties).",
+        (MRPC,),
+        _mrpc,
+        ("News", "Written"),
+    ),
+    _task(
+        "TwitterPIT2015PairClassification",
+        TaskType.PAIR_CLASSIFICATION,
+        f"{_PC_TEXT}: tweet pairs of the SemEval-2015 PIT test set, with the official expert binary gold "
+        "(test.label); pairs marked debatable are excluded. Same source as MTEB TwitterSemEval2015, not the same "
+        "pair set.",
+        (PIT,),
+        _pit,
+        ("Social", "Written"),
+    ),
+    _task(
+        "TwitterURLTestPairClassification",
+        TaskType.PAIR_CLASSIFICATION,
+        f"{_PC_TEXT}: Twitter URL Corpus test file (a news headline tweet vs. tweets sharing its URL, cased). "
+        "Labels from six crowd votes: >= 4 paraphrase, <= 2 not, 3 discarded (the authors' rule). MTEB "
+        "TwitterURLCorpus uses the whole corpus; this is its test part only. Pairs annotated in several rounds are "
+        "kept once, and dropped where the rounds disagree.",
+        (TWITTER_URL,),
+        _twitter_url,
+        ("Social", "News", "Written"),
+    ),
     # ---------------------------------------------------------------- classification
-    _task("Banking77Classification", TaskType.CLASSIFICATION,
-          "Intent classification of online-banking customer queries into 77 fine-grained intents (crowd-written "
-          "queries per intent); official train/test split, as MTEB Banking77Classification.",
-          (BANKING77,), lambda f: classification_native(_banking77(f, "train"), _banking77(f, "test")), ("Written",)),
-    _task("CLINC150Classification", TaskType.CLASSIFICATION,
-          "Intent classification of short virtual-assistant queries into 150 intents over 10 domains (crowd-written "
-          "per intent); official in-scope train/test split of CLINC150 'full' (out-of-scope queries not used).",
-          (CLINC150,), lambda f: classification_native(_clinc150(f, "train"), _clinc150(f, "test")), ("Written",)),
-    _task("EmotionClassification", TaskType.CLASSIFICATION,
-          "Classification of English Twitter messages into six emotions (anger, fear, joy, love, sadness, surprise); "
-          "labels were derived from emotion hashtags by distant supervision (CARER). Official train/test split, as "
-          "MTEB EmotionClassification.",
-          (EMOTION,), lambda f: classification_native(_emotion(f, "train"), _emotion(f, "test")), ("Social", "Written"),
-          annotations="derived"),
-    _task("AmazonCounterfactualClassification", TaskType.CLASSIFICATION,
-          "Detection of counterfactual statements in Amazon product-review sentences (human-annotated, binary); the "
-          "English (en) subset with its official train/test split, as MTEB AmazonCounterfactualClassification (en). "
-          "The release's repeated quote escaping is undone.",
-          (AMAZON_CF,), lambda f: classification_native(_counterfactual(f, "train"), _counterfactual(f, "test")),
-          ("Reviews", "Written")),
-    _task("ImdbSplitClassification", TaskType.CLASSIFICATION,
-          "Binary sentiment classification of IMDB movie reviews; labels derived from the review's star rating "
-          "(<= 4 negative, >= 7 positive). Only the test reviews are staged (MTEB ImdbClassification trains on the "
-          "separate train split). " + _NO_TRAIN.format(n="25,000"),
-          (IMDB,), lambda f: classification_halves(_imdb(f)), ("Reviews", "Written"), annotations="derived"),
-    _task("SST2Classification", TaskType.CLASSIFICATION,
-          "Binary sentiment classification of movie-review sentences from the Stanford Sentiment Treebank (human "
-          "sentiment annotations, neutral removed; lower-cased, tokenised); official train/test split as in SentEval.",
-          (SST2,),
-          lambda f: classification_native(_prefixed(f, SST2, "stsa.binary.train", _POLARITY),
-                                    _prefixed(f, SST2, "stsa.binary.test", _POLARITY)),
-          ("Reviews", "Written")),
-    _task("MRClassification", TaskType.CLASSIFICATION,
-          "Binary sentiment classification of Rotten Tomatoes review snippets (MR, SentEval); labels derived from the "
-          "review being marked fresh or rotten. " + _NO_TRAIN.format(n="10,662"),
-          (SENTEVAL,), lambda f: classification_halves(_prefixed(f, SENTEVAL, "rt-polarity.all", _POLARITY, "cp1252")),
-          ("Reviews", "Written"), annotations="derived"),
-    _task("CRClassification", TaskType.CLASSIFICATION,
-          "Binary sentiment classification of customer-review sentences about electronics (CR, SentEval; "
-          "human-annotated product opinions). " + _NO_TRAIN.format(n="3,775"),
-          (SENTEVAL,), lambda f: classification_halves(_prefixed(f, SENTEVAL, "custrev.all", _POLARITY)),
-          ("Reviews", "Written")),
-    _task("SUBJClassification", TaskType.CLASSIFICATION,
-          "Subjective vs objective sentence classification (SUBJ, SentEval); labels derived from the source: "
-          "Rotten Tomatoes review snippets are subjective, IMDB plot-summary sentences objective. "
-          + _NO_TRAIN.format(n="10,000"),
-          (SENTEVAL,),
-          lambda f: classification_halves(_prefixed(f, SENTEVAL, "subj.all", {"0": "subjective", "1": "objective"}, "cp1252")),
-          ("Reviews", "Written"), annotations="derived"),
-    _task("MPQAClassification", TaskType.CLASSIFICATION,
-          "Opinion polarity classification of short phrases from the MPQA opinion corpus (SentEval; human-annotated "
-          "news opinion expressions). " + _NO_TRAIN.format(n="10,606"),
-          (SENTEVAL,), lambda f: classification_halves(_prefixed(f, SENTEVAL, "mpqa.all", _POLARITY)), ("News", "Written")),
-    _task("TRECClassification", TaskType.CLASSIFICATION,
-          "Question-type classification of TREC questions into the 6 coarse Li & Roth classes (ABBR, DESC, ENTY, HUM, "
-          "LOC, NUM; human-annotated); official 5,452-question train and TREC-10 500-question test, as in SentEval.",
-          (TREC,), lambda f: classification_native(_trec(f, "train"), _trec(f, "test")), ("Written",)),
-    _task("AGNewsClassification", TaskType.CLASSIFICATION,
-          "Topic classification of news articles (title and description) into World, Sports, Business and Sci/Tech; "
-          "labels are derived from the categories of the source news feed. Only the AG News test set is staged. "
-          + _NO_TRAIN.format(n="7,600"),
-          (AG_NEWS,), lambda f: classification_halves(_ag_news(f)), ("News", "Written"), annotations="derived"),
-    _task("TwentyNewsgroupsClassification", TaskType.CLASSIFICATION,
-          "Classification of Usenet posts (subject line and body, other headers removed) into their 20 newsgroups; "
-          "labels are the group each post was sent to (derived). Official 20news-bydate train/test split.",
-          (NEWSGROUPS,), lambda f: classification_native(_newsgroup_posts(f, "train"), _newsgroup_posts(f, "test")),
-          ("News", "Written"), annotations="derived"),
+    _task(
+        "Banking77Classification",
+        TaskType.CLASSIFICATION,
+        "Intent classification of online-banking customer queries into 77 fine-grained intents (crowd-written "
+        "queries per intent); official train/test split, as MTEB Banking77Classification.",
+        (BANKING77,),
+        lambda f: classification_native(_banking77(f, "train"), _banking77(f, "test")),
+        ("Written",),
+    ),
+    _task(
+        "CLINC150Classification",
+        TaskType.CLASSIFICATION,
+        "Intent classification of short virtual-assistant queries into 150 intents over 10 domains (crowd-written "
+        "per intent); official in-scope train/test split of CLINC150 'full' (out-of-scope queries not used).",
+        (CLINC150,),
+        lambda f: classification_native(_clinc150(f, "train"), _clinc150(f, "test")),
+        ("Written",),
+    ),
+    _task(
+        "EmotionClassification",
+        TaskType.CLASSIFICATION,
+        "Classification of English Twitter messages into six emotions (anger, fear, joy, love, sadness, surprise); "
+        "labels were derived from emotion hashtags by distant supervision (CARER). Official train/test split, as "
+        "MTEB EmotionClassification.",
+        (EMOTION,),
+        lambda f: classification_native(_emotion(f, "train"), _emotion(f, "test")),
+        ("Social", "Written"),
+        annotations="derived",
+    ),
+    _task(
+        "AmazonCounterfactualClassification",
+        TaskType.CLASSIFICATION,
+        "Detection of counterfactual statements in Amazon product-review sentences (human-annotated, binary); the "
+        "English (en) subset with its official train/test split, as MTEB AmazonCounterfactualClassification (en). "
+        "The release's repeated quote escaping is undone.",
+        (AMAZON_CF,),
+        lambda f: classification_native(_counterfactual(f, "train"), _counterfactual(f, "test")),
+        ("Reviews", "Written"),
+    ),
+    _task(
+        "ImdbSplitClassification",
+        TaskType.CLASSIFICATION,
+        "Binary sentiment classification of IMDB movie reviews; labels derived from the review's star rating "
+        "(<= 4 negative, >= 7 positive). Only the test reviews are staged (MTEB ImdbClassification trains on the "
+        "separate train split). " + _NO_TRAIN.format(n="25,000"),
+        (IMDB,),
+        lambda f: classification_halves(_imdb(f)),
+        ("Reviews", "Written"),
+        annotations="derived",
+    ),
+    _task(
+        "SST2Classification",
+        TaskType.CLASSIFICATION,
+        "Binary sentiment classification of movie-review sentences from the Stanford Sentiment Treebank (human "
+        "sentiment annotations, neutral removed; lower-cased, tokenised); official train/test split as in SentEval.",
+        (SST2,),
+        lambda f: classification_native(
+            _prefixed(f, SST2, "stsa.binary.train", _POLARITY), _prefixed(f, SST2, "stsa.binary.test", _POLARITY)
+        ),
+        ("Reviews", "Written"),
+    ),
+    _task(
+        "MRClassification",
+        TaskType.CLASSIFICATION,
+        "Binary sentiment classification of Rotten Tomatoes review snippets (MR, SentEval); labels derived from the "
+        "review being marked fresh or rotten. " + _NO_TRAIN.format(n="10,662"),
+        (SENTEVAL,),
+        lambda f: classification_halves(_prefixed(f, SENTEVAL, "rt-polarity.all", _POLARITY, "cp1252")),
+        ("Reviews", "Written"),
+        annotations="derived",
+    ),
+    _task(
+        "CRClassification",
+        TaskType.CLASSIFICATION,
+        "Binary sentiment classification of customer-review sentences about electronics (CR, SentEval; "
+        "human-annotated product opinions). " + _NO_TRAIN.format(n="3,775"),
+        (SENTEVAL,),
+        lambda f: classification_halves(_prefixed(f, SENTEVAL, "custrev.all", _POLARITY)),
+        ("Reviews", "Written"),
+    ),
+    _task(
+        "SUBJClassification",
+        TaskType.CLASSIFICATION,
+        "Subjective vs objective sentence classification (SUBJ, SentEval); labels derived from the source: "
+        "Rotten Tomatoes review snippets are subjective, IMDB plot-summary sentences objective. "
+        + _NO_TRAIN.format(n="10,000"),
+        (SENTEVAL,),
+        lambda f: classification_halves(
+            _prefixed(f, SENTEVAL, "subj.all", {"0": "subjective", "1": "objective"}, "cp1252")
+        ),
+        ("Reviews", "Written"),
+        annotations="derived",
+    ),
+    _task(
+        "MPQAClassification",
+        TaskType.CLASSIFICATION,
+        "Opinion polarity classification of short phrases from the MPQA opinion corpus (SentEval; human-annotated "
+        "news opinion expressions). " + _NO_TRAIN.format(n="10,606"),
+        (SENTEVAL,),
+        lambda f: classification_halves(_prefixed(f, SENTEVAL, "mpqa.all", _POLARITY)),
+        ("News", "Written"),
+    ),
+    _task(
+        "TRECClassification",
+        TaskType.CLASSIFICATION,
+        "Question-type classification of TREC questions into the 6 coarse Li & Roth classes (ABBR, DESC, ENTY, HUM, "
+        "LOC, NUM; human-annotated); official 5,452-question train and TREC-10 500-question test, as in SentEval.",
+        (TREC,),
+        lambda f: classification_native(_trec(f, "train"), _trec(f, "test")),
+        ("Written",),
+    ),
+    _task(
+        "AGNewsClassification",
+        TaskType.CLASSIFICATION,
+        "Topic classification of news articles (title and description) into World, Sports, Business and Sci/Tech; "
+        "labels are derived from the categories of the source news feed. Only the AG News test set is staged. "
+        + _NO_TRAIN.format(n="7,600"),
+        (AG_NEWS,),
+        lambda f: classification_halves(_ag_news(f)),
+        ("News", "Written"),
+        annotations="derived",
+    ),
+    _task(
+        "TwentyNewsgroupsClassification",
+        TaskType.CLASSIFICATION,
+        "Classification of Usenet posts (subject line and body, other headers removed) into their 20 newsgroups; "
+        "labels are the group each post was sent to (derived). Official 20news-bydate train/test split.",
+        (NEWSGROUPS,),
+        lambda f: classification_native(_newsgroup_posts(f, "train"), _newsgroup_posts(f, "test")),
+        ("News", "Written"),
+        annotations="derived",
+    ),
     # ---------------------------------------------------------------- clustering
-    _task("TwentyNewsgroupsTestClustering", TaskType.CLUSTERING,
-          "Clustering of the subject lines of the 20news-bydate test posts by newsgroup (20 clusters; labels are the "
-          "group each post was sent to, derived), like MTEB TwentyNewsgroupsClustering; repeated thread subjects "
-          "are kept once.",
-          (NEWSGROUPS,), lambda f: _clustering(_newsgroup_subjects(f)), ("News", "Written"), annotations="derived"),
-    _task("Banking77Clustering", TaskType.CLUSTERING,
-          "Clustering of the BANKING77 test queries by their 77 human-assigned intents.",
-          (BANKING77,), lambda f: _clustering(_banking77(f, "test")), ("Written",)),
-    _task("CLINC150Clustering", TaskType.CLUSTERING,
-          "Clustering of the CLINC150 in-scope test queries by their 150 human-assigned intents.",
-          (CLINC150,), lambda f: _clustering(_clinc150(f, "test")), ("Written",)),
-    _task("AGNewsClustering", TaskType.CLUSTERING,
-          "Clustering of the AG News test articles (title and description) into the 4 categories of the source news "
-          "feed (World, Sports, Business, Sci/Tech; derived).",
-          (AG_NEWS,), lambda f: _clustering(_ag_news(f)), ("News", "Written"), annotations="derived"),
+    _task(
+        "TwentyNewsgroupsTestClustering",
+        TaskType.CLUSTERING,
+        "Clustering of the subject lines of the 20news-bydate test posts by newsgroup (20 clusters; labels are the "
+        "group each post was sent to, derived), like MTEB TwentyNewsgroupsClustering; repeated thread subjects "
+        "are kept once.",
+        (NEWSGROUPS,),
+        lambda f: _clustering(_newsgroup_subjects(f)),
+        ("News", "Written"),
+        annotations="derived",
+    ),
+    _task(
+        "Banking77Clustering",
+        TaskType.CLUSTERING,
+        "Clustering of the BANKING77 test queries by their 77 human-assigned intents.",
+        (BANKING77,),
+        lambda f: _clustering(_banking77(f, "test")),
+        ("Written",),
+    ),
+    _task(
+        "CLINC150Clustering",
+        TaskType.CLUSTERING,
+        "Clustering of the CLINC150 in-scope test queries by their 150 human-assigned intents.",
+        (CLINC150,),
+        lambda f: _clustering(_clinc150(f, "test")),
+        ("Written",),
+    ),
+    _task(
+        "AGNewsClustering",
+        TaskType.CLUSTERING,
+        "Clustering of the AG News test articles (title and description) into the 4 categories of the source news "
+        "feed (World, Sports, Business, Sci/Tech; derived).",
+        (AG_NEWS,),
+        lambda f: _clustering(_ag_news(f)),
+        ("News", "Written"),
+        annotations="derived",
+    ),
     # ---------------------------------------------------------------- retrieval / reranking
-    _task("SQuADRetrieval", TaskType.RETRIEVAL,
-          "Question-to-passage retrieval: each SQuAD v1.1 dev question (crowd-written about one Wikipedia paragraph) "
-          "must retrieve that paragraph among all 2,067 dev paragraphs (titled by article); nDCG@10.",
-          (SQUAD,), _squad, ("Encyclopaedic", "Written")),
-    _task("WikiQARetrieval", TaskType.RETRIEVAL,
-          "Answer-sentence retrieval: each WikiQA test question (Bing query) must retrieve the sentences judged by "
-          "crowd workers to answer it, among all test candidate sentences pooled (lower-cased, tokenised); nDCG@10.",
-          (WIKIQA,), lambda f: _wikiqa(f, rerank=False), ("Encyclopaedic", "Written")),
-    _task("WikiQAReranking", TaskType.RERANKING,
-          "Answer-sentence selection: rerank each WikiQA test question's candidate sentences (its Wikipedia summary) "
-          "by embedding similarity against crowd answer judgements; questions with only correct candidates are left "
-          "out (as the filtered WikiQA qrels); MAP.",
-          (WIKIQA,), lambda f: _wikiqa(f, rerank=True), ("Encyclopaedic", "Written")),
+    _task(
+        "SQuADRetrieval",
+        TaskType.RETRIEVAL,
+        "Question-to-passage retrieval: each SQuAD v1.1 dev question (crowd-written about one Wikipedia paragraph) "
+        "must retrieve that paragraph among all 2,067 dev paragraphs (titled by article); nDCG@10.",
+        (SQUAD,),
+        _squad,
+        ("Encyclopaedic", "Written"),
+    ),
+    _task(
+        "WikiQARetrieval",
+        TaskType.RETRIEVAL,
+        "Answer-sentence retrieval: each WikiQA test question (Bing query) must retrieve the sentences judged by "
+        "crowd workers to answer it, among all test candidate sentences pooled (lower-cased, tokenised); nDCG@10.",
+        (WIKIQA,),
+        lambda f: _wikiqa(f, rerank=False),
+        ("Encyclopaedic", "Written"),
+    ),
+    _task(
+        "WikiQAReranking",
+        TaskType.RERANKING,
+        "Answer-sentence selection: rerank each WikiQA test question's candidate sentences (its Wikipedia summary) "
+        "by embedding similarity against crowd answer judgements; questions with only correct candidates are left "
+        "out (as the filtered WikiQA qrels); MAP.",
+        (WIKIQA,),
+        lambda f: _wikiqa(f, rerank=True),
+        ("Encyclopaedic", "Written"),
+    ),
     # ---------------------------------------------------------------- summarization
-    _task("SummEval", TaskType.SUMMARIZATION,
-          "Summary quality: Spearman correlation between expert relevance ratings (mean of 3 experts, 1-5) of 16 "
-          "system summaries per CNN/DailyMail article and their best cosine similarity to the 11 human reference "
-          "summaries; 100 articles, as MTEB SummEval (BARTScore's tokenised, normal-cased text).",
-          (SUMMEVAL,), _summeval, ("News", "Written"), annotations="expert-annotated", min_score=1.0, max_score=5.0),
+    _task(
+        "SummEval",
+        TaskType.SUMMARIZATION,
+        "Summary quality: Spearman correlation between expert relevance ratings (mean of 3 experts, 1-5) of 16 "
+        "system summaries per CNN/DailyMail article and their best cosine similarity to the 11 human reference "
+        "summaries; 100 articles, as MTEB SummEval (BARTScore's tokenised, normal-cased text).",
+        (SUMMEVAL,),
+        _summeval,
+        ("News", "Written"),
+        annotations="expert-annotated",
+        min_score=1.0,
+        max_score=5.0,
+    ),
 ]

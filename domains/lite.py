@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 
 import polars as pl
+
 from domainemb.domains.tables import Tables
 from domainemb.types import TaskType
 
@@ -42,7 +43,9 @@ def _rank(values: pl.Series, seed: int) -> list[int]:
     return sorted(range(len(keys)), key=lambda i: (keys[i], i))
 
 
-def stratified(df: pl.DataFrame, strata: pl.Series, cap: int, seed: int, content: pl.Series | None = None) -> pl.DataFrame:
+def stratified(
+    df: pl.DataFrame, strata: pl.Series, cap: int, seed: int, content: pl.Series | None = None
+) -> pl.DataFrame:
     """Keep at most ``cap`` rows, allocating to each stratum in proportion (largest remainder, >= 1 each).
 
     Args:
@@ -146,7 +149,10 @@ def _bm25_distractors(corpus: pl.DataFrame, queries: pl.DataFrame, relevant: set
     retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
     k = min(len(ids), caps.distractors_per_query + 50)
     hits, _ = retriever.retrieve(
-        bm25s.tokenize(queries["text"].to_list(), stopwords="en", show_progress=False), k=k, show_progress=False, n_threads=1
+        bm25s.tokenize(queries["text"].to_list(), stopwords="en", show_progress=False),
+        k=k,
+        show_progress=False,
+        n_threads=1,
     )
     budget = max(0, caps.corpus - len(relevant))
     picked: list[str] = []

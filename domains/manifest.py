@@ -54,7 +54,7 @@ class Manifest:
         return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
+    def read(cls, folder: Path) -> Manifest:
         path = folder / MANIFEST
         if not path.is_file():
             raise DataError(str(folder), MANIFEST, "missing: not a built benchmark (run `domainemb build-benchmark`)")

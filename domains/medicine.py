@@ -52,9 +52,9 @@ BIOSSES = Source(
     licence="GPL-3.0 (original BIOSSES release and its dataset cards; the mirror repository has no licence file)",
     licence_flag=LicenceFlag.COPYLEFT,
     citation=(
-        "Soğancıoğlu, Öztürk, Özgür, \"BIOSSES: a semantic sentence similarity estimation system for the "
-        "biomedical domain\", Bioinformatics 33(14):i49-i58 (2017); mirror from Blagec et al., \"Neural sentence "
-        "embedding models for semantic similarity estimation in the biomedical domain\", "
+        'Soğancıoğlu, Öztürk, Özgür, "BIOSSES: a semantic sentence similarity estimation system for the '
+        'biomedical domain", Bioinformatics 33(14):i49-i58 (2017); mirror from Blagec et al., "Neural sentence '
+        'embedding models for semantic similarity estimation in the biomedical domain", '
         "BMC Bioinformatics 20:178 (2019)."
     ),
     mteb_license="gpl-3.0",
@@ -63,14 +63,12 @@ HOC = Source(
     key="medicine/hallmarks-of-cancer",
     repo="https://github.com/sb895/Hallmarks-of-Cancer",
     commit="3bc6e6deb90cf5bc4f9988c493fe2c32e9b3cf2a",
-    files=(
-        SourceFile("HoC-text-labels.tar.xz", "4ad64bc9fd11bb18e2fadc91e6f1217042f612814ed7e8eccbbcfbe1554ceb54"),
-    ),
+    files=(SourceFile("HoC-text-labels.tar.xz", "4ad64bc9fd11bb18e2fadc91e6f1217042f612814ed7e8eccbbcfbe1554ceb54"),),
     licence="GPL-3.0 (LICENSE)",
     licence_flag=LicenceFlag.COPYLEFT,
     citation=(
-        "Baker, Silins, Guo, Ali, Högberg, Stenius, Korhonen, \"Automatic semantic classification of scientific "
-        "literature according to the hallmarks of cancer\", Bioinformatics 32(3):432-440 (2016)."
+        'Baker, Silins, Guo, Ali, Högberg, Stenius, Korhonen, "Automatic semantic classification of scientific '
+        'literature according to the hallmarks of cancer", Bioinformatics 32(3):432-440 (2016).'
     ),
     mteb_license="gpl-3.0",
 )
@@ -88,7 +86,7 @@ HEALTHVER = Source(
     licence="No licence file or statement in the repository (NIH/NLM authors; evidence from CORD-19 abstracts)",
     licence_flag=LicenceFlag.UNCLEAR,
     citation=(
-        "Sarrouti, Ben Abacha, Mrabet, Demner-Fushman, \"Evidence-based Fact-Checking of Health-related Claims\", "
+        'Sarrouti, Ben Abacha, Mrabet, Demner-Fushman, "Evidence-based Fact-Checking of Health-related Claims", '
         "Findings of EMNLP 2021."
     ),
 )
@@ -111,8 +109,8 @@ MEDICAL_ABSTRACTS = Source(
     licence="CC BY-SA 3.0 Unported (LICENSE)",
     licence_flag=LicenceFlag.OPEN,
     citation=(
-        "Schopf, Braun, Matthes, \"Evaluating Unsupervised Text Classification: Zero-shot and Similarity-based "
-        "Approaches\", NLPIR 2022 (doi:10.1145/3582768.3582795)."
+        'Schopf, Braun, Matthes, "Evaluating Unsupervised Text Classification: Zero-shot and Similarity-based '
+        'Approaches", NLPIR 2022 (doi:10.1145/3582768.3582795).'
     ),
     mteb_license="cc-by-sa-3.0",
 )
@@ -124,8 +122,8 @@ MQP = Source(
     licence="No licence file in the repository (Hugging Face card: unknown); questions from a public HealthTap crawl",
     licence_flag=LicenceFlag.UNCLEAR,
     citation=(
-        "McCreery, Katariya, Kannan, Chablani, Amatriain, \"Effective Transfer Learning for Identifying Similar "
-        "Questions: Matching User Questions to COVID-19 FAQs\", KDD 2020 (arXiv:2008.13546)."
+        'McCreery, Katariya, Kannan, Chablani, Amatriain, "Effective Transfer Learning for Identifying Similar '
+        'Questions: Matching User Questions to COVID-19 FAQs", KDD 2020 (arXiv:2008.13546).'
     ),
 )
 MEDQUAD = Source(
@@ -136,7 +134,7 @@ MEDQUAD = Source(
     licence="CC BY 4.0 (LICENSE.txt, readme.txt)",
     licence_flag=LicenceFlag.OPEN,
     citation=(
-        "Ben Abacha, Demner-Fushman, \"A Question-Entailment Approach to Question Answering\", "
+        'Ben Abacha, Demner-Fushman, "A Question-Entailment Approach to Question Answering", '
         "BMC Bioinformatics 20:511 (2019)."
     ),
     mteb_license="cc-by-4.0",
@@ -154,7 +152,7 @@ MEQSUM = Source(
     ),
     licence="CC BY 4.0 (README)",
     licence_flag=LicenceFlag.OPEN,
-    citation="Ben Abacha, Demner-Fushman, \"On the Summarization of Consumer Health Questions\", ACL 2019.",
+    citation='Ben Abacha, Demner-Fushman, "On the Summarization of Consumer Health Questions", ACL 2019.',
     mteb_license="cc-by-4.0",
 )
 PUBMEDQA = Source(
@@ -174,7 +172,7 @@ PUBMEDQA = Source(
     licence="MIT (LICENSE)",
     licence_flag=LicenceFlag.OPEN,
     citation=(
-        "Jin, Dhingra, Liu, Cohen, Lu, \"PubMedQA: A Dataset for Biomedical Research Question Answering\", "
+        'Jin, Dhingra, Liu, Cohen, Lu, "PubMedQA: A Dataset for Biomedical Research Question Answering", '
         "EMNLP-IJCNLP 2019."
     ),
     mteb_license="mit",
@@ -186,7 +184,7 @@ OPENSTAX_ANATOMY = openstax_source(
     archive="openstax-anatomy-physiology-2e-cnxml.tar.xz",
     sha256="d410466c901217f0c1d70758347061d7dae9eb28a08cc0c5dfe824ca812f05cb",
     licence="CC BY-NC-SA 4.0 (LICENSE / README)",
-    citation="Betts, Young, Wise, et al., \"Anatomy and Physiology 2e\", OpenStax, Rice University (2022).",
+    citation='Betts, Young, Wise, et al., "Anatomy and Physiology 2e", OpenStax, Rice University (2022).',
 )
 
 SOURCES: list[Source] = [BIOSSES, HOC, HEALTHVER, MEDICAL_ABSTRACTS, MQP, MEDQUAD, MEQSUM, PUBMEDQA, OPENSTAX_ANATOMY]

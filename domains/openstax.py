@@ -312,5 +312,3 @@ def _term_definition_pairs(book: Book) -> Tables:
             if others:
                 pairs.setdefault((d.term, rng.choice(others)), 0)
     return pair_tables([(t, m, label) for (t, m), label in pairs.items()], TaskType.PAIR_CLASSIFICATION)
-
-

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import polars as pl
+
 from domainemb.errors import DataError
 from domainemb.types import TaskType
 
@@ -113,7 +114,9 @@ def _frame(rows: Iterable[Sequence[object]], schema: dict[str, pl.DataType]) -> 
 
 
 # ----------------------------------------------------------------------------- validation
-def validate(task: str, type: TaskType, tables: Tables, min_score: float | None = None, max_score: float | None = None) -> Tables:
+def validate(
+    task: str, type: TaskType, tables: Tables, min_score: float | None = None, max_score: float | None = None
+) -> Tables:
     """Check a task's tables against its type; return them cast to the canonical schema.
 
     Raises:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.readers import decode, parse_jsonl
 from domainemb.domains.tables import (
@@ -44,7 +45,19 @@ _TYPES = {
     "pair-classification": TaskType.PAIR_CLASSIFICATION,
     "classification": TaskType.CLASSIFICATION,
 }
-_KEYS = {"name", "type", "data", "train", "test", "columns", "min_score", "max_score", "licence", "description", "citation"}
+_KEYS = {
+    "name",
+    "type",
+    "data",
+    "train",
+    "test",
+    "columns",
+    "min_score",
+    "max_score",
+    "licence",
+    "description",
+    "citation",
+}
 _COLUMNS = {
     TaskType.STS: ("sentence1", "sentence2", "score"),
     TaskType.PAIR_CLASSIFICATION: ("sentence1", "sentence2", "label"),
@@ -125,17 +138,24 @@ def _beir_task(path: Path, domain: Domain, config: dict[str, Any], label: str) -
         corpus_rows = parse_jsonl(_read_verified(path, source, rels[0], label), label, str(path / rels[0]))
         query_rows = parse_jsonl(_read_verified(path, source, rels[1], label), label, str(path / rels[1]))
         qrels_text = _read_verified(path, source, rels[2], label)
-        corpus = [(_field(r, "_id", label, rels[0]), str(r.get("title") or ""), _field(r, "text", label, rels[0])) for r in corpus_rows]
+        corpus = [
+            (_field(r, "_id", label, rels[0]), str(r.get("title") or ""), _field(r, "text", label, rels[0]))
+            for r in corpus_rows
+        ]
         queries = [(_field(r, "_id", label, rels[1]), _field(r, "text", label, rels[1])) for r in query_rows]
         qrels = []
         for lineno, row in enumerate(csv.reader(io.StringIO(qrels_text), delimiter="\t"), start=1):
             if not row or (lineno == 1 and row[0] == "query-id"):
                 continue
             if len(row) != 3 or not row[2].strip().lstrip("-").isdigit():
-                raise DataError(label, str(path / rels[2]), f"line {lineno}: expected query-id<TAB>corpus-id<TAB>integer score")
+                raise DataError(
+                    label, str(path / rels[2]), f"line {lineno}: expected query-id<TAB>corpus-id<TAB>integer score"
+                )
             qrels.append((row[0], row[1], int(row[2])))
         tables = retrieval_tables(corpus, queries, qrels)
-        return _validated(name, TaskType.RETRIEVAL, tables, {"corpus": rels[0], "queries": rels[1], "qrels": rels[2]}, path, label)
+        return _validated(
+            name, TaskType.RETRIEVAL, tables, {"corpus": rels[0], "queries": rels[1], "qrels": rels[2]}, path, label
+        )
 
     return TaskSpec(
         name=name,
@@ -160,7 +180,11 @@ def _table_task(path: Path, domain: Domain, config: dict[str, Any], label: str) 
     if kind not in _TYPES:
         raise DataError(label, str(path / "task.yaml"), f"type must be one of {', '.join(_TYPES)}, got {kind!r}")
     type = _TYPES[kind]
-    splits = {"train": config.get("train"), "test": config.get("test")} if type is TaskType.CLASSIFICATION else {"test": config.get("data")}
+    splits = (
+        {"train": config.get("train"), "test": config.get("test")}
+        if type is TaskType.CLASSIFICATION
+        else {"test": config.get("data")}
+    )
     if any(v is None for v in splits.values()):
         need = "`train:` and `test:` files" if type is TaskType.CLASSIFICATION else "a `data:` file"
         raise DataError(label, str(path / "task.yaml"), f"a {kind} task needs {need}")
@@ -177,7 +201,9 @@ def _table_task(path: Path, domain: Domain, config: dict[str, Any], label: str) 
         out = {}
         for split, records in rows.items():
             file = str(path / str(splits[split]))
-            out[split] = [tuple(_column(r, columns[c], label, file, i) for c in _COLUMNS[type]) for i, r in enumerate(records, 1)]
+            out[split] = [
+                tuple(_column(r, columns[c], label, file, i) for c in _COLUMNS[type]) for i, r in enumerate(records, 1)
+            ]
         if type is TaskType.CLASSIFICATION:
             tables = labelled_tables({s: [(str(t), str(y)) for t, y in r] for s, r in out.items()}, type)
         else:

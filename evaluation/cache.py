@@ -110,13 +110,13 @@ class EmbeddingCache:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "EmbeddingCache":
+    def __enter__(self) -> EmbeddingCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _transaction(self) -> "_Transaction":
+    def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
 
@@ -185,7 +185,12 @@ class CachedModel:
             loader = DataLoader(Dataset.from_dict({"text": batch}), batch_size=batch_size)
             encoded = _to_numpy(
                 self.model.encode(
-                    loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset, prompt_type=prompt_type, **kwargs
+                    loader,
+                    task_metadata=task_metadata,
+                    hf_split=hf_split,
+                    hf_subset=hf_subset,
+                    prompt_type=prompt_type,
+                    **kwargs,
                 )
             )
             self.cache.put(self.fingerprint, prompt, batch, encoded)

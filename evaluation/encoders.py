@@ -60,7 +60,7 @@ class Encoder(ABC):
     def mteb_model(self) -> Any:
         """The object mteb evaluates (an mteb ``EncoderProtocol`` or ``SearchProtocol``); the same one on every call."""
 
-    def prepare(self, texts: Sequence[str]) -> None:
+    def prepare(self, texts: Sequence[str]) -> None:  # noqa: B027 - an optional hook; most encoders need nothing
         """Called with every text of a task before the task is evaluated. Default: nothing.
 
         Encoders that learn from a task's own texts (bag-of-words document frequencies) fit here.
@@ -164,7 +164,9 @@ def fingerprint_folder(path: Path, extra: dict[str, Any] | None = None) -> str:
     files = sorted(
         p
         for p in path.rglob("*")
-        if p.is_file() and p.name not in _NOT_WEIGHTS_OR_CONFIG and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        if p.is_file()
+        and p.name not in _NOT_WEIGHTS_OR_CONFIG
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     for file in files:
         digest.update(file.relative_to(path).as_posix().encode())

@@ -11,9 +11,6 @@ from typing import Any
 
 import polars as pl
 from datasets import Dataset, DatasetDict
-from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.manifest import TaskEntry
-from domainemb.types import TaskType
 from mteb.abstasks.classification import AbsTaskClassification
 from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.multilabel_classification import AbsTaskMultilabelClassification
@@ -23,6 +20,10 @@ from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.sts import AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.abstasks.text.summarization import AbsTaskSummarization
+
+from domainemb.domains.benchmark import Benchmark
+from domainemb.domains.manifest import TaskEntry
+from domainemb.types import TaskType
 
 
 def data_revision(task: TaskEntry) -> str:
@@ -101,7 +102,9 @@ class PairClassificationTask(_FromBenchmark, AbsTaskPairClassification):
 
 
 def _label_ids(tables: dict[str, pl.DataFrame], column: str) -> dict[str, int]:
-    values = pl.concat([df[column].explode() if df[column].dtype == pl.List(pl.Utf8) else df[column] for df in tables.values()])
+    values = pl.concat(
+        [df[column].explode() if df[column].dtype == pl.List(pl.Utf8) else df[column] for df in tables.values()]
+    )
     return {v: i for i, v in enumerate(sorted(set(values.drop_nulls().to_list())))}
 
 
@@ -109,7 +112,10 @@ class ClassificationTask(_FromBenchmark, AbsTaskClassification):
     def _to_dataset(self, tables):
         ids = _label_ids(tables, "label")
         return DatasetDict(
-            {s: Dataset.from_dict({"text": df["text"].to_list(), "label": [ids[v] for v in df["label"]]}) for s, df in tables.items()}
+            {
+                s: Dataset.from_dict({"text": df["text"].to_list(), "label": [ids[v] for v in df["label"]]})
+                for s, df in tables.items()
+            }
         )
 
 
@@ -118,7 +124,9 @@ class MultilabelClassificationTask(_FromBenchmark, AbsTaskMultilabelClassificati
         ids = _label_ids(tables, "labels")
         return DatasetDict(
             {
-                s: Dataset.from_dict({"text": df["text"].to_list(), "label": [[ids[v] for v in row] for row in df["labels"]]})
+                s: Dataset.from_dict(
+                    {"text": df["text"].to_list(), "label": [[ids[v] for v in row] for row in df["labels"]]}
+                )
                 for s, df in tables.items()
             }
         )
@@ -131,7 +139,9 @@ class ClusteringTask(_FromBenchmark, AbsTaskClustering):
 
     def _to_dataset(self, tables):
         df = tables["test"]
-        return DatasetDict({"test": Dataset.from_dict({"sentences": df["text"].to_list(), "labels": df["label"].to_list()})})
+        return DatasetDict(
+            {"test": Dataset.from_dict({"sentences": df["text"].to_list(), "labels": df["label"].to_list()})}
+        )
 
 
 class SummarizationTask(_FromBenchmark, AbsTaskSummarization):

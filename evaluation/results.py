@@ -100,7 +100,7 @@ class TaskScore:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def from_disk(cls, path: Path) -> "TaskScore":
+    def from_disk(cls, path: Path) -> TaskScore:
         """Read a result file written by :meth:`to_disk`.
 
         Raises:
@@ -132,7 +132,13 @@ def result_path(out: Path, model_name: str, revision: str, task: str) -> Path:
 
 def prediction_path(out: Path, model_name: str, revision: str, task: str) -> Path:
     """Where mteb's per-item predictions of a task go (``prediction_folder``), beside ``out/results``."""
-    return out / PREDICTIONS_FOLDER / model_name.replace("/", "__").replace(" ", "_") / revision / f"{task}_predictions.json"
+    return (
+        out
+        / PREDICTIONS_FOLDER
+        / model_name.replace("/", "__").replace(" ", "_")
+        / revision
+        / f"{task}_predictions.json"
+    )
 
 
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:

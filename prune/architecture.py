@@ -34,7 +34,9 @@ class _Layout:
     width_key: str
 
 
-_BERT_LIKE = _Layout(layers="encoder.layer", up="intermediate.dense", down="output.dense", width_key="intermediate_size")
+_BERT_LIKE = _Layout(
+    layers="encoder.layer", up="intermediate.dense", down="output.dense", width_key="intermediate_size"
+)
 LAYOUTS: dict[str, _Layout] = {
     "bert": _BERT_LIKE,
     "roberta": _BERT_LIKE,
@@ -96,7 +98,9 @@ def transformer_backbone(model: SentenceTransformer) -> nn.Module:
     first = model[0]
     backbone = getattr(first, "model", None)
     if not isinstance(backbone, nn.Module) or not hasattr(backbone, "config"):
-        raise DomainembError(f"the model's first module ({type(first).__name__}) is not a transformers encoder; nothing to prune")
+        raise DomainembError(
+            f"the model's first module ({type(first).__name__}) is not a transformers encoder; nothing to prune"
+        )
     return backbone
 
 
@@ -118,15 +122,28 @@ def ffn_model(model: SentenceTransformer) -> FfnModel:
     try:
         blocks = backbone.get_submodule(layout.layers)
     except AttributeError:
-        raise DomainembError(f"{model_type} model has no {layout.layers!r} layers; cannot find its FFN blocks") from None
+        raise DomainembError(
+            f"{model_type} model has no {layout.layers!r} layers; cannot find its FFN blocks"
+        ) from None
     layers = []
     for i, block in enumerate(blocks):
         up, down = block.get_submodule(layout.up), block.get_submodule(layout.down)
         if not (isinstance(up, nn.Linear) and isinstance(down, nn.Linear) and up.out_features == down.in_features):
-            raise DomainembError(f"{model_type} layer {i}: {layout.up}/{layout.down} are not a matching pair of linears")
+            raise DomainembError(
+                f"{model_type} layer {i}: {layout.up}/{layout.down} are not a matching pair of linears"
+            )
         prefix = f"{layout.layers}.{i}"
         layers.append(
-            FfnLayer(i, block, up, down, f"{prefix}.{layout.up}.weight", f"{prefix}.{layout.down}.weight", layout.up, layout.down)
+            FfnLayer(
+                i,
+                block,
+                up,
+                down,
+                f"{prefix}.{layout.up}.weight",
+                f"{prefix}.{layout.down}.weight",
+                layout.up,
+                layout.down,
+            )
         )
     if not layers:
         raise DomainembError(f"{model_type} model has no transformer layers; nothing to prune")

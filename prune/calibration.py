@@ -62,7 +62,12 @@ class CalibrationSet:
     candidates: int
 
     def summary(self) -> dict[str, object]:
-        return {"pairs": len(self.pairs), "candidates": self.candidates, "source": self.source, "source_checksum": self.source_checksum}
+        return {
+            "pairs": len(self.pairs),
+            "candidates": self.candidates,
+            "source": self.source,
+            "source_checksum": self.source_checksum,
+        }
 
 
 def synth_pairs(path: Path) -> tuple[list[TrainingPair], str]:
@@ -100,7 +105,11 @@ def train_split_pairs(benchmark: Benchmark, seed: int = 42) -> tuple[list[Traini
             if len(texts) < 2:
                 continue
             for i, text in enumerate(texts):
-                pairs.append(TrainingPair(query=text, positive=texts[(i + 1) % len(texts)], negatives=(), doc_id=f"{entry.name}/{label}"))
+                pairs.append(
+                    TrainingPair(
+                        query=text, positive=texts[(i + 1) % len(texts)], negatives=(), doc_id=f"{entry.name}/{label}"
+                    )
+                )
         if len(pairs) > before:
             tasks.append(entry.name)
     return pairs, tasks
@@ -132,7 +141,9 @@ def calibration_set(
     queries = _embed(model, [p.query for p in pool], batch_size)
     chosen = [pool[i] for i in coverage_indices(queries, size, seed)]
     chosen = mine_negatives(chosen, model, batch_size)
-    return CalibrationSet(name=name, pairs=tuple(chosen), source=source, source_checksum=source_checksum, candidates=len(candidates))
+    return CalibrationSet(
+        name=name, pairs=tuple(chosen), source=source, source_checksum=source_checksum, candidates=len(candidates)
+    )
 
 
 def coverage_indices(embeddings: np.ndarray, size: int, seed: int) -> list[int]:
@@ -157,7 +168,9 @@ def coverage_indices(embeddings: np.ndarray, size: int, seed: int) -> list[int]:
     return sorted(taken)
 
 
-def mine_negatives(pairs: Sequence[TrainingPair], model: SentenceTransformer, batch_size: int = 64) -> list[TrainingPair]:
+def mine_negatives(
+    pairs: Sequence[TrainingPair], model: SentenceTransformer, batch_size: int = 64
+) -> list[TrainingPair]:
     """Give every pair without a negative the most query-similar positive of another ``doc_id``.
 
     Pairs that already carry negatives keep them. A pair with no other ``doc_id`` to draw from
@@ -176,11 +189,23 @@ def mine_negatives(pairs: Sequence[TrainingPair], model: SentenceTransformer, ba
         j = int(np.argmax(similarity))
         if np.isfinite(similarity[j]):
             p = pairs[i]
-            out[i] = TrainingPair(query=p.query, positive=p.positive, negatives=(pairs[j].positive,), doc_id=p.doc_id, kind=p.kind, generator=p.generator)
+            out[i] = TrainingPair(
+                query=p.query,
+                positive=p.positive,
+                negatives=(pairs[j].positive,),
+                doc_id=p.doc_id,
+                kind=p.kind,
+                generator=p.generator,
+            )
     if any(not p.negatives for p in out):
         # The loss needs one column layout per batch: pairs without a negative drop theirs.
         log.warning("some calibration pairs have no hard negative; all pairs use in-batch negatives only")
-        out = [TrainingPair(query=p.query, positive=p.positive, negatives=(), doc_id=p.doc_id, kind=p.kind, generator=p.generator) for p in out]
+        out = [
+            TrainingPair(
+                query=p.query, positive=p.positive, negatives=(), doc_id=p.doc_id, kind=p.kind, generator=p.generator
+            )
+            for p in out
+        ]
     return out
 
 
@@ -190,11 +215,17 @@ def write_pairs(pairs: Sequence[TrainingPair], path: Path) -> None:
 
     with path.open("w", encoding="utf-8") as f:
         for p in pairs:
-            f.write(jsonl_line({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}))
+            f.write(
+                jsonl_line(
+                    {"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}
+                )
+            )
 
 
 def _embed(model: SentenceTransformer, texts: list[str], batch_size: int) -> np.ndarray:
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    vectors = model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
     return np.asarray(vectors, dtype=np.float32)
 
 

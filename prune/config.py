@@ -17,9 +17,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from domainemb.yamlconfig import plain, read_settings
 from domainemb.errors import DomainembError, unknown_name
 from domainemb.types import Domain, Size
+from domainemb.yamlconfig import plain, read_settings
 
 
 class PruneMethod(StrEnum):
@@ -159,20 +159,31 @@ class PruneConfig:
     device: str = ""
 
     def __post_init__(self) -> None:
-        for name, enum in (("domain", Domain), ("method", PruneMethod), ("variant", DaiVariant), ("ranking", Ranking), ("size", Size)):
+        for name, enum in (
+            ("domain", Domain),
+            ("method", PruneMethod),
+            ("variant", DaiVariant),
+            ("ranking", Ranking),
+            ("size", Size),
+        ):
             value = getattr(self, name)
             if value not in {m.value for m in enum}:
                 raise unknown_name(f"prune {name}", str(value), [m.value for m in enum])
             object.__setattr__(self, name, enum(value))
         if self.domain is Domain.GENERAL:
-            raise DomainembError("cannot prune for the general domain: the general suite is the reference for forgetting")
+            raise DomainembError(
+                "cannot prune for the general domain: the general suite is the reference for forgetting"
+            )
         checks = [
             (0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}"),
             (self.retrain_steps >= 0, "retrain_steps must be >= 0"),
             (self.beta >= 0 and self.gamma >= 0, "beta and gamma must be >= 0"),
             (0 <= self.alpha <= 1, "alpha must be in [0, 1] (so that 1 + alpha·s stays >= 0)"),
             (self.domain_calibration >= 1 and self.general_calibration >= 1, "calibration sizes must be >= 1"),
-            (self.candidate_pool >= max(self.domain_calibration, self.general_calibration), "candidate_pool must be >= the calibration sizes"),
+            (
+                self.candidate_pool >= max(self.domain_calibration, self.general_calibration),
+                "candidate_pool must be >= the calibration sizes",
+            ),
             (self.min_calibration_pairs >= 2, "min_calibration_pairs must be >= 2"),
             (self.batch_size >= 2, "batch_size must be >= 2 (the other pairs of a batch are the negatives)"),
             (self.max_seq_length >= 8, "max_seq_length must be >= 8"),

@@ -140,4 +140,7 @@ def _features(model: nn.Module, batch: Sequence[TrainingPair]) -> list[dict[str,
     if all(p.negatives for p in batch):
         columns.append([p.negatives[0] for p in batch])
     device = next(model.parameters()).device
-    return [{k: v.to(device) if isinstance(v, Tensor) else v for k, v in model.preprocess(texts).items()} for texts in columns]
+    return [
+        {k: v.to(device) if isinstance(v, Tensor) else v for k, v in model.preprocess(texts).items()}
+        for texts in columns
+    ]

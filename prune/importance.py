@@ -31,16 +31,22 @@ from domainemb.prune.config import DaiVariant, PruneMethod
 from domainemb.prune.gradients import GradientMoments, alignment
 
 
-def dai_paper(f_dom: Tensor, f_gen: Tensor, theta: Tensor, s: Tensor, alpha: float, beta: float, gamma: float) -> Tensor:
+def dai_paper(
+    f_dom: Tensor, f_gen: Tensor, theta: Tensor, s: Tensor, alpha: float, beta: float, gamma: float
+) -> Tensor:
     """The published DAI, elementwise (all inputs of one shape)."""
     magnitude = theta.abs()
     return ((f_dom - beta * f_gen) * magnitude + gamma * magnitude.sqrt()) * (1 + alpha * s)
 
 
-def dai_normalized(f_dom: Tensor, f_gen: Tensor, theta: Tensor, s: Tensor, alpha: float, beta: float, gamma: float) -> Tensor:
+def dai_normalized(
+    f_dom: Tensor, f_gen: Tensor, theta: Tensor, s: Tensor, alpha: float, beta: float, gamma: float
+) -> Tensor:
     """DAI with each term standardised over the tensor, combined as a weighted sum."""
     magnitude = theta.abs()
-    return standardize((f_dom - beta * f_gen) * magnitude) + gamma * standardize(magnitude.sqrt()) + alpha * standardize(s)
+    return (
+        standardize((f_dom - beta * f_gen) * magnitude) + gamma * standardize(magnitude.sqrt()) + alpha * standardize(s)
+    )
 
 
 def standardize(x: Tensor) -> Tensor:

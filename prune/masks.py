@@ -36,7 +36,9 @@ def keep_highest(scores: Tensor, n_prune: int) -> Tensor:
     return keep.reshape(scores.shape)
 
 
-def masks_from_scores(scores: Mapping[str, Tensor], sparsity: float, ranking: Ranking = Ranking.GLOBAL) -> dict[str, Tensor]:
+def masks_from_scores(
+    scores: Mapping[str, Tensor], sparsity: float, ranking: Ranking = Ranking.GLOBAL
+) -> dict[str, Tensor]:
     """Masks that remove the lowest-scored ``sparsity`` fraction of the weights.
 
     Args:

@@ -36,7 +36,9 @@ class SuiteScores:
     relative_change_pct: float
 
     @classmethod
-    def from_scores(cls, benchmark: str, checksum: str, dense: dict[str, float], pruned: dict[str, float]) -> SuiteScores:
+    def from_scores(
+        cls, benchmark: str, checksum: str, dense: dict[str, float], pruned: dict[str, float]
+    ) -> SuiteScores:
         dense_mean = sum(dense.values()) / len(dense)
         pruned_mean = sum(pruned.values()) / len(pruned)
         change = 100.0 * (pruned_mean - dense_mean) / dense_mean if dense_mean else float("nan")

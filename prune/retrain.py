@@ -98,6 +98,13 @@ def retrain(
         model.max_seq_length = config.max_seq_length
         try:
             groups = {p.query: p.doc_id for p in pairs} if config.retrain_distinct_groups else None
-            return train_model(model, split, adapt_config, Path(tmp) / "checkpoints", callbacks=[*extra, *callbacks], distinct_groups=groups)
+            return train_model(
+                model,
+                split,
+                adapt_config,
+                Path(tmp) / "checkpoints",
+                callbacks=[*extra, *callbacks],
+                distinct_groups=groups,
+            )
         finally:
             model.max_seq_length = previous_length

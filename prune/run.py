@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -41,8 +41,8 @@ from domainemb.prune.importance import importance_scores
 from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores, sparsity_by_layer
 from domainemb.prune.report import REPORT, PruneReport, SuiteScores
 from domainemb.prune.sparse_io import save_sparse
-from domainemb.prune.structured import neuron_scores, shrink_ffn
 from domainemb.prune.stage_cache import StageCache, pairs_digest, stage_key
+from domainemb.prune.structured import neuron_scores, shrink_ffn
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
@@ -94,7 +94,11 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
 
     needs_domain_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN) or config.retrain_steps > 0
     needs_general_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_GENERAL)
-    domain_bench = _suite(config, config.domain, stage) if config.evaluate or (needs_domain_pairs and config.pairs is None) else None
+    domain_bench = (
+        _suite(config, config.domain, stage)
+        if config.evaluate or (needs_domain_pairs and config.pairs is None)
+        else None
+    )
     general_bench = _suite(config, Domain.GENERAL, stage) if config.evaluate or needs_general_pairs else None
 
     if config.evaluate:  # unknown task names fail here, before any work
@@ -108,7 +112,11 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
         candidates["domain"] = _domain_candidates(config, domain_bench)
     if needs_general_pairs:
         pairs, tasks = train_split_pairs(general_bench, config.seed)
-        candidates["general"] = (pairs, f"{general_bench.path} train splits ({', '.join(tasks) or 'none'})", general_bench.checksum)
+        candidates["general"] = (
+            pairs,
+            f"{general_bench.path} train splits ({', '.join(tasks) or 'none'})",
+            general_bench.checksum,
+        )
     for name, (pairs, source, _) in candidates.items():  # before any work: too few pairs is bad input
         if len(pairs) < config.min_calibration_pairs:
             raise DomainembError(
@@ -131,7 +139,10 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
         if config.evaluate:
             stage("scoring the dense model")
             te = time.perf_counter()
-            for side, bench, tasks in (("domain", domain_bench, config.domain_tasks), ("general", general_bench, config.general_tasks)):
+            for side, bench, tasks in (
+                ("domain", domain_bench, config.domain_tasks),
+                ("general", general_bench, config.general_tasks),
+            ):
                 dense_out = staging / "results" if config.dense_results is None else Path(config.dense_results)
                 suites_dense[side] = _evaluate(encoder, bench, tasks, dense_out, config, use_cache=True)
             seconds["evaluation"] = time.perf_counter() - te
@@ -144,17 +155,32 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
         reused: dict[str, dict[str, bool]] = {name: {"pairs": False, "moments": False} for name in candidates}
         for name, (pairs, source, checksum) in candidates.items():
             keys[name] = stage_key(
-                stage="calibration", model=encoder.fingerprint, pairs=pairs_digest(pairs), size=sizes[name],
-                pool=config.candidate_pool, minimum=config.min_calibration_pairs, seed=config.seed,
+                stage="calibration",
+                model=encoder.fingerprint,
+                pairs=pairs_digest(pairs),
+                size=sizes[name],
+                pool=config.candidate_pool,
+                minimum=config.min_calibration_pairs,
+                seed=config.seed,
             )
             cached = stages.calibration(keys[name]) if stages else None
             if cached is not None:
                 log.info("%s calibration pairs: reused from %s", name, stages.root)
                 reused[name]["pairs"] = True
-                sets[name] = CalibrationSet(name=name, pairs=cached, source=source, source_checksum=checksum, candidates=len(pairs))
+                sets[name] = CalibrationSet(
+                    name=name, pairs=cached, source=source, source_checksum=checksum, candidates=len(pairs)
+                )
                 continue
             sets[name] = calibration_set(
-                name, pairs, source, checksum, model, sizes[name], config.min_calibration_pairs, config.candidate_pool, config.seed
+                name,
+                pairs,
+                source,
+                checksum,
+                model,
+                sizes[name],
+                config.min_calibration_pairs,
+                config.candidate_pool,
+                config.seed,
             )
             if stages:
                 stages.put_calibration(keys[name], sets[name].pairs)
@@ -173,8 +199,13 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                         name == "general" and needs_general_pairs
                     ):
                         key = stage_key(
-                            stage="moments", calibration=keys[name], batch_size=config.batch_size,
-                            max_seq_length=config.max_seq_length, scale=config.scale, device=device, weights=sorted(weights),
+                            stage="moments",
+                            calibration=keys[name],
+                            batch_size=config.batch_size,
+                            max_seq_length=config.max_seq_length,
+                            scale=config.scale,
+                            device=device,
+                            weights=sorted(weights),
                         )
                         cached = stages.moments(key, device) if stages else None
                         if cached is not None:
@@ -182,7 +213,9 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                             reused[name]["moments"] = True
                             moments[name] = cached
                             continue
-                        moments[name] = infonce_moments(model, weights, sets[name].pairs, config.batch_size, config.scale)
+                        moments[name] = infonce_moments(
+                            model, weights, sets[name].pairs, config.batch_size, config.scale
+                        )
                         if stages:
                             stages.put_moments(key, moments[name])
             finally:
@@ -220,16 +253,23 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             from domainemb.prune.retrain import retrain
 
             t = time.perf_counter()
-            outcome = retrain(model, sets["domain"].pairs, config, weights=None if config.structured else ffn.weights(), masks=masks)
+            outcome = retrain(
+                model, sets["domain"].pairs, config, weights=None if config.structured else ffn.weights(), masks=masks
+            )
             retrain_steps = outcome.steps
             seconds["retraining"] = time.perf_counter() - t
 
         stage("saving")
         tokenizer_settings.restore(model)
         model.save(str(staging / "model"))
-        size_on_disk = {"dense_weights_bytes": dense_bytes, "model_weights_bytes": _safetensors_bytes(staging / "model")}
+        size_on_disk = {
+            "dense_weights_bytes": dense_bytes,
+            "model_weights_bytes": _safetensors_bytes(staging / "model"),
+        }
         if not config.structured:
-            size_on_disk["sparse_weights_bytes"] = save_sparse(staging / "model", staging / "model.sparse")["sparse_bytes"]
+            size_on_disk["sparse_weights_bytes"] = save_sparse(staging / "model", staging / "model.sparse")[
+                "sparse_bytes"
+            ]
         if sets:
             (staging / "calibration").mkdir()
             for name, chosen in sets.items():
@@ -240,7 +280,10 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             stage("scoring the pruned model")
             te = time.perf_counter()
             pruned = _saved_encoder(staging / "model", config)
-            for side, bench, tasks in (("domain", domain_bench, config.domain_tasks), ("general", general_bench, config.general_tasks)):
+            for side, bench, tasks in (
+                ("domain", domain_bench, config.domain_tasks),
+                ("general", general_bench, config.general_tasks),
+            ):
                 scored = _evaluate(pruned, bench, tasks, staging / "results", config, use_cache=config.cache_pruned)
                 suites[side] = SuiteScores.from_scores(str(bench.path), bench.checksum, suites_dense[side], scored)
             seconds["evaluation"] += time.perf_counter() - te
@@ -318,7 +361,9 @@ def _domain_candidates(config: PruneConfig, bench: Benchmark | None) -> tuple[li
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _evaluate(encoder: Encoder, bench: Benchmark, tasks: tuple[str, ...], out: Path, config: PruneConfig, use_cache: bool) -> dict[str, float]:
+def _evaluate(
+    encoder: Encoder, bench: Benchmark, tasks: tuple[str, ...], out: Path, config: PruneConfig, use_cache: bool
+) -> dict[str, float]:
     from domainemb.evaluation.run import EvaluateConfig, evaluate
 
     result = evaluate(
@@ -342,7 +387,9 @@ def _saved_encoder(folder: Path, config: PruneConfig) -> SentenceTransformerEnco
     label = f"{config.method}-{config.variant}" if config.method is PruneMethod.GAPRUNE else str(config.method)
     kind = "structured" if config.structured else "unstructured"
     name = f"pruned-{label}-{kind}-{config.sparsity:g}-r{config.retrain_steps}"
-    return sentence_transformer_from_folder(folder, name=name, model_name=f"domainemb-pruned/{Path(config.model).name}-{name}")
+    return sentence_transformer_from_folder(
+        folder, name=name, model_name=f"domainemb-pruned/{Path(config.model).name}-{name}"
+    )
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -353,7 +400,9 @@ def _sparsity(ffn: FfnModel, config: PruneConfig, dense_width: int) -> tuple[lis
     return sparsity_by_layer([(layer.index, layer.up.weight, layer.down.weight) for layer in ffn.layers])
 
 
-def _dai_terms(weights: dict[str, torch.nn.Parameter], moments: dict[str, GradientMoments], config: PruneConfig) -> dict[str, float]:
+def _dai_terms(
+    weights: dict[str, torch.nn.Parameter], moments: dict[str, GradientMoments], config: PruneConfig
+) -> dict[str, float]:
     """Mean size of each DAI term over all FFN weights: shows which term decides the ranking."""
     from domainemb.prune.gradients import alignment
 
@@ -370,7 +419,9 @@ def _dai_terms(weights: dict[str, torch.nn.Parameter], moments: dict[str, Gradie
     return {f"mean_{k}": v / count for k, v in totals.items()}
 
 
-def _overlap_with_magnitude(weights: dict[str, torch.nn.Parameter], masks: dict[str, torch.Tensor], config: PruneConfig) -> float:
+def _overlap_with_magnitude(
+    weights: dict[str, torch.nn.Parameter], masks: dict[str, torch.Tensor], config: PruneConfig
+) -> float:
     """Fraction of the pruned weights that magnitude pruning at the same sparsity would also prune."""
     magnitude = masks_from_scores({n: w.detach().abs() for n, w in weights.items()}, config.sparsity, config.ranking)
     both = sum(int((~masks[n] & ~magnitude[n]).sum()) for n in masks)
@@ -427,7 +478,12 @@ def _versions() -> dict[str, str]:
     import sentence_transformers
     import transformers
 
-    return {"domainemb": domainemb.__version__, "torch": torch.__version__, "transformers": transformers.__version__, "sentence_transformers": sentence_transformers.__version__}
+    return {
+        "domainemb": domainemb.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+    }
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

@@ -57,13 +57,29 @@ class StageCache:
             return None
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
         return tuple(
-            TrainingPair(query=r["query"], positive=r["positive"], negatives=tuple(r["negatives"]), doc_id=r["doc_id"], kind=r["kind"], generator=r["generator"])
+            TrainingPair(
+                query=r["query"],
+                positive=r["positive"],
+                negatives=tuple(r["negatives"]),
+                doc_id=r["doc_id"],
+                kind=r["kind"],
+                generator=r["generator"],
+            )
             for r in rows
         )
 
     def put_calibration(self, key: str, pairs: Sequence[TrainingPair]) -> None:
         text = "".join(
-            jsonl_line({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id, "kind": p.kind, "generator": p.generator})
+            jsonl_line(
+                {
+                    "query": p.query,
+                    "positive": p.positive,
+                    "negatives": list(p.negatives),
+                    "doc_id": p.doc_id,
+                    "kind": p.kind,
+                    "generator": p.generator,
+                }
+            )
             for p in pairs
         )
         write_atomic(self.root / f"calibration-{key}.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -86,5 +102,12 @@ class StageCache:
     def put_moments(self, key: str, moments: GradientMoments) -> None:
         from safetensors.torch import save_file
 
-        tensors = {f"{kind}/{name}": t.detach().cpu().contiguous() for kind in ("sum", "sum_sq") for name, t in getattr(moments, kind).items()}
-        write_atomic(self.root / f"moments-{key}.safetensors", lambda tmp: save_file(tensors, str(tmp), metadata={"batches": str(moments.batches)}))
+        tensors = {
+            f"{kind}/{name}": t.detach().cpu().contiguous()
+            for kind in ("sum", "sum_sq")
+            for name, t in getattr(moments, kind).items()
+        }
+        write_atomic(
+            self.root / f"moments-{key}.safetensors",
+            lambda tmp: save_file(tensors, str(tmp), metadata={"batches": str(moments.batches)}),
+        )

@@ -58,7 +58,13 @@ def shrink_ffn(ffn: FfnModel, per_neuron: list[Tensor], sparsity: float) -> int:
 
 
 def _rows(linear: nn.Linear, keep: Tensor) -> nn.Linear:
-    out = nn.Linear(linear.in_features, len(keep), bias=linear.bias is not None, device=linear.weight.device, dtype=linear.weight.dtype)
+    out = nn.Linear(
+        linear.in_features,
+        len(keep),
+        bias=linear.bias is not None,
+        device=linear.weight.device,
+        dtype=linear.weight.dtype,
+    )
     out.weight.copy_(linear.weight[keep])
     if linear.bias is not None:
         out.bias.copy_(linear.bias[keep])
@@ -66,7 +72,13 @@ def _rows(linear: nn.Linear, keep: Tensor) -> nn.Linear:
 
 
 def _columns(linear: nn.Linear, keep: Tensor) -> nn.Linear:
-    out = nn.Linear(len(keep), linear.out_features, bias=linear.bias is not None, device=linear.weight.device, dtype=linear.weight.dtype)
+    out = nn.Linear(
+        len(keep),
+        linear.out_features,
+        bias=linear.bias is not None,
+        device=linear.weight.device,
+        dtype=linear.weight.dtype,
+    )
     out.weight.copy_(linear.weight[:, keep])
     if linear.bias is not None:
         out.bias.copy_(linear.bias)

@@ -116,7 +116,9 @@ class SynthConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        set_ = lambda name, value: object.__setattr__(self, name, value)
+        def set_(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
         set_("domain", Domain(self.domain))
         set_("generator", Generator(self.generator))
         set_("kinds", tuple(dict.fromkeys(PairKind(k) for k in self.kinds)))
@@ -140,7 +142,7 @@ class SynthConfig:
             raise DomainembError(f"{self.out}: the output must be a .jsonl file")
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> "SynthConfig":
+    def from_mapping(cls, values: dict[str, Any]) -> SynthConfig:
         """Build from a mapping (a config file); unknown keys are an error, not ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)

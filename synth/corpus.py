@@ -22,7 +22,15 @@ from domainemb.synth.text import spans, stable_hash
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".pdf": "pdf"}
+SUFFIXES = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "jsonl",
+    ".pdf": "pdf",
+}
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,9 @@ def _nonempty(docs: list[Document]) -> list[Document]:
 
 def _jsonl_documents(text: str, rel: str, corpus: Corpus) -> list[Document]:
     docs, seen = [], set()
-    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+0085 and U+2028 may sit inside a record
+    for lineno, line in enumerate(
+        text.split("\n"), start=1
+    ):  # not splitlines(): U+0085 and U+2028 may sit inside a record
         if not line.strip():
             continue
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from domainemb.domains.tables import TEXT_COLUMNS, Tables
 from domainemb.synth.text import ngram_hashes, normalise
 from domainemb.types import Domain
@@ -49,7 +50,7 @@ class NgramIndex:
         self.n = n
 
     @classmethod
-    def build(cls, texts: Iterable[str], n: int) -> "NgramIndex":
+    def build(cls, texts: Iterable[str], n: int) -> NgramIndex:
         parts = [ngram_hashes(t, n) for t in texts]
         return cls(np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64), n)
 
@@ -83,7 +84,7 @@ class HeldOut:
     texts: int = 0
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], n: int = 13, **kw) -> "HeldOut":
+    def from_texts(cls, texts: Iterable[str], n: int = 13, **kw) -> HeldOut:
         unique = list(dict.fromkeys(texts))
         return cls(NgramIndex.build(unique, n), {normalise(t) for t in unique}, texts=len(unique), **kw)
 
@@ -144,7 +145,14 @@ def load_held_out(domain: Domain | str, benchmarks: Iterable[Path], n: int = 13)
         texts = list(registry_test_texts(domain))
         sources.append(f"registry:{Domain(domain).value}")
     side = HeldOut.from_texts(texts, n, test_doc_ids=doc_ids, sources=sources)
-    log.info("decontamination index: %d texts, %d %d-grams from %s in %.1fs", side.texts, len(side.index), n, ", ".join(sources), time.perf_counter() - start)
+    log.info(
+        "decontamination index: %d texts, %d %d-grams from %s in %.1fs",
+        side.texts,
+        len(side.index),
+        n,
+        ", ".join(sources),
+        time.perf_counter() - start,
+    )
     return side
 
 

@@ -116,5 +116,7 @@ def export_corpus(domain: Domain | str, out: Path, files: SourceFiles | None = N
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log.info("exported %d %s texts to %s (%s)", total, domain, out, ", ".join(f"{k}: {v}" for k, v in card["drops"].items()))
+    log.info(
+        "exported %d %s texts to %s (%s)", total, domain, out, ", ".join(f"{k}: {v}" for k, v in card["drops"].items())
+    )
     return ExportResult(out, total, card)

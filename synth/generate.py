@@ -105,13 +105,19 @@ def plan(
     return items[: config.limit] if config.limit else items
 
 
-def _plan_one(chunk: Chunk, sample: int, config: SynthConfig, personas: list[Persona], templates: dict[PairKind, Template]) -> WorkItem | None:
+def _plan_one(
+    chunk: Chunk, sample: int, config: SynthConfig, personas: list[Persona], templates: dict[PairKind, Template]
+) -> WorkItem | None:
     rng = _rng(config, chunk, sample)
     gen = config.generator
     if gen is not Generator.LLM:
         kind = config.effective_kinds[0]
-        return WorkItem(pair_key(gen, None, kind, chunk.doc_id, chunk.start, chunk.end, None, sample), chunk, kind, sample, gen)
-    sts_sentences = [s for s in sentences(chunk.text) if _STS_SENTENCE_WORDS[0] <= len(s.split()) <= _STS_SENTENCE_WORDS[1]]
+        return WorkItem(
+            pair_key(gen, None, kind, chunk.doc_id, chunk.start, chunk.end, None, sample), chunk, kind, sample, gen
+        )
+    sts_sentences = [
+        s for s in sentences(chunk.text) if _STS_SENTENCE_WORDS[0] <= len(s.split()) <= _STS_SENTENCE_WORDS[1]
+    ]
     kinds = [k for k in config.kinds if k is not PairKind.STS or sts_sentences]
     if not kinds:
         return None

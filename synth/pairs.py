@@ -190,7 +190,9 @@ class AppendLog:
             try:
                 record = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                raise DataError("synth log", str(self.path), "a line in the middle is not JSON; the file was edited") from None
+                raise DataError(
+                    "synth log", str(self.path), "a line in the middle is not JSON; the file was edited"
+                ) from None
             self._remember(record)
 
     def _remember(self, record: dict[str, Any]) -> None:
@@ -218,7 +220,7 @@ class AppendLog:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "AppendLog":
+    def __enter__(self) -> AppendLog:
         return self
 
     def __exit__(self, *exc: object) -> None:

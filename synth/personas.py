@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+
 from domainemb.errors import DataError
 from domainemb.types import Domain
 
@@ -69,7 +70,9 @@ def builtin_personas(domain: Domain | str) -> list[Persona]:
     domain = Domain(domain)
     file = resources.files("domainemb.synth").joinpath("personas", f"{domain.value}.yaml")
     if not file.is_file():
-        raise DataError("domainemb personas", f"{domain.value}.yaml", f"no personas are shipped for the {domain} domain")
+        raise DataError(
+            "domainemb personas", f"{domain.value}.yaml", f"no personas are shipped for the {domain} domain"
+        )
     return _parse(file.read_text(encoding="utf-8"), f"personas/{domain.value}.yaml", domain)
 
 

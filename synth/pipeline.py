@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import domainemb
 import numpy as np
-from domainemb.jsonio import write_json
+
+import domainemb
 from domainemb.errors import DomainembError
+from domainemb.jsonio import write_json
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
 from domainemb.synth.corpus import Chunk, Corpus, chunk_corpus, read_corpus
 from domainemb.synth.decontam import HeldOut, find_benchmarks, load_held_out
@@ -125,7 +126,9 @@ class Generation:
     stats: dict[str, Any]
 
 
-def generate(chunks: list[Chunk], config: SynthConfig, client: LLMClient | None = None, on_progress: Progress | None = None) -> Generation:
+def generate(
+    chunks: list[Chunk], config: SynthConfig, client: LLMClient | None = None, on_progress: Progress | None = None
+) -> Generation:
     """Plan items over ``chunks`` and generate the ones not yet in the run's logs (resumable).
 
     Returns every planned item's outcome, from this run or an earlier one.
@@ -173,9 +176,15 @@ def _training_chunks(corpus: Corpus, config: SynthConfig, held_out: HeldOut, dro
     clean = [c for c in chunks if not held_out.touches(c.text)]
     drops["contaminated-chunks"] = len(chunks) - len(clean)
     if drops["test-documents"] or drops["contaminated-chunks"]:
-        log.info("left out %d test documents and %d chunks overlapping the benchmark's test data", drops["test-documents"], drops["contaminated-chunks"])
+        log.info(
+            "left out %d test documents and %d chunks overlapping the benchmark's test data",
+            drops["test-documents"],
+            drops["contaminated-chunks"],
+        )
     if not clean:
-        raise DomainembError(f"{config.corpus}: no chunk left after leaving out the benchmark's test documents and data")
+        raise DomainembError(
+            f"{config.corpus}: no chunk left after leaving out the benchmark's test documents and data"
+        )
     return clean
 
 
@@ -209,7 +218,11 @@ def _endpoint(config: SynthConfig, client: LLMClient | None, stack: ExitStack) -
     # The local server answers one request at a time; a long timeout keeps queued requests from retrying.
     timeout = max(config.timeout, 600.0)
     if config.llm_model and config.llm_model != server.model_name:
-        log.warning("--llm-model %s is ignored: no endpoint is configured, so the local %s answers", config.llm_model, server.model_name)
+        log.warning(
+            "--llm-model %s is ignored: no endpoint is configured, so the local %s answers",
+            config.llm_model,
+            server.model_name,
+        )
     # The user's OpenAI key has no business with the local server.
     client = OpenAIClient(server.model_name, server.base_url, timeout, retry, config.seed, api_key="local")
     return _Endpoint(client, local=True)
@@ -237,7 +250,13 @@ def _failure(item: WorkItem, exc: ItemFailed, tally: Counter) -> dict[str, Any]:
 
 
 async def _run_llm(
-    items: list[WorkItem], client: LLMClient, config: SynthConfig, concurrency: int, done: AppendLog, failed: AppendLog, on_progress: Progress | None
+    items: list[WorkItem],
+    client: LLMClient,
+    config: SynthConfig,
+    concurrency: int,
+    done: AppendLog,
+    failed: AppendLog,
+    on_progress: Progress | None,
 ) -> None:
     pending = iter(items)
     finished = 0
@@ -276,7 +295,9 @@ async def _run_llm(
             await close()
 
 
-def _run_local(items: list[WorkItem], config: SynthConfig, done: AppendLog, failed: AppendLog, on_progress: Progress | None) -> None:
+def _run_local(
+    items: list[WorkItem], config: SynthConfig, done: AppendLog, failed: AppendLog, on_progress: Progress | None
+) -> None:
     make = ict_pair if config.generator is Generator.ICT else crop_pair
     for n, item in enumerate(items, start=1):
         try:
@@ -364,7 +385,11 @@ def _card(
     items, failures, tokens, stats = gen.items, gen.failures, gen.tokens, gen.stats
     cost = None
     if config.price_prompt is not None or config.price_completion is not None:
-        cost = round((tokens["prompt"] * (config.price_prompt or 0) + tokens["completion"] * (config.price_completion or 0)) / 1e6, 6)
+        cost = round(
+            (tokens["prompt"] * (config.price_prompt or 0) + tokens["completion"] * (config.price_completion or 0))
+            / 1e6,
+            6,
+        )
     return {
         "counts": {
             "pairs": len(pairs),
@@ -374,12 +399,17 @@ def _card(
             "with_negatives": sum(1 for p in pairs if p.negatives),
         },
         "drops": drops,
-        "failed": {"total": len(failures), "by_reason": dict(sorted(Counter(r["reason"] for r in failures.values()).items()))},
+        "failed": {
+            "total": len(failures),
+            "by_reason": dict(sorted(Counter(r["reason"] for r in failures.values()).items())),
+        },
         "items": {"planned": len(items), "generated": len(items) - len(failures), "resumed": stats.get("resumed", 0)},
         "tokens": tokens,
         "cost_usd": cost,
         "wall_time_s": round(time.perf_counter() - start, 3),
-        "llm": {k: stats[k] for k in ("llm_model", "prompt_style", "local_server", "requests", "retries") if k in stats},
+        "llm": {
+            k: stats[k] for k in ("llm_model", "prompt_style", "local_server", "requests", "retries") if k in stats
+        },
         "corpus": {
             "path": str(config.corpus),
             "fingerprint": corpus.fingerprint,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
 from domainemb.synth.config import PASSAGE_KINDS, SynthConfig
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut
@@ -53,7 +54,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self._model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
         emb = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return emb.astype(np.float32)  # (n, dim)
 
@@ -150,7 +155,9 @@ def rank_and_mine(
                 continue
             if config.negatives:
                 order = np.argsort(-s, kind="stable")
-                window = [j for j in order[first:last].tolist() if np.isfinite(s[j]) and s[j] < config.mine_margin * pos_score]
+                window = [
+                    j for j in order[first:last].tolist() if np.isfinite(s[j]) and s[j] < config.mine_margin * pos_score
+                ]
                 window = [j for j in window if normalise(pool[j].text) != normalise(pair.positive)]
                 rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
                 chosen = sorted(rng.sample(window, min(config.negatives, len(window))), key=lambda j: -s[j])

@@ -58,7 +58,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     os.setsid()
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: nothing to clean up, and a busy server would finish its request first
+        libc.prctl(
+            1, signal.SIGKILL
+        )  # PR_SET_PDEATHSIG: nothing to clean up, and a busy server would finish its request first
 
 
 class LocalServer:
@@ -114,7 +116,7 @@ class LocalServer:
             "--n_threads", str(self.threads),
         ]  # fmt: skip
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         """Start the server and wait until it answers ``GET /v1/models``.
 
         Raises:
@@ -124,9 +126,16 @@ class LocalServer:
             Path(self.log_file).parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
-            env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # the server needs no key of the user's
+            env = {
+                k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"
+            }  # the server needs no key of the user's
             self.process = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_die_with_parent,
             )
         finally:
             if self.log_file:
@@ -177,7 +186,7 @@ class LocalServer:
         assert self.process is not None
         return self.process.wait()
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

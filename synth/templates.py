@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from domainemb.errors import DataError
 from domainemb.synth.config import PairKind, PromptStyle
 from domainemb.synth.llm import LLMRequest
@@ -94,7 +95,9 @@ class Template:
         try:
             return string.Template(text).substitute(values)
         except KeyError as exc:
-            raise DataError("prompt template", f"{self.kind}.{self.style}.yaml", f"{part}: no value for ${exc.args[0]}") from None
+            raise DataError(
+                "prompt template", f"{self.kind}.{self.style}.yaml", f"{part}: no value for ${exc.args[0]}"
+            ) from None
         except ValueError as exc:
             raise DataError("prompt template", f"{self.kind}.{self.style}.yaml", f"{part}: {exc}") from None
 

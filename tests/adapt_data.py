@@ -13,11 +13,11 @@ import random
 from pathlib import Path
 
 import pytest
+from prune_data import tiny_model_folder
 
 from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import pair_tables, retrieval_tables
 from domainemb.types import Domain, LicenceFlag, Size, Source, TaskSpec, TaskType
-from prune_data import tiny_model_folder
 
 TOPICS = {
     "rates": ["interest rates", "the central bank", "inflation", "bond yields", "monetary policy"],
@@ -48,7 +48,9 @@ def pair_rows(n_docs: int = 12, per_doc: int = 4, negatives: int = 1, seed: int 
                     "key": f"k{d}-{k}",
                     "query": passage.split(".")[0] + "?",
                     "positive": passage,
-                    "negatives": [" ".join(sentence(rng, other) for _ in range(3)) for _ in range(negatives if d % 2 == 0 else 0)],
+                    "negatives": [
+                        " ".join(sentence(rng, other) for _ in range(3)) for _ in range(negatives if d % 2 == 0 else 0)
+                    ],
                     "persona": None,
                     "kind": "short-long",
                     "doc_id": f"doc-{d}",

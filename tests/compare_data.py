@@ -12,12 +12,12 @@ import random
 from pathlib import Path
 
 import pytest
+from evaluation_data import SOURCE, KeywordEncoder, _labelled, _pairs, _retrieval
 
 from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import labelled_tables, pair_tables
 from domainemb.evaluation.encoders import fingerprint_params
 from domainemb.types import Domain, Size, TaskSpec, TaskType
-from evaluation_data import SOURCE, KeywordEncoder, _labelled, _pairs, _retrieval
 
 #: Dataset text that would run script if the report did not escape it.
 PAYLOADS = (
@@ -50,7 +50,12 @@ def _payload_tables():
 def _suite_specs(domain: Domain, offset: int) -> tuple[TaskSpec, ...]:
     prefix = "Dom" if domain is not Domain.GENERAL else "Gen"
     specs = [
-        _spec(f"{prefix}Retrieval", domain, TaskType.RETRIEVAL, lambda f: _retrieval(random.Random(offset + 1), rerank=False)),
+        _spec(
+            f"{prefix}Retrieval",
+            domain,
+            TaskType.RETRIEVAL,
+            lambda f: _retrieval(random.Random(offset + 1), rerank=False),
+        ),
         _spec(
             f"{prefix}STS",
             domain,
@@ -196,7 +201,9 @@ def synthetic_analysis(payload: bool = True) -> dict:
                     "origin": "builtin",
                     "sizes": {"test": 40},
                     "data_revision": "0123456789abcdef",
-                    "examples": [{"text": p, "label": "earnings"} for p in PAYLOADS] if payload else [{"text": "plain", "label": "x"}],
+                    "examples": [{"text": p, "label": "earnings"} for p in PAYLOADS]
+                    if payload
+                    else [{"text": "plain", "label": "x"}],
                 }
                 for i, (t, ty) in enumerate(tasks.items())
             ],
@@ -218,10 +225,16 @@ def synthetic_analysis(payload: bool = True) -> dict:
             }
             for m in models
         ],
-        "suites": {"domain": info("finance", "domain", domain_tasks), "general": info("general", "general", general_tasks)},
+        "suites": {
+            "domain": info("finance", "domain", domain_tasks),
+            "general": info("general", "general", general_tasks),
+        },
         "complexity": {
             "measures": {m.value: MEASURE_LABELS[m] for m in Measure},
-            "tasks": {t: {"task": t, "data_revision": "0" * 16, "texts": 100, **c, "llm_note": NO_LLM} for t, c in complexity.items()},
+            "tasks": {
+                t: {"task": t, "data_revision": "0" * 16, "texts": 100, **c, "llm_note": NO_LLM}
+                for t, c in complexity.items()
+            },
             "texts_per_task": 100,
         },
         **stats,

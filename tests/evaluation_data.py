@@ -113,7 +113,11 @@ def tiny_specs() -> tuple[TaskSpec, ...]:
         _spec("TinyRetrieval", TaskType.RETRIEVAL, lambda f: _retrieval(random.Random(1), rerank=False)),
         _spec("TinyReranking", TaskType.RERANKING, lambda f: _retrieval(random.Random(2), rerank=True)),
         _spec(
-            "TinySTS", TaskType.STS, lambda f: pair_tables(_pairs(random.Random(3), 40, sts=True), TaskType.STS), min_score=0.0, max_score=5.0
+            "TinySTS",
+            TaskType.STS,
+            lambda f: pair_tables(_pairs(random.Random(3), 40, sts=True), TaskType.STS),
+            min_score=0.0,
+            max_score=5.0,
         ),
         _spec(
             "TinyPairClassification",
@@ -123,13 +127,17 @@ def tiny_specs() -> tuple[TaskSpec, ...]:
         _spec(
             "TinyClassification",
             TaskType.CLASSIFICATION,
-            lambda f: labelled_tables({"train": _labelled(random.Random(5), 48), "test": _labelled(random.Random(6), 24)}, TaskType.CLASSIFICATION),
+            lambda f: labelled_tables(
+                {"train": _labelled(random.Random(5), 48), "test": _labelled(random.Random(6), 24)},
+                TaskType.CLASSIFICATION,
+            ),
         ),
         _spec(
             "TinyMultilabelClassification",
             TaskType.MULTILABEL_CLASSIFICATION,
             lambda f: labelled_tables(
-                {"train": _multilabel(random.Random(7), 48), "test": _multilabel(random.Random(8), 24)}, TaskType.MULTILABEL_CLASSIFICATION
+                {"train": _multilabel(random.Random(7), 48), "test": _multilabel(random.Random(8), 24)},
+                TaskType.MULTILABEL_CLASSIFICATION,
             ),
         ),
         _spec(
@@ -151,7 +159,9 @@ def build_tiny_benchmark(out: Path) -> Path:
     """Build the eight tiny tasks (and nothing else) into ``out``."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
-        return build_benchmark(BuildConfig(domain=Domain.FINANCE, out=out, size=Size.FULL), extra_specs=tiny_specs()).path
+        return build_benchmark(
+            BuildConfig(domain=Domain.FINANCE, out=out, size=Size.FULL), extra_specs=tiny_specs()
+        ).path
 
 
 class KeywordEncoder(VectorEncoder):
@@ -166,7 +176,9 @@ class KeywordEncoder(VectorEncoder):
         super().__init__()
         self.name = name
         self.model_name = f"test/{name}"
-        self.vocabulary = sorted({w for phrases in TOPICS.values() for p in phrases for w in p.lower().split() if len(w) > 3})
+        self.vocabulary = sorted(
+            {w for phrases in TOPICS.values() for p in phrases for w in p.lower().split() if len(w) > 3}
+        )
         self.fingerprint = fingerprint_params("keywords", {"vocabulary": self.vocabulary})
         self.calls = 0
         self.texts_seen = 0

@@ -63,7 +63,7 @@ class FakeOpenAIServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -72,7 +72,7 @@ class FakeOpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -114,7 +114,11 @@ class FakeOpenAIServer:
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 chat = self.path == "/v1/chat/completions"
-                prompt = "\n".join(m.get("content", "") for m in body.get("messages", [])) if chat else body.get("prompt", "")
+                prompt = (
+                    "\n".join(m.get("content", "") for m in body.get("messages", []))
+                    if chat
+                    else body.get("prompt", "")
+                )
                 action = server.behaviour(prompt)
                 with server.lock:
                     server.counts[action] += 1
@@ -122,7 +126,11 @@ class FakeOpenAIServer:
                 if server.latency:
                     time.sleep(server.latency)
                 if action == "429":
-                    self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": f"{server.retry_after:g}"})
+                    self._json(
+                        429,
+                        {"error": {"message": "rate limited", "type": "rate_limit"}},
+                        {"Retry-After": f"{server.retry_after:g}"},
+                    )
                     return
                 if action == "500":
                     self._json(500, {"error": {"message": "internal error", "type": "server_error"}})
@@ -140,10 +148,24 @@ class FakeOpenAIServer:
                 if chat:
                     message = {"role": "assistant", "content": text}
                     choice = {"index": 0, "message": message, "finish_reason": finish}
-                    payload = {"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": body.get("model"), "choices": [choice], "usage": usage}
+                    payload = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion",
+                        "created": created,
+                        "model": body.get("model"),
+                        "choices": [choice],
+                        "usage": usage,
+                    }
                 else:
                     choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
-                    payload = {"id": "cmpl-fake", "object": "text_completion", "created": created, "model": body.get("model"), "choices": [choice], "usage": usage}
+                    payload = {
+                        "id": "cmpl-fake",
+                        "object": "text_completion",
+                        "created": created,
+                        "model": body.get("model"),
+                        "choices": [choice],
+                        "usage": usage,
+                    }
                 try:
                     self._json(200, payload)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
@@ -197,7 +219,11 @@ def answer(prompt: str, chat: bool, action: str = "ok") -> tuple[str, str]:
         first = re.match(r'\{"(\w+)"', tail)
         key = first.group(1) if first else "query"
         ordered = {key: fields.pop(key, query), **fields}
-        text = json.dumps(ordered)[len(tail.rstrip()) :] if json.dumps(ordered).startswith(tail.rstrip()) else json.dumps(ordered)
+        text = (
+            json.dumps(ordered)[len(tail.rstrip()) :]
+            if json.dumps(ordered).startswith(tail.rstrip())
+            else json.dumps(ordered)
+        )
     else:
         text = json.dumps(fields)
     if action == "truncated":

@@ -16,7 +16,14 @@ import torch
 from domainemb.adapt.pairs import TrainingPair
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
-TOPICS = ["bond yields rose", "the catalyst oxidised", "patients took the dose", "revenue grew", "a polymer formed", "the vaccine trial"]
+TOPICS = [
+    "bond yields rose",
+    "the catalyst oxidised",
+    "patients took the dose",
+    "revenue grew",
+    "a polymer formed",
+    "the vaccine trial",
+]
 
 
 def minilm_folder() -> Path:
@@ -31,7 +38,9 @@ def tokenizer_json(folder: Path) -> tuple[object, object]:
     return saved["truncation"], saved["padding"]
 
 
-def tiny_model_folder(folder: Path, model_type: str = "bert", seed: int = 0, max_seq_length: int = 32, normalize: bool = False) -> Path:
+def tiny_model_folder(
+    folder: Path, model_type: str = "bert", seed: int = 0, max_seq_length: int = 32, normalize: bool = False
+) -> Path:
     """Save a random 2-layer, 32-wide model of ``model_type`` (MiniLM's tokenizer, mean pooling)
     as a sentence-transformers folder.
 
@@ -43,11 +52,18 @@ def tiny_model_folder(folder: Path, model_type: str = "bert", seed: int = 0, max
         normalize: End with a Normalize module (unit-length embeddings, as MiniLM has).
     """
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
     from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
     from transformers import AutoConfig, AutoModel
 
-    sizes = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    sizes = dict(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     if model_type == "distilbert":
         sizes = dict(vocab_size=30522, dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=128)
     if model_type == "albert":
@@ -85,7 +101,12 @@ def write_pairs_file(path: Path, pairs: list[TrainingPair]) -> Path:
     """The pairs in the synth JSONL layout."""
     with path.open("w", encoding="utf-8") as f:
         for p in pairs:
-            f.write(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}) + "\n")
+            f.write(
+                json.dumps(
+                    {"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}
+                )
+                + "\n"
+            )
     return path
 
 

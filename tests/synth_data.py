@@ -9,11 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import retrieval_tables
 from domainemb.types import Domain, LicenceFlag, Size, Source, TaskSpec, TaskType
 
-SUBJECTS = ["Revenue", "Operating margin", "Free cash flow", "The dividend", "Net debt", "Capital expenditure", "Gross profit", "The tax rate"]
+SUBJECTS = [
+    "Revenue",
+    "Operating margin",
+    "Free cash flow",
+    "The dividend",
+    "Net debt",
+    "Capital expenditure",
+    "Gross profit",
+    "The tax rate",
+]
 VERBS = ["rose", "fell", "stayed flat", "improved", "declined sharply", "recovered"]
 REASONS = [
     "because of higher demand in Europe",
@@ -29,7 +39,9 @@ def prose(rng: random.Random, sentences: int) -> str:
     """Sentences about company results, each made unique by a number."""
     out = []
     for _ in range(sentences):
-        out.append(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} by {rng.randrange(1, 99)} percent in {rng.randrange(2000, 2024)} {rng.choice(REASONS)}.")
+        out.append(
+            f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} by {rng.randrange(1, 99)} percent in {rng.randrange(2000, 2024)} {rng.choice(REASONS)}."
+        )
     return " ".join(out)
 
 
@@ -82,7 +94,9 @@ def tiny_benchmark(out: Path, test_docs: list[str], test_queries: list[str], dom
     def build(_files):
         corpus = [(f"d{i}", "", t) for i, t in enumerate(test_docs)]
         queries = [(f"q{i}", t) for i, t in enumerate(test_queries)]
-        return retrieval_tables(corpus, queries, [(f"q{i}", f"d{i % len(test_docs)}", 1) for i in range(len(test_queries))])
+        return retrieval_tables(
+            corpus, queries, [(f"q{i}", f"d{i % len(test_docs)}", 1) for i in range(len(test_queries))]
+        )
 
     spec = TaskSpec(
         name="TinySynthRetrieval",

@@ -84,7 +84,10 @@ def test_bad_yaml_is_one_clear_error(tmp_path, text, message):
         ({"learning_rate": 0.0}, "learning_rate must be > 0"),
         ({"epochs": 0.0}, "epochs must be > 0"),
         ({"max_steps": -3}, "max_steps must be >= 0"),
-        ({"loss": LossName.CACHED_MNRL, "batch_size": 8, "mini_batch_size": 16}, "mini_batch_size must be at most batch_size"),
+        (
+            {"loss": LossName.CACHED_MNRL, "batch_size": 8, "mini_batch_size": 16},
+            "mini_batch_size must be at most batch_size",
+        ),
         ({"mini_batch_size": 0}, "mini_batch_size must be >= 1"),
         ({"warmup_ratio": 1.0}, "warmup_ratio"),
         ({"scale": 0.0}, "scale must be > 0"),

@@ -214,7 +214,9 @@ def _suite_scores():
     base = {"R1": 0.40, "R2": 0.50, "S1": 0.70}
     adapted = {"R1": 0.48, "R2": 0.53, "S1": 0.69}
     kinds = {"R1": "Retrieval", "R2": "Retrieval", "S1": "STS"}
-    return [_score("base", t, kinds[t], v) for t, v in base.items()] + [_score("new", t, kinds[t], v) for t, v in adapted.items()]
+    return [_score("base", t, kinds[t], v) for t, v in base.items()] + [
+        _score("new", t, kinds[t], v) for t, v in adapted.items()
+    ]
 
 
 def test_compare_suite_per_type_and_overall():
@@ -266,14 +268,24 @@ def test_model_card_section_is_inserted_then_replaced(tmp_path):
         "domainemb_version": "0.1.0",
         "base": {"name": "minilm", "model_name": "sentence-transformers/all-MiniLM-L6-v2", "fingerprint": "a" * 64},
         "data": {
-            "pairs": "pairs.jsonl", "sha256": "b" * 64, "pairs_used": 40, "duplicates": 2, "train_with_negatives": 10,
-            "train_pairs": 30, "dev_pairs": 10, "train_documents": 9, "dev_documents": 3, "synth_card": SYNTH_CARD,
+            "pairs": "pairs.jsonl",
+            "sha256": "b" * 64,
+            "pairs_used": 40,
+            "duplicates": 2,
+            "train_with_negatives": 10,
+            "train_pairs": 30,
+            "dev_pairs": 10,
+            "train_documents": 9,
+            "dev_documents": 3,
+            "synth_card": SYNTH_CARD,
         },
         "hyperparameters": {"loss": "mnrl", "batch_size": 32, "matryoshka_dims": []},
         "training": {"dev_score_before": 0.5, "dev_score_after": 0.6, "steps": 10, "seconds": 12.0, "world_size": 1},
     }
     readme = tmp_path / "README.md"
-    readme.write_text("---\ntags: [x]\n---\n\n# SentenceTransformer\n\nintro\n\n## Model Details\n\nbody\n", encoding="utf-8")
+    readme.write_text(
+        "---\ntags: [x]\n---\n\n# SentenceTransformer\n\nintro\n\n## Model Details\n\nbody\n", encoding="utf-8"
+    )
     write_card(tmp_path, render_section(record, None))
     text = readme.read_text()
     assert text.index(START) < text.index("## Model Details") and text.index("intro") < text.index(START)

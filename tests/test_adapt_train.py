@@ -20,7 +20,14 @@ from domainemb.errors import DomainembError
 from domainemb.types import Domain
 
 #: A few steps at a high learning rate: enough to move a random 2-layer model, seconds on 2 cores.
-TINY = {"max_steps": 8, "batch_size": 8, "eval_steps": 4, "dev_fraction": 0.25, "learning_rate": 1e-3, "bootstrap_samples": 500}
+TINY = {
+    "max_steps": 8,
+    "batch_size": 8,
+    "eval_steps": 4,
+    "dev_fraction": 0.25,
+    "learning_rate": 1e-3,
+    "bootstrap_samples": 500,
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +37,9 @@ def base_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory) -> Path:
-    return write_pairs(tmp_path_factory.mktemp("pairs") / "pairs.jsonl", pair_rows(n_docs=12, per_doc=4), card=SYNTH_CARD)
+    return write_pairs(
+        tmp_path_factory.mktemp("pairs") / "pairs.jsonl", pair_rows(n_docs=12, per_doc=4), card=SYNTH_CARD
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +48,9 @@ def suites(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _config(base: Path, pairs: Path, out: Path, **settings) -> AdaptConfig:
-    return AdaptConfig(base=str(base), pairs=pairs, domain=Domain.FINANCE, out=out, **{**TINY, "evaluate": False, **settings})
+    return AdaptConfig(
+        base=str(base), pairs=pairs, domain=Domain.FINANCE, out=out, **{**TINY, "evaluate": False, **settings}
+    )
 
 
 class Interrupted(Exception):
@@ -60,7 +71,9 @@ def test_adapt_writes_a_loadable_model_card_comparison_and_record(tmp_path, base
 
     domain_suite, general_suite = suites
     out = tmp_path / "run"
-    config = _config(base_model, pairs_file, out, evaluate=True, domain_benchmark=domain_suite, general_benchmark=general_suite)
+    config = _config(
+        base_model, pairs_file, out, evaluate=True, domain_benchmark=domain_suite, general_benchmark=general_suite
+    )
     result = adapt(config)
 
     model = SentenceTransformer(str(result.model_dir))
@@ -84,7 +97,13 @@ def test_adapt_writes_a_loadable_model_card_comparison_and_record(tmp_path, base
     assert not (tmp_path / "run" / "checkpoints").exists()
 
     card = (result.model_dir / "README.md").read_text()
-    expected = ("Domain adaptation (finance)", "local/", "ict 48", "| learning_rate | 0.001 |", "| domain | Retrieval | 1 |")
+    expected = (
+        "Domain adaptation (finance)",
+        "local/",
+        "ict 48",
+        "| learning_rate | 0.001 |",
+        "| domain | Retrieval | 1 |",
+    )
     for text in (*expected, "MultipleNegativesRankingLoss"):
         assert text in card
 
@@ -112,12 +131,20 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, base_mode
     resumed = adapt(replace(cut, resume=True))
     assert resumed.record["training"]["resumed_from"].endswith("checkpoint-4")
     assert resumed.record["training"]["steps"] == full.record["training"]["steps"] == 12
-    assert resumed.record["training"]["dev_score_after"] == pytest.approx(full.record["training"]["dev_score_after"], abs=1e-3)
+    assert resumed.record["training"]["dev_score_after"] == pytest.approx(
+        full.record["training"]["dev_score_after"], abs=1e-3
+    )
     assert resumed.record["training"]["best_checkpoint"] == full.record["training"]["best_checkpoint"]
 
 
 def test_cached_loss_with_matryoshka_and_no_dev_split(tmp_path, base_model, pairs_file):
-    settings = {"loss": LossName.CACHED_MNRL, "mini_batch_size": 4, "matryoshka_dims": (32, 16), "dev_fraction": 0.0, "max_steps": 4}
+    settings = {
+        "loss": LossName.CACHED_MNRL,
+        "mini_batch_size": 4,
+        "matryoshka_dims": (32, 16),
+        "dev_fraction": 0.0,
+        "max_steps": 4,
+    }
     config = _config(base_model, pairs_file, tmp_path / "run", **settings)
     result = adapt(config)
     assert result.record["training"]["dev_score_after"] is None
@@ -142,7 +169,16 @@ def test_two_process_ddp_run_over_gloo(tmp_path, base_model, pairs_file, suites)
     )
     script = Path(sys.executable).parent / "domainemb"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    arguments = ["--base", str(base_model), "--pairs", str(pairs_file), "--domain", "finance", "--out", str(tmp_path / "run")]
+    arguments = [
+        "--base",
+        str(base_model),
+        "--pairs",
+        str(pairs_file),
+        "--domain",
+        "finance",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     command = [*launcher, str(script), "adapt", *arguments, "--config", str(config)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
@@ -151,7 +187,9 @@ def test_two_process_ddp_run_over_gloo(tmp_path, base_model, pairs_file, suites)
     assert record["training"]["world_size"] == 2
     assert record["training"]["steps"] == 4
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
-    assert Comparison.from_disk(tmp_path / "run" / "comparison.json").suites["domain"].tasks[0].task == "TinyFinRetrieval"
+    assert (
+        Comparison.from_disk(tmp_path / "run" / "comparison.json").suites["domain"].tasks[0].task == "TinyFinRetrieval"
+    )
     assert done.stderr.count("adapted model ->") == 1  # only rank 0 reports
 
 

@@ -18,12 +18,20 @@ runner = CliRunner()
 
 def _beir(folder: Path, corpus=None, queries=None, qrels="query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n") -> Path:
     folder.mkdir(parents=True)
-    corpus = corpus if corpus is not None else [
-        {"_id": "d1", "title": "Bonds", "text": "A bond is a debt security."},
-        {"_id": "d2", "title": "Equity", "text": "A share is a unit of ownership."},
-        {"_id": "d3", "title": "", "text": "Dividends are paid from earnings."},
-    ]
-    queries = queries if queries is not None else [{"_id": "q1", "text": "what is a bond"}, {"_id": "q2", "text": "what is a share"}]
+    corpus = (
+        corpus
+        if corpus is not None
+        else [
+            {"_id": "d1", "title": "Bonds", "text": "A bond is a debt security."},
+            {"_id": "d2", "title": "Equity", "text": "A share is a unit of ownership."},
+            {"_id": "d3", "title": "", "text": "Dividends are paid from earnings."},
+        ]
+    )
+    queries = (
+        queries
+        if queries is not None
+        else [{"_id": "q1", "text": "what is a bond"}, {"_id": "q2", "text": "what is a share"}]
+    )
     for name, rows in (("corpus.jsonl", corpus), ("queries.jsonl", queries)):
         content = rows if isinstance(rows, (bytes, str)) else "\n".join(json.dumps(r) for r in rows) + "\n"
         (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -133,7 +141,9 @@ def test_good_user_tasks_are_validated_and_checksummed(tmp_path, monkeypatch):
     beir = _beir(tmp_path / "my-fin-qa")
     sts = tmp_path / "sts"
     sts.mkdir()
-    (sts / "task.yaml").write_text("name: MySTS\ntype: sts\ndata: p.csv\ncolumns: {score: sim}\nmin_score: 0\nmax_score: 1\nlicence: CC BY 4.0\n")
+    (sts / "task.yaml").write_text(
+        "name: MySTS\ntype: sts\ndata: p.csv\ncolumns: {score: sim}\nmin_score: 0\nmax_score: 1\nlicence: CC BY 4.0\n"
+    )
     (sts / "p.csv").write_text("sentence1,sentence2,sim\nrates rise,rates go up,0.9\nrates rise,cats sleep,0.1\n")
     _stub_suite(monkeypatch)
     result, out = _build(tmp_path, "chemistry", "--task", str(beir), "--task", str(sts))
@@ -142,7 +152,10 @@ def test_good_user_tasks_are_validated_and_checksummed(tmp_path, monkeypatch):
     by_name = {t["name"]: t for t in manifest["tasks"]}
     assert by_name["MyFinQa"]["type"] == "Retrieval" and by_name["MyFinQa"]["origin"] == "user"
     assert by_name["MyFinQa"]["sizes"] == {"corpus": 3, "qrels": 2, "queries": 2}
-    assert by_name["MySTS"]["source_checksums"]["user/MySTS"]["p.csv"] == __import__("hashlib").sha256((sts / "p.csv").read_bytes()).hexdigest()
+    assert (
+        by_name["MySTS"]["source_checksums"]["user/MySTS"]["p.csv"]
+        == __import__("hashlib").sha256((sts / "p.csv").read_bytes()).hexdigest()
+    )
     assert by_name["MySTS"]["licence"].endswith("CC BY 4.0")
 
 

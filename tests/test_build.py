@@ -80,8 +80,12 @@ def _failing_spec(exc: BaseException) -> TaskSpec:
         raise exc
 
     return TaskSpec(
-        name="ZzFailsLast", domain=Domain.CHEMISTRY, type=TaskType.CLASSIFICATION,
-        description="A task whose builder fails after the others were written.", sources=template.sources, build=build,
+        name="ZzFailsLast",
+        domain=Domain.CHEMISTRY,
+        type=TaskType.CLASSIFICATION,
+        description="A task whose builder fails after the others were written.",
+        sources=template.sources,
+        build=build,
     )
 
 
@@ -98,7 +102,10 @@ def test_failed_rebuild_keeps_the_previous_benchmark(tmp_path, lite):
     build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out))
     before = (out / "manifest.json").read_bytes()
     with pytest.raises(DataError):
-        build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out, size=Size.FULL), extra_specs=(_failing_spec(DataError("a", "b", "c")),))
+        build_benchmark(
+            BuildConfig(domain=Domain.CHEMISTRY, out=out, size=Size.FULL),
+            extra_specs=(_failing_spec(DataError("a", "b", "c")),),
+        )
     assert (out / "manifest.json").read_bytes() == before
     Benchmark.open(out)
     assert [p.name for p in tmp_path.iterdir()] == ["bench"]
@@ -130,7 +137,9 @@ def test_altered_benchmark_file_is_detected(tmp_path, lite):
 def test_stratified_split_helper_keeps_rare_labels():
     from domainemb.domains.lite import stratified
 
-    df = labelled_tables({"test": [(f"t{i}", "common") for i in range(100)] + [("rare text", "rare")]}, TaskType.CLUSTERING)["test"]
+    df = labelled_tables(
+        {"test": [(f"t{i}", "common") for i in range(100)] + [("rare text", "rare")]}, TaskType.CLUSTERING
+    )["test"]
     kept = stratified(df, df["label"], 10, seed=1)
     assert kept.height == 10 and "rare" in kept["label"].to_list()
     assert stratified(df, df["label"], 10, seed=1).equals(kept)
@@ -141,7 +150,9 @@ def tiny(tmp_path_factory) -> dict[Domain, Benchmark]:
     """Every suite with very small caps: enough to run every task through mteb quickly."""
     root = tmp_path_factory.mktemp("tiny")
     caps = LiteCaps(test=120, train=160, queries=20, distractors_per_query=5, corpus=300, summaries=10)
-    return {d: Benchmark.open(build_benchmark(BuildConfig(domain=d, out=root / d.value, caps=caps)).path) for d in Domain}
+    return {
+        d: Benchmark.open(build_benchmark(BuildConfig(domain=d, out=root / d.value, caps=caps)).path) for d in Domain
+    }
 
 
 @pytest.mark.slow

@@ -36,12 +36,20 @@ def _suite(name: str, types: dict[str, str], quality: dict[str, float], seed: in
 
 QUALITY = {"a": 0.5, "b": 0.6, "c": 0.7, "d": 0.4, "bm25": 0.55}
 DOMAIN_TYPES = {"R1": "Retrieval", "R2": "Retrieval", "C1": "Classification", "K1": "Clustering"}
-GENERAL_TYPES = {"GR1": "Retrieval", "GC1": "Classification", "GC2": "Classification", "GK1": "Clustering", "GS1": "STS"}
+GENERAL_TYPES = {
+    "GR1": "Retrieval",
+    "GC1": "Classification",
+    "GC2": "Classification",
+    "GK1": "Clustering",
+    "GS1": "STS",
+}
 
 
 @pytest.fixture
 def suites() -> tuple[SuiteResults, SuiteResults]:
-    return _suite("finance", DOMAIN_TYPES, QUALITY, seed=1, shift=-0.1), _suite("general", GENERAL_TYPES, QUALITY, seed=2)
+    return _suite("finance", DOMAIN_TYPES, QUALITY, seed=1, shift=-0.1), _suite(
+        "general", GENERAL_TYPES, QUALITY, seed=2
+    )
 
 
 # ----------------------------------------------------------------------------- Spearman
@@ -91,7 +99,9 @@ def test_anova_finds_an_injected_suite_effect():
 
 def test_anova_without_a_second_model_explains_itself():
     types = {"T": "Retrieval"}
-    result = anova(SuiteResults("finance", types, {"a": {"T": 0.4}}), SuiteResults("general", types, {"a": {"T": 0.5}}), ["a"])
+    result = anova(
+        SuiteResults("finance", types, {"a": {"T": 0.4}}), SuiteResults("general", types, {"a": {"T": 0.5}}), ["a"]
+    )
     assert result["table"] is None and "two models" in result["note"]
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import mteb
 import numpy as np
 import pytest
+from evaluation_data import KeywordEncoder, build_tiny_benchmark
 from sklearn.metrics import average_precision_score
 
 from domainemb.compare.bootstrap import ItemScores, Unavailable, average_precision, draws, item_scores, prediction_path
 from domainemb.domains.benchmark import Benchmark
 from domainemb.evaluation.mteb_tasks import to_mteb_task
-from evaluation_data import KeywordEncoder, build_tiny_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,12 @@ def scored(tmp_path_factory) -> tuple[Benchmark, Path, dict[str, float]]:
     for entry in bench.tasks:
         task = type(to_mteb_task(bench, entry))(seed=42)
         outcome = mteb.evaluate(
-            encoder.mteb_model(), [task], cache=None, prediction_folder=predictions, show_progress_bar=False, raise_error=True
+            encoder.mteb_model(),
+            [task],
+            cache=None,
+            prediction_folder=predictions,
+            show_progress_bar=False,
+            raise_error=True,
         )
         scores[entry.name] = float(outcome.task_results[0].get_score())
     return bench, folder, scores

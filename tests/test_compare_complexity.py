@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from evaluation_data import build_tiny_benchmark
 
 from domainemb.compare.complexity import (
     NO_LLM,
@@ -17,7 +18,6 @@ from domainemb.compare.complexity import (
 )
 from domainemb.domains.benchmark import Benchmark
 from domainemb.synth.llm import LLMError, LLMResponse
-from evaluation_data import build_tiny_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +85,16 @@ def test_without_an_llm_the_error_rate_is_not_computed_never_zero(tiny):
 def test_llm_error_rate_over_http_with_the_openai_client(tiny):
     """The real client against a local OpenAI-compatible server; its answers are not labels, so all count as errors."""
     from fake_server import FakeOpenAIServer
+
     from domainemb.synth.llm import OpenAIClient
 
     with FakeOpenAIServer() as server:
         measured = measure_tasks(
-            tiny, [tiny.task("TinyClassification")], texts=5, llm=lambda: OpenAIClient(model="fake", base_url=server.base_url), llm_items=6
+            tiny,
+            [tiny.task("TinyClassification")],
+            texts=5,
+            llm=lambda: OpenAIClient(model="fake", base_url=server.base_url),
+            llm_items=6,
         )
         assert sum(server.counts.values()) >= 6
     c = measured["TinyClassification"]

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from compare_data import build_suites, fake_models
 from typer.testing import CliRunner
 
-from compare_data import build_suites, fake_models
 from domainemb.cli.main import app
 from domainemb.compare.config import CompareConfig
 from domainemb.compare.run import ANALYSIS_FILE, collect_suite, compare
@@ -59,7 +59,9 @@ def test_compare_writes_the_analysis(compared):
     assert analysis["anova"]["table"] is not None
     assert set(analysis["complexity"]["tasks"]) == {t["name"] for s in analysis["suites"].values() for t in s["tasks"]}
     assert analysis["provenance"]["models"]["bm25"]["fingerprint"]
-    assert analysis["provenance"]["benchmarks"]["domain"]["checksum"] == Benchmark.open(config.domain_benchmark).checksum
+    assert (
+        analysis["provenance"]["benchmarks"]["domain"]["checksum"] == Benchmark.open(config.domain_benchmark).checksum
+    )
 
 
 def test_bm25_cells_outside_retrieval_are_missing_not_zero(compared):
@@ -171,9 +173,13 @@ def test_prediction_files_in_the_engine_layout_give_intervals(compared, tmp_path
     encoder = fake_models()["kw-all"]
     folder = prediction_path(out / "domain", encoder.model_name, encoder.revision, "DomSTS").parent
     task = type(to_mteb_task(bench, bench.task("DomSTS")))(seed=42)
-    mteb.evaluate(encoder.mteb_model(), [task], cache=None, prediction_folder=folder, show_progress_bar=False, raise_error=True)
+    mteb.evaluate(
+        encoder.mteb_model(), [task], cache=None, prediction_folder=folder, show_progress_bar=False, raise_error=True
+    )
     model = next(m for m in result.analysis["models"] if m["name"] == "kw-all")
-    suite = collect_suite(out / "domain", bench, [bench.task("DomSTS")], [ModelRef(**{**model, "serves": tuple(model["serves"])})])
+    suite = collect_suite(
+        out / "domain", bench, [bench.task("DomSTS")], [ModelRef(**{**model, "serves": tuple(model["serves"])})]
+    )
     items = suite.items["kw-all"]["DomSTS"]
     assert isinstance(items, ItemScores) and items.n_items == 40
     assert abs(items.point - suite.scores["kw-all"]["DomSTS"]) < 2e-5

@@ -82,8 +82,16 @@ def test_chebi20_roles(tables) -> None:
 
 
 def test_chembench(tables) -> None:
-    topics = {"Toxicity/Safety", "Organic Chemistry", "Physical Chemistry", "Analytical Chemistry",
-              "General Chemistry", "Inorganic Chemistry", "Materials Science", "Technical Chemistry"}
+    topics = {
+        "Toxicity/Safety",
+        "Organic Chemistry",
+        "Physical Chemistry",
+        "Analytical Chemistry",
+        "General Chemistry",
+        "Inorganic Chemistry",
+        "Materials Science",
+        "Technical Chemistry",
+    }
     cls = tables["ChemBenchTopicClassification"]
     assert set(cls["train"]["label"]) == set(cls["test"]["label"]) == topics
     assert not set(cls["train"]["text"]) & set(cls["test"]["text"])
@@ -119,7 +127,9 @@ def test_chemrxivquest(tables) -> None:
     qid = t["queries"].filter(pl.col("text") == q)["id"].item()
     assert all(d.startswith("0-") for d in t["qrels"].filter(pl.col("query_id") == qid)["corpus_id"])
     titles = t["corpus"].filter(pl.col("id").str.starts_with("0-"))["title"].unique().to_list()
-    assert titles == ["Sustainable and Efficient Extraction of Furfural from Bagasse: A Quantitative Analysis and "
-                      "Feasibility Study for Rural Economies"]
+    assert titles == [
+        "Sustainable and Efficient Extraction of Furfural from Bagasse: A Quantitative Analysis and "
+        "Feasibility Study for Rural Economies"
+    ]
     assert t["corpus"]["id"].str.split("-").list.first().n_unique() == 153  # every preprint full text
     assert 250 <= t["queries"].height <= 400

@@ -53,8 +53,15 @@ def test_pinned_checksums_match_the_mirror():
 
 @pytest.mark.parametrize(
     "name, rows, lo, hi",
-    [("STSBenchmark", 1379, 0, 5), ("SICKR", 9927, 1, 5), ("STS12", 3108, 0, 5), ("STS13", 1500, 0, 5),
-     ("STS14", 3750, 0, 5), ("STS15", 3000, 0, 5), ("STS16", 1186, 0, 5)],
+    [
+        ("STSBenchmark", 1379, 0, 5),
+        ("SICKR", 9927, 1, 5),
+        ("STS12", 3108, 0, 5),
+        ("STS13", 1500, 0, 5),
+        ("STS14", 3750, 0, 5),
+        ("STS15", 3000, 0, 5),
+        ("STS16", 1186, 0, 5),
+    ],
 )
 def test_sts_sizes_equal_mteb(name, rows, lo, hi):
     test = tables(name)["test"]
@@ -85,7 +92,9 @@ def test_pair_classification_gold():
     pairs = {(a, b): y for a, b, y in url.iter_rows()}
     head = "How an unverified but explosive dossier became a crisis for Donald Trump"
     assert pairs[(head, "How an Unverified Dossier Became a Crisis for @realDonaldTrump")] == 1  # (6,6)
-    assert pairs[(head, "Dossier Donald Trump don't forget , DNC hacked to get this same oppo research on Trump .")] == 0
+    assert (
+        pairs[(head, "Dossier Donald Trump don't forget , DNC hacked to get this same oppo research on Trump .")] == 0
+    )
     assert url.height == url.unique(["sentence1", "sentence2"]).height
     assert 8000 < url.height < 9334  # 9334 voted pairs minus repeats
 
@@ -95,7 +104,12 @@ def test_official_classification_splits():
     assert banking["test"]["label"].n_unique() == 77 and banking["test"].height == 3079  # 3080 minus 1 duplicate
     emotion = tables("EmotionClassification")["test"]
     assert dict(Counter(emotion["label"])) == {
-        "sadness": 581, "joy": 695, "love": 159, "anger": 275, "fear": 224, "surprise": 66
+        "sadness": 581,
+        "joy": 695,
+        "love": 159,
+        "anger": 275,
+        "fear": 224,
+        "surprise": 66,
     }
     trec = tables("TRECClassification")["test"]
     assert dict(Counter(trec["label"])) == {"DESC": 138, "ENTY": 94, "ABBR": 9, "HUM": 65, "LOC": 81, "NUM": 113}
@@ -118,8 +132,12 @@ def test_no_text_in_both_train_and_test():
 
 def test_seeded_half_splits_are_stratified_and_stable():
     # IMDB's 25,000 test reviews hold 199 repeated texts, kept once.
-    for name, total in [("MRClassification", 10662), ("SUBJClassification", 10000), ("ImdbSplitClassification", 24801),
-                        ("AGNewsClassification", 7600)]:
+    for name, total in [
+        ("MRClassification", 10662),
+        ("SUBJClassification", 10000),
+        ("ImdbSplitClassification", 24801),
+        ("AGNewsClassification", 7600),
+    ]:
         t = tables(name)
         assert t["train"].height + t["test"].height == total, name
         train, test = Counter(t["train"]["label"]), Counter(t["test"]["label"])
@@ -135,8 +153,10 @@ def test_encodings_decoded_right():
     assert any("…" in t for t in texts) and not any("\x85" in t for t in texts)  # 0x85 is an ellipsis, not NEL
     ag = tables("AGNewsClustering")["test"]
     assert not ag["text"].str.contains(r"#39;|\\").any()
-    assert any(t.startswith("Fears for T N pension after talks\nUnions representing workers at Turner Newall")
-               for t in ag["text"])
+    assert any(
+        t.startswith("Fears for T N pension after talks\nUnions representing workers at Turner Newall")
+        for t in ag["text"]
+    )
 
 
 def test_newsgroups():

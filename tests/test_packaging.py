@@ -27,7 +27,18 @@ def test_installed_package_maps_top_level_folders():
 @pytest.mark.slow
 def test_wheel_contains_the_namespace_and_entry_point(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "-q"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            "-q",
+        ],
         check=True,
         capture_output=True,
     )

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from evaluation_data import TOPICS, build_tiny_benchmark
 
 from domainemb.adapt.pairs import TrainingPair
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
 from domainemb.prune.calibration import calibration_set, coverage_indices, mine_negatives, train_split_pairs
-from evaluation_data import TOPICS, build_tiny_benchmark
 
 
 class TopicEncoder:
@@ -68,22 +68,32 @@ def test_mined_negative_is_the_closest_other_group():
     mined = mine_negatives(pairs, TopicEncoder())
     assert mined[0].negatives == ("the rate hike surprised",)  # same topic, other group: a hard negative
     assert mined[1].negatives in {("the central bank raised rates",), ("the rate hike surprised",)}
-    kept = mine_negatives([TrainingPair("q", "p", ("given",), "a"), TrainingPair("q2", "p2", ("n2",), "b")], TopicEncoder())
+    kept = mine_negatives(
+        [TrainingPair("q", "p", ("given",), "a"), TrainingPair("q2", "p2", ("n2",), "b")], TopicEncoder()
+    )
     assert [p.negatives for p in kept] == [("given",), ("n2",)]
 
 
 def test_calibration_set_size_and_minimum(tiny_bench):
     pairs, _ = train_split_pairs(tiny_bench)
-    chosen = calibration_set("general", pairs, "tiny", "0" * 64, TopicEncoder(), size=10, minimum=8, candidate_pool=1000, seed=1)
+    chosen = calibration_set(
+        "general", pairs, "tiny", "0" * 64, TopicEncoder(), size=10, minimum=8, candidate_pool=1000, seed=1
+    )
     assert len(chosen.pairs) == 10 and chosen.candidates == len(pairs)
     assert all(len(p.negatives) == 1 for p in chosen.pairs)
     with pytest.raises(DomainembError, match="too few general calibration pairs"):
-        calibration_set("general", pairs[:3], "tiny", "0" * 64, TopicEncoder(), size=10, minimum=8, candidate_pool=1000, seed=1)
+        calibration_set(
+            "general", pairs[:3], "tiny", "0" * 64, TopicEncoder(), size=10, minimum=8, candidate_pool=1000, seed=1
+        )
 
 
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
-    [("alpha: high\n", "alpha must be a number"), ("alpha: 2.0\n", "alpha must be in [0, 1]"), ("ranking: by-row\n", "ranking must be one of")],
+    [
+        ("alpha: high\n", "alpha must be a number"),
+        ("alpha: 2.0\n", "alpha must be in [0, 1]"),
+        ("ranking: by-row\n", "ranking must be one of"),
+    ],
 )
 def test_config_file_values_are_checked(tmp_path, yaml_text, message):
     from domainemb.prune.config import PruneConfig

@@ -8,6 +8,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from evaluation_data import build_tiny_benchmark
+from prune_data import (  # noqa: F401
+    calibration_pairs,
+    minilm_folder,
+    tiny_bert_folder,
+    tiny_model_folder,
+    tokenizer_json,
+    write_pairs_file,
+)
 from sentence_transformers import SentenceTransformer
 from typer.testing import CliRunner
 
@@ -17,8 +26,6 @@ from domainemb.prune.architecture import ffn_model
 from domainemb.prune.config import PruneConfig
 from domainemb.prune.report import PruneReport
 from domainemb.prune.sparse_io import load_sparse
-from evaluation_data import build_tiny_benchmark
-from prune_data import calibration_pairs, minilm_folder, tiny_bert_folder, tiny_model_folder, tokenizer_json, write_pairs_file  # noqa: F401
 
 runner = CliRunner()
 
@@ -30,7 +37,13 @@ def tiny_bench(tmp_path_factory) -> Path:
 
 
 def _config(tmp_path: Path, bench: Path | None = None, **settings) -> Path:
-    values = {"min_calibration_pairs": 16, "domain_calibration": 24, "general_calibration": 24, "batch_size": 8, "max_seq_length": 32}
+    values = {
+        "min_calibration_pairs": 16,
+        "domain_calibration": 24,
+        "general_calibration": 24,
+        "batch_size": 8,
+        "max_seq_length": 32,
+    }
     if bench is not None:
         values |= {"domain_benchmark": str(bench), "general_benchmark": str(bench)}
     path = tmp_path / "prune.yaml"
@@ -45,7 +58,11 @@ def _prune(*args: str):
 def _assert_clean_failure(result, out: Path, *needles: str) -> None:
     assert result.exit_code == 2, result.output
     # transformers' own weight-loading bars: tqdm was imported before the CLI could switch them off.
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip() and not ln.lstrip("\r").startswith(("Loading weights", "Writing model"))]
+    lines = [
+        ln
+        for ln in result.output.strip().splitlines()
+        if ln.strip() and not ln.lstrip("\r").startswith(("Loading weights", "Writing model"))
+    ]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     for needle in needles:
         assert needle in result.output, (needle, result.output)
@@ -58,8 +75,21 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
     out = tmp_path / "run"
     result = _prune(
-        "--model", str(tiny_bert_folder), "--domain", "finance", "--method", "fisher-domain", "--sparsity", "0.5",
-        "--pairs", str(pairs), "--no-eval", "--out", str(out), "--config", str(_config(tmp_path)),
+        "--model",
+        str(tiny_bert_folder),
+        "--domain",
+        "finance",
+        "--method",
+        "fisher-domain",
+        "--sparsity",
+        "0.5",
+        "--pairs",
+        str(pairs),
+        "--no-eval",
+        "--out",
+        str(out),
+        "--config",
+        str(_config(tmp_path)),
     )
     assert result.exit_code == 0, result.output
     report = PruneReport.from_disk(out)
@@ -72,7 +102,9 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
     model = SentenceTransformer(str(out / "model"), device="cpu")
     sparse = load_sparse(out / "model.sparse", device="cpu")
     for name, w in ffn_model(model).weights().items():
-        assert float((w == 0).float().mean()) == pytest.approx(report.per_layer[int(name.split(".")[2])]["up" if "intermediate" in name else "down"], abs=1e-6)
+        assert float((w == 0).float().mean()) == pytest.approx(
+            report.per_layer[int(name.split(".")[2])]["up" if "intermediate" in name else "down"], abs=1e-6
+        )
         assert (ffn_model(sparse).weights()[name] == w).all()
     assert "0.500" in result.output  # the per-layer table
     assert tokenizer_json(out / "model") == tokenizer_json(tiny_bert_folder)  # calibration encoding left no trace
@@ -80,9 +112,23 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
 
 def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_path, caplog):
     out = tmp_path / "run"
-    config = _config(tmp_path, tiny_bench, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
-    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.3", "--retrain-steps", "2",
-                    "--out", str(out), "--config", str(config))
+    config = _config(
+        tmp_path, tiny_bench, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"]
+    )
+    result = _prune(
+        "--model",
+        str(tiny_bert_folder),
+        "--domain",
+        "finance",
+        "--sparsity",
+        "0.3",
+        "--retrain-steps",
+        "2",
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+    )
     assert result.exit_code == 0, result.output
     report = PruneReport.from_disk(out / "prune_report.json")
     assert (report.method, report.variant, report.retrain_steps) == ("gaprune", "normalized", 2)
@@ -92,13 +138,17 @@ def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_p
     assert set(report.suites) == {"domain", "general"}
     domain = report.suites["domain"]
     assert set(domain.dense) == set(domain.pruned) == {"TinyClassification"}
-    assert domain.relative_change_pct == pytest.approx(100 * (domain.pruned_mean - domain.dense_mean) / domain.dense_mean, abs=1e-3)
+    assert domain.relative_change_pct == pytest.approx(
+        100 * (domain.pruned_mean - domain.dense_mean) / domain.dense_mean, abs=1e-3
+    )
     assert report.hyperparameters["alpha"] == 0.2 and report.versions["domainemb"]
     assert 0 < report.diagnostics["pruned_overlap_with_magnitude"] <= 1
     assert report.diagnostics["mean_magnitude_term"] > 0 and 0 <= report.diagnostics["mean_alignment_abs"] <= 1
     assert (out / "results" / "results").is_dir()
     assert "mean main score" in result.output
-    assert any("retraining on same-label train-split pairs" in r.getMessage() for r in caplog.records)  # no --pairs: told
+    assert any(
+        "retraining on same-label train-split pairs" in r.getMessage() for r in caplog.records
+    )  # no --pairs: told
 
 
 def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_bench, tmp_path):
@@ -109,8 +159,20 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
 
     tasks = {"domain_tasks": ["TinyClassification"], "general_tasks": ["TinySTS"]}
     plain_out = tmp_path / "plain"
-    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "magnitude", "--sparsity", "0.4",
-                    "--out", str(plain_out), "--config", str(_config(tmp_path, tiny_bench, **tasks)))
+    result = _prune(
+        "--model",
+        str(tiny_bert_folder),
+        "--domain",
+        "finance",
+        "--method",
+        "magnitude",
+        "--sparsity",
+        "0.4",
+        "--out",
+        str(plain_out),
+        "--config",
+        str(_config(tmp_path, tiny_bench, **tasks)),
+    )
     assert result.exit_code == 0, result.output
     fingerprint = fingerprint_folder(plain_out / "model")
     with EmbeddingCache(default_cache_path()) as cache:
@@ -120,15 +182,31 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
     for domain in ("finance", "chemistry"):
         out = tmp_path / domain
         config = _config(tmp_path, tiny_bench, cache_pruned=True, **tasks)
-        result = _prune("--model", str(tiny_bert_folder), "--domain", domain, "--method", "magnitude", "--sparsity", "0.4",
-                        "--out", str(out), "--config", str(config))
+        result = _prune(
+            "--model",
+            str(tiny_bert_folder),
+            "--domain",
+            domain,
+            "--method",
+            "magnitude",
+            "--sparsity",
+            "0.4",
+            "--out",
+            str(out),
+            "--config",
+            str(config),
+        )
         assert result.exit_code == 0, result.output
         assert fingerprint_folder(out / "model") == fingerprint
         with EmbeddingCache(default_cache_path()) as cache:
             reports.append((PruneReport.from_disk(out), cache.count(fingerprint)))
     (first, stored), (second, stored_again) = reports
     assert stored > 0 and stored_again == stored
-    assert second.suites["general"].pruned == first.suites["general"].pruned == PruneReport.from_disk(plain_out).suites["general"].pruned
+    assert (
+        second.suites["general"].pruned
+        == first.suites["general"].pruned
+        == PruneReport.from_disk(plain_out).suites["general"].pruned
+    )
 
 
 def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench, tmp_path, monkeypatch):
@@ -141,8 +219,21 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
 
     def run(name: str, **settings) -> Path:
         out = tmp_path / name
-        result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.5", "--pairs", str(pairs),
-                        "--no-eval", "--out", str(out), "--config", str(_config(tmp_path, tiny_bench, **settings)))
+        result = _prune(
+            "--model",
+            str(tiny_bert_folder),
+            "--domain",
+            "finance",
+            "--sparsity",
+            "0.5",
+            "--pairs",
+            str(pairs),
+            "--no-eval",
+            "--out",
+            str(out),
+            "--config",
+            str(_config(tmp_path, tiny_bench, **settings)),
+        )
         assert result.exit_code == 0, result.output
         return out
 
@@ -156,14 +247,25 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
     monkeypatch.setattr("domainemb.prune.run.calibration_set", must_not_run)
     monkeypatch.setattr("domainemb.prune.run.infonce_moments", must_not_run)
     reused = run("reused", stage_cache=str(stages))
-    assert fingerprint_folder(uncached / "model") == fingerprint_folder(filled / "model") == fingerprint_folder(reused / "model")
+    assert (
+        fingerprint_folder(uncached / "model")
+        == fingerprint_folder(filled / "model")
+        == fingerprint_folder(reused / "model")
+    )
     for side in ("domain", "general"):
-        assert (reused / "calibration" / f"{side}.jsonl").read_text() == (uncached / "calibration" / f"{side}.jsonl").read_text()
+        assert (reused / "calibration" / f"{side}.jsonl").read_text() == (
+            uncached / "calibration" / f"{side}.jsonl"
+        ).read_text()
     calibration = PruneReport.from_disk(reused).calibration
     for side in ("domain", "general"):
         assert calibration[side].pop("reused_from_stage_cache") == {"pairs": True, "moments": True}
-        assert PruneReport.from_disk(filled).calibration[side]["reused_from_stage_cache"] == {"pairs": False, "moments": False}
-        assert calibration[side] == {k: v for k, v in PruneReport.from_disk(uncached).calibration[side].items() if k != "reused_from_stage_cache"}
+        assert PruneReport.from_disk(filled).calibration[side]["reused_from_stage_cache"] == {
+            "pairs": False,
+            "moments": False,
+        }
+        assert calibration[side] == {
+            k: v for k, v in PruneReport.from_disk(uncached).calibration[side].items() if k != "reused_from_stage_cache"
+        }
 
     # another calibration size is another key: computed again, not a stale hit
     with pytest.raises(AssertionError, match="recomputed a cached stage"):
@@ -172,16 +274,32 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
 
 def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_bench, tmp_path):
     dense = tmp_path / "dense"
-    config = _config(tmp_path, tiny_bench, dense_results=str(dense), domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
+    config = _config(
+        tmp_path, tiny_bench, dense_results=str(dense), domain_tasks=["TinyClassification"], general_tasks=["TinySTS"]
+    )
     stamps, reports = [], []
     for method in ("magnitude", "random"):
         out = tmp_path / method
-        result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", method, "--sparsity", "0.4",
-                        "--out", str(out), "--config", str(config))
+        result = _prune(
+            "--model",
+            str(tiny_bert_folder),
+            "--domain",
+            "finance",
+            "--method",
+            method,
+            "--sparsity",
+            "0.4",
+            "--out",
+            str(out),
+            "--config",
+            str(config),
+        )
         assert result.exit_code == 0, result.output
         stamps.append({p.name: p.stat().st_mtime_ns for p in dense.rglob("Tiny*.json")})
         reports.append(PruneReport.from_disk(out))
-        assert not [p for p in (out / "results").rglob("Tiny*.json") if "pruned" not in p.as_posix()]  # only the pruned model's
+        assert not [
+            p for p in (out / "results").rglob("Tiny*.json") if "pruned" not in p.as_posix()
+        ]  # only the pruned model's
     assert set(stamps[0]) == {"TinyClassification.json", "TinySTS.json"} and stamps[1] == stamps[0]
     assert reports[1].suites["domain"].dense == reports[0].suites["domain"].dense
     assert reports[1].suites["general"].dense == reports[0].suites["general"].dense
@@ -191,8 +309,24 @@ def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_bench,
 def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder, tmp_path, caplog):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(32))
     out = tmp_path / "run"
-    result = _prune("--model", str(tiny_bert_folder), "--domain", "chemistry", "--method", "magnitude", "--structured",
-                    "--retrain-steps", "2", "--pairs", str(pairs), "--no-eval", "--out", str(out), "--config", str(_config(tmp_path)))
+    result = _prune(
+        "--model",
+        str(tiny_bert_folder),
+        "--domain",
+        "chemistry",
+        "--method",
+        "magnitude",
+        "--structured",
+        "--retrain-steps",
+        "2",
+        "--pairs",
+        str(pairs),
+        "--no-eval",
+        "--out",
+        str(out),
+        "--config",
+        str(_config(tmp_path)),
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "prune_report.json").read_text())
     assert report["ffn_width"] == {"dense": 64, "pruned": 32} and report["ffn_sparsity"] == 0.5
@@ -200,7 +334,9 @@ def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder,
     assert not (out / "model.sparse").exists()
     model = SentenceTransformer(str(out / "model"), device="cpu")
     assert model.encode(["a shrunk model"]).shape == (1, 32)
-    assert (out / "model" / "model.safetensors").stat().st_size < (tiny_bert_folder / "model.safetensors").stat().st_size
+    assert (out / "model" / "model.safetensors").stat().st_size < (
+        tiny_bert_folder / "model.safetensors"
+    ).stat().st_size
 
 
 @pytest.mark.slow
@@ -208,7 +344,9 @@ def test_minilm_gaprune_with_retraining(tiny_bench, tmp_path):
     """The real model: every stage of a GAPrune run with retraining, scored on two tiny tasks."""
     out = tmp_path / "run"
     config = _config(tmp_path, tiny_bench, domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
-    result = _prune("--model", "minilm", "--domain", "medicine", "--retrain-steps", "3", "--out", str(out), "--config", str(config))
+    result = _prune(
+        "--model", "minilm", "--domain", "medicine", "--retrain-steps", "3", "--out", str(out), "--config", str(config)
+    )
     assert result.exit_code == 0, result.output
     report = PruneReport.from_disk(out)
     assert report.model_fingerprint and report.ffn_sparsity == 0.5 and report.retrain_steps == 3
@@ -246,15 +384,28 @@ def test_unknown_config_key(tmp_path):
 def test_model_without_known_ffn_layers(tmp_path):
     folder = tiny_model_folder(tmp_path / "albert", "albert")
     out = tmp_path / "run"
-    result = _prune("--model", str(folder), "--domain", "finance", "--method", "magnitude", "--no-eval", "--out", str(out))
+    result = _prune(
+        "--model", str(folder), "--domain", "finance", "--method", "magnitude", "--no-eval", "--out", str(out)
+    )
     _assert_clean_failure(result, out, "'albert'", "not of a known architecture")
 
 
 def test_too_few_calibration_pairs(tiny_bert_folder, tmp_path):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(5))
     out = tmp_path / "run"
-    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "fisher-domain",
-                    "--pairs", str(pairs), "--no-eval", "--out", str(out))
+    result = _prune(
+        "--model",
+        str(tiny_bert_folder),
+        "--domain",
+        "finance",
+        "--method",
+        "fisher-domain",
+        "--pairs",
+        str(pairs),
+        "--no-eval",
+        "--out",
+        str(out),
+    )
     _assert_clean_failure(result, out, "too few domain calibration pairs: 5", "at least 64")
 
 
@@ -262,7 +413,9 @@ def test_output_folder_that_is_not_a_run(tiny_bert_folder, tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    result = _prune("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "random", "--no-eval", "--out", str(out))
+    result = _prune(
+        "--model", str(tiny_bert_folder), "--domain", "finance", "--method", "random", "--no-eval", "--out", str(out)
+    )
     assert result.exit_code == 2 and "not an earlier prune run" in result.output
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
@@ -283,11 +436,35 @@ def test_killed_run_leaves_nothing_behind(tiny_bert_folder, tmp_path):
     pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
     out = tmp_path / "run"
     command = [
-        sys.executable, "-m", "domainemb.cli.main", "prune", "--model", str(tiny_bert_folder), "--domain", "finance",
-        "--method", "magnitude", "--sparsity", "0.5", "--retrain-steps", "100000", "--pairs", str(pairs), "--no-eval",
-        "--out", str(out), "--config", str(_config(tmp_path)),
+        sys.executable,
+        "-m",
+        "domainemb.cli.main",
+        "prune",
+        "--model",
+        str(tiny_bert_folder),
+        "--domain",
+        "finance",
+        "--method",
+        "magnitude",
+        "--sparsity",
+        "0.5",
+        "--retrain-steps",
+        "100000",
+        "--pairs",
+        str(pairs),
+        "--no-eval",
+        "--out",
+        str(out),
+        "--config",
+        str(_config(tmp_path)),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         deadline = time.monotonic() + 120
         while not [p for p in tmp_path.iterdir() if p.name.startswith(".run.pruning-")]:

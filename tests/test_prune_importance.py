@@ -50,16 +50,26 @@ def test_dai_paper_by_hand():
     # j0: ((5-4)·0.04 + 0.5·√0.04)·(1+0.2·0)   = 0.14
     # j1: ((1-4)·0.25 + 0.5·√0.25)·(1-0.2)     = -0.4
     # j2: ((5-5)·1    + 0.5·1)    ·(1+0.2·0.8) = 0.58
-    scores = importance_scores(PruneMethod.GAPRUNE, THETA, DOMAIN, GENERAL, DaiVariant.PAPER, alpha=0.2, beta=1.0, gamma=0.5)
+    scores = importance_scores(
+        PruneMethod.GAPRUNE, THETA, DOMAIN, GENERAL, DaiVariant.PAPER, alpha=0.2, beta=1.0, gamma=0.5
+    )
     assert torch.allclose(scores["w"], torch.tensor([0.14, -0.4, 0.58]), atol=1e-6)
-    direct = dai_paper(torch.tensor([0.5]), torch.tensor([0.1]), torch.tensor([0.04]), torch.tensor([1.0]), 0.2, 1.0, 0.5)
+    direct = dai_paper(
+        torch.tensor([0.5]), torch.tensor([0.1]), torch.tensor([0.04]), torch.tensor([1.0]), 0.2, 1.0, 0.5
+    )
     assert direct.item() == pytest.approx(((0.5 - 0.1) * 0.04 + 0.5 * 0.2) * 1.2)
 
 
 def test_dai_normalized_standardises_each_term():
-    scores = importance_scores(PruneMethod.GAPRUNE, THETA, DOMAIN, GENERAL, DaiVariant.NORMALIZED, alpha=0.2, beta=1.0, gamma=0.5)
+    scores = importance_scores(
+        PruneMethod.GAPRUNE, THETA, DOMAIN, GENERAL, DaiVariant.NORMALIZED, alpha=0.2, beta=1.0, gamma=0.5
+    )
     fisher_term = torch.tensor([1.0, -3.0, 0.0]) * torch.tensor([0.04, 0.25, 1.0])
-    expected = standardize(fisher_term) + 0.5 * standardize(torch.tensor([0.2, 0.5, 1.0])) + 0.2 * standardize(torch.tensor([0.0, -1.0, 0.8]))
+    expected = (
+        standardize(fisher_term)
+        + 0.5 * standardize(torch.tensor([0.2, 0.5, 1.0]))
+        + 0.2 * standardize(torch.tensor([0.0, -1.0, 0.8]))
+    )
     assert torch.allclose(scores["w"], expected, atol=1e-6)
     assert standardize(torch.ones(4)).tolist() == [0.0] * 4
 

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import torch
+from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 
 from domainemb.prune.architecture import ffn_model
 from domainemb.prune.config import PruneConfig
 from domainemb.prune.masks import apply_masks, masks_from_scores
 from domainemb.prune.retrain import retrain
-from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 
 
 def _config(tmp_path, steps: int) -> PruneConfig:
     # A large learning rate: without the masks, every pruned weight would move off zero.
     return PruneConfig(
-        model="tiny", domain="finance", method="magnitude", sparsity=0.5, out=tmp_path / "run",
-        retrain_steps=steps, batch_size=4, max_seq_length=16, learning_rate=1e-2,
+        model="tiny",
+        domain="finance",
+        method="magnitude",
+        sparsity=0.5,
+        out=tmp_path / "run",
+        retrain_steps=steps,
+        batch_size=4,
+        max_seq_length=16,
+        learning_rate=1e-2,
     )
 
 

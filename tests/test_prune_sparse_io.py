@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from prune_data import tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 
@@ -13,7 +14,6 @@ from domainemb.errors import DataError
 from domainemb.prune.architecture import ffn_model
 from domainemb.prune.masks import apply_masks, masks_from_scores
 from domainemb.prune.sparse_io import MARKER, densify, load_sparse, save_sparse
-from prune_data import tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 
 
 def test_sparse_round_trip_equals_dense_masked_weights(tiny_bert, tmp_path):

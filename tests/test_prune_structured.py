@@ -7,12 +7,12 @@ import json
 
 import pytest
 import torch
+from prune_data import tiny_bert, tiny_bert_folder, tiny_model_folder  # noqa: F401 - fixtures
 from sentence_transformers import SentenceTransformer
 
 from domainemb.errors import DomainembError
 from domainemb.prune.architecture import ffn_model
 from domainemb.prune.structured import neuron_scores, shrink_ffn
-from prune_data import tiny_bert, tiny_bert_folder, tiny_model_folder  # noqa: F401 - fixtures
 
 TEXTS = ["the bond yields rose", "a catalyst for the reaction", "patients took the dose twice"]
 
@@ -38,7 +38,9 @@ def test_structured_model_loads_is_smaller_and_encodes(tiny_bert, tiny_bert_fold
     loaded = SentenceTransformer(str(tmp_path / "pruned"), device="cpu")
     assert json.loads((tmp_path / "pruned" / "config.json").read_text())["intermediate_size"] == 48
     assert [layer.width for layer in ffn_model(loaded).layers] == [48, 48]
-    assert (tmp_path / "pruned" / "model.safetensors").stat().st_size < (tiny_bert_folder / "model.safetensors").stat().st_size
+    assert (tmp_path / "pruned" / "model.safetensors").stat().st_size < (
+        tiny_bert_folder / "model.safetensors"
+    ).stat().st_size
     got, expected = loaded.encode(TEXTS), reference.encode(TEXTS)  # GELU(0) = 0: dropped neurons add nothing
     assert got.shape == (3, 32)
     assert torch.allclose(torch.from_numpy(got), torch.from_numpy(expected), atol=1e-5)

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from compare_data import write_synthetic_results
+
 from domainemb.compare.render import render_report
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from compare_data import write_synthetic_results
 from typer.testing import CliRunner
 
-from compare_data import write_synthetic_results
 from domainemb.cli.main import app
 from domainemb.compare.render import MANIFEST_FILE, render_report
 
@@ -88,5 +88,7 @@ def test_report_command(tmp_path):
     result = runner.invoke(app, ["report", str(results), "--out", str(tmp_path / "site")])
     assert result.exit_code == 2 and "not a comparison analysis" in result.output
     results = write_synthetic_results(tmp_path / "results", payload=False)
-    result = runner.invoke(app, ["report", str(results), "--out", str(tmp_path / "site"), "--include", str(tmp_path / "nowhere")])
+    result = runner.invoke(
+        app, ["report", str(results), "--out", str(tmp_path / "site"), "--include", str(tmp_path / "nowhere")]
+    )
     assert result.exit_code == 2 and "no such file or folder" in result.output

@@ -6,11 +6,12 @@ import json
 
 import polars as pl
 import pytest
+from synth_data import HashEmbedder, tiny_benchmark, write_corpus
+from typer.testing import CliRunner
+
 from domainemb.cli.main import app
 from domainemb.domains.benchmark import Benchmark
 from domainemb.synth.pairs import read_pairs
-from synth_data import HashEmbedder, tiny_benchmark, write_corpus
-from typer.testing import CliRunner
 
 runner = CliRunner()
 NO_MODEL = ["--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", "1.0"]
@@ -18,13 +19,28 @@ NO_MODEL = ["--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", 
 
 @pytest.fixture()
 def bench(tmp_path):
-    return tiny_benchmark(tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"])
+    return tiny_benchmark(
+        tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"]
+    )
 
 
 def test_synth_ict_writes_pairs_and_card(tmp_path, bench):
     corpus = write_corpus(tmp_path / "corpus", docs=3)
     out = tmp_path / "run" / "pairs.jsonl"
-    args = ["synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(out), "--generator", "ict", "--benchmark", str(bench), *NO_MODEL]
+    args = [
+        "synth",
+        "--domain",
+        "finance",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--generator",
+        "ict",
+        "--benchmark",
+        str(bench),
+        *NO_MODEL,
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     pairs = read_pairs(out)
@@ -35,7 +51,9 @@ def test_synth_ict_writes_pairs_and_card(tmp_path, bench):
     assert f"{len(pairs)} pairs" in result.output
     again = runner.invoke(app, args)  # a rerun does nothing new and gives the same file
     assert again.exit_code == 0 and read_pairs(out) == pairs
-    assert json.loads((out.with_name(f"{out.stem}.card.json")).read_text())["items"]["resumed"] == card["items"]["planned"]
+    assert (
+        json.loads((out.with_name(f"{out.stem}.card.json")).read_text())["items"]["resumed"] == card["items"]["planned"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,7 +67,18 @@ def test_synth_ict_writes_pairs_and_card(tmp_path, bench):
 )
 def test_synth_user_errors_are_one_line(tmp_path, bench, extra, message):
     corpus = write_corpus(tmp_path / "corpus", docs=2)
-    args = ["synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(tmp_path / "p.jsonl"), "--benchmark", str(bench), *extra]
+    args = [
+        "synth",
+        "--domain",
+        "finance",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(tmp_path / "p.jsonl"),
+        "--benchmark",
+        str(bench),
+        *extra,
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
@@ -71,7 +100,18 @@ def test_build_benchmark_corpus_task_splits_by_document(tmp_path, monkeypatch, b
     monkeypatch.setattr("domainemb.synth.pipeline.SentenceTransformerEmbedder", lambda model=None: HashEmbedder())
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "built"
-    args = ["build-benchmark", "finance", "--size", "full", "--out", str(out), "--corpus", str(corpus), "--corpus-generator", "ict"]
+    args = [
+        "build-benchmark",
+        "finance",
+        "--size",
+        "full",
+        "--out",
+        str(out),
+        "--corpus",
+        str(corpus),
+        "--corpus-generator",
+        "ict",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     built = Benchmark.open(out)
@@ -88,7 +128,20 @@ def test_build_benchmark_corpus_task_splits_by_document(tmp_path, monkeypatch, b
     pairs_out = tmp_path / "train" / "pairs.jsonl"
     result = runner.invoke(
         app,
-        ["synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(pairs_out), "--generator", "ict", "--benchmark", str(out), *NO_MODEL],
+        [
+            "synth",
+            "--domain",
+            "finance",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(pairs_out),
+            "--generator",
+            "ict",
+            "--benchmark",
+            str(out),
+            *NO_MODEL,
+        ],
     )
     assert result.exit_code == 0, result.output
     card = json.loads((pairs_out.with_name(f"{pairs_out.stem}.card.json")).read_text())
@@ -113,7 +166,9 @@ def test_export_corpus_keeps_test_data_out(tmp_path):
     assert card["texts"] > 1000 and card["drops"]["overlaps-test"] > 0
     files = SourceFiles()
     held = HeldOut.from_texts([t for spec in domain_tasks("finance") for t in test_texts(spec.build(files))])
-    exported = [json.loads(line)["text"] for f in out.glob("*.jsonl") for line in f.read_text().split("\n") if line.strip()]
+    exported = [
+        json.loads(line)["text"] for f in out.glob("*.jsonl") for line in f.read_text().split("\n") if line.strip()
+    ]
     assert len(exported) == card["texts"]
     assert not any(held.touches(t) for t in exported)
     again = runner.invoke(app, ["export-corpus", "--domain", "finance", "--out", str(out)])  # replaces its own export
@@ -130,4 +185,8 @@ def test_export_corpus_skips_chembench(tmp_path):
 
     result = export_corpus("chemistry", tmp_path / "chem")
     assert all("ChemBench" not in task for task in result.card["by_task"])
-    assert set(result.card["skipped_tasks"]) == {"ChemBenchTopicClassification", "ChemBenchTopicClustering", "ChemBenchAnswerReranking"}
+    assert set(result.card["skipped_tasks"]) == {
+        "ChemBenchTopicClassification",
+        "ChemBenchTopicClustering",
+        "ChemBenchAnswerReranking",
+    }

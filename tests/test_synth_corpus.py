@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 
 import pytest
+from synth_data import minimal_pdf
+
 from domainemb.errors import DomainembError
 from domainemb.synth.corpus import Document, chunk_document, read_corpus
-from synth_data import minimal_pdf
 
 
 @pytest.fixture()
@@ -17,7 +18,9 @@ def mixed(tmp_path):
     root = tmp_path / "docs"
     (root / "sub").mkdir(parents=True)
     (root / "a.txt").write_text("Plain text about revenue growth.", encoding="utf-8")
-    (root / "b.md").write_text("# Title\n\nSee [the report](http://x.org) and ![chart](c.png) **now**.", encoding="utf-8")
+    (root / "b.md").write_text(
+        "# Title\n\nSee [the report](http://x.org) and ![chart](c.png) **now**.", encoding="utf-8"
+    )
     (root / "sub" / "c.html").write_text(
         "<html><head><title>Liquidity</title><style>p{}</style></head><body><p>Current ratio.</p><script>x()</script><p>Quick ratio.</p></body></html>",
         encoding="utf-8",
@@ -109,6 +112,8 @@ def test_chunks_are_exact_slices_with_overlap():
 
 
 def test_short_document_is_one_chunk_and_bad_sizes_are_rejected():
-    assert [c.text for c in chunk_document(Document("d", "only a few words"), size=30, overlap=10)] == ["only a few words"]
+    assert [c.text for c in chunk_document(Document("d", "only a few words"), size=30, overlap=10)] == [
+        "only a few words"
+    ]
     with pytest.raises(DomainembError):
         chunk_document(Document("d", "x"), size=10, overlap=10)

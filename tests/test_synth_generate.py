@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+
 from domainemb.synth.config import Generator, PairKind, PromptStyle, SynthConfig
 from domainemb.synth.corpus import Document, chunk_document
 from domainemb.synth.generate import (
@@ -129,7 +130,10 @@ def test_malformed_json_gets_exactly_one_repair(tmp_path):
     (pair, calls), client = _run(item, config, _ok("Sure! query: dividend"), _ok('{"query": "did the dividend go up"}'))
     assert calls == 2 and pair.query == "did the dividend go up"
     repair = client.requests[1].messages
-    assert repair[-2] == {"role": "assistant", "content": "Sure! query: dividend"} and "only the JSON" in repair[-1]["content"]
+    assert (
+        repair[-2] == {"role": "assistant", "content": "Sure! query: dividend"}
+        and "only the JSON" in repair[-1]["content"]
+    )
     failed, client = _run(item, config, _ok("nope"), _ok("still nope"))
     assert isinstance(failed, ItemFailed) and failed.reason == "malformed-json" and len(client.requests) == 2
 
@@ -165,9 +169,19 @@ def test_fewshot_answer_is_the_prefill_plus_completion(tmp_path):
 def test_sts_and_classification_pairs(tmp_path):
     item, config = _item(tmp_path, PairKind.STS)
     sentence = item.values["sentence"]
-    (pair, _), _ = _run(item, config, _ok(json.dumps({"paraphrase": "In other words: " + sentence, "contrast": "It is false that " + sentence})))
-    assert pair.query == sentence and pair.positive.startswith("In other words") and pair.negatives[0].startswith("It is false")
-    failed, _ = _run(item, config, _ok(json.dumps({"paraphrase": sentence, "contrast": "totally different words here"})))
+    (pair, _), _ = _run(
+        item,
+        config,
+        _ok(json.dumps({"paraphrase": "In other words: " + sentence, "contrast": "It is false that " + sentence})),
+    )
+    assert (
+        pair.query == sentence
+        and pair.positive.startswith("In other words")
+        and pair.negatives[0].startswith("It is false")
+    )
+    failed, _ = _run(
+        item, config, _ok(json.dumps({"paraphrase": sentence, "contrast": "totally different words here"}))
+    )
     assert failed.reason == "copies-passage"
     item, config = _item(tmp_path, PairKind.CLASSIFICATION)
     (pair, _), _ = _run(item, config, _ok('{"text": "Shares jumped after the upbeat results call today."}'))
@@ -177,7 +191,7 @@ def test_sts_and_classification_pairs(tmp_path):
 
 def test_sts_contrast_is_optional(tmp_path):
     item, config = _item(tmp_path, PairKind.STS, PromptStyle.FEWSHOT)
-    (pair, _), _ = _run(item, config, _ok('In other words: ' + item.values["sentence"] + '"}'))
+    (pair, _), _ = _run(item, config, _ok("In other words: " + item.values["sentence"] + '"}'))
     assert pair.positive.startswith("In other words") and pair.negatives == ()
 
 

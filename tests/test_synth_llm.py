@@ -13,9 +13,11 @@ import random
 import time
 
 import pytest
+from fake_server import FakeOpenAIServer
+from synth_data import HashEmbedder, read_jsonl
+
 from domainemb.synth.config import PairKind, SynthConfig
 from domainemb.synth.decontam import HeldOut
-from fake_server import FakeOpenAIServer
 from domainemb.synth.llm import (
     LLMError,
     LLMRequest,
@@ -24,7 +26,6 @@ from domainemb.synth.llm import (
     retry_after_seconds,
 )
 from domainemb.synth.pipeline import synthesize
-from synth_data import HashEmbedder, read_jsonl
 
 SECRET = "sk-domainemb-test-SECRET-0123456789"
 
@@ -189,5 +190,9 @@ def test_concurrency_is_bounded(corpus, tmp_path):
             return original(prompt)
 
         server.behaviour = counting
-        synthesize(_config(corpus, tmp_path / "c" / "pairs.jsonl", server, concurrency=3), embedder=HashEmbedder(), held_out=HeldOut.from_texts([]))
+        synthesize(
+            _config(corpus, tmp_path / "c" / "pairs.jsonl", server, concurrency=3),
+            embedder=HashEmbedder(),
+            held_out=HeldOut.from_texts([]),
+        )
     assert peak == 3

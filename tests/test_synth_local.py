@@ -13,17 +13,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from synth_data import read_jsonl, tiny_benchmark, write_corpus
+
 from domainemb.synth.config import PairKind, SynthConfig
 from domainemb.synth.decontam import HeldOut
 from domainemb.synth.pairs import read_pairs
 from domainemb.synth.pipeline import synthesize
 from domainemb.synth.server import free_port, local_model_path
-from synth_data import read_jsonl, tiny_benchmark, write_corpus
 
 SECRET = "sk-domainemb-local-SECRET-77"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python[server] is not installed (make setup installs it)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None,
+        reason="llama-cpp-python[server] is not installed (make setup installs it)",
+    ),
 ]
 
 
@@ -79,7 +83,9 @@ def test_real_generations_through_the_local_server(tmp_path, monkeypatch):
     assert card["items"]["generated"] >= 1  # the small model manages most short queries
     for pair in read_pairs(out):
         assert pair.llm_model == "SmolLM2-135M-Instruct-Q4_1" and 2 <= len(pair.query.split()) <= 40
-    for failure in read_jsonl(out.with_name("pairs.failed.jsonl")) if out.with_name("pairs.failed.jsonl").exists() else []:
+    for failure in (
+        read_jsonl(out.with_name("pairs.failed.jsonl")) if out.with_name("pairs.failed.jsonl").exists() else []
+    ):
         assert failure["reason"]
     assert card["tokens"]["prompt"] > 0
     assert not any("llama_cpp.server" in " ".join(_cmdline(p)) for p in _children(os.getpid()))
@@ -97,7 +103,9 @@ def _cmdline(pid: int) -> list[str]:
 
 def test_kill_9_of_synth_leaves_no_orphan_server(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", docs=2)
-    bench = tiny_benchmark(tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"])
+    bench = tiny_benchmark(
+        tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"]
+    )
     out = tmp_path / "run" / "pairs.jsonl"
     cmd = [sys.executable, "-m", "domainemb.cli.main", "synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(out),
            "--benchmark", str(bench), "--threads", "1", "--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", "1.0"]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from domainemb.errors import DataError
 from domainemb.synth.config import Generator, PairKind
 from domainemb.synth.pairs import AppendLog, Pair, pair_key, read_pairs, write_pairs
@@ -22,15 +23,41 @@ PAIR = Pair(
     llm_model="m",
     template_hash="abc",
 )
-SCHEMA_KEYS = {"key", "query", "positive", "negatives", "persona", "kind", "doc_id", "chunk_id", "generator", "llm_model", "template_hash"}
+SCHEMA_KEYS = {
+    "key",
+    "query",
+    "positive",
+    "negatives",
+    "persona",
+    "kind",
+    "doc_id",
+    "chunk_id",
+    "generator",
+    "llm_model",
+    "template_hash",
+}
 
 
 def test_roundtrip_and_schema(tmp_path):
     path = tmp_path / "pairs.jsonl"
-    other = Pair(**{**PAIR.__dict__, "key": "k2", "negatives": (), "persona": None, "llm_model": None, "template_hash": None, "generator": Generator.ICT})
+    other = Pair(
+        **{
+            **PAIR.__dict__,
+            "key": "k2",
+            "negatives": (),
+            "persona": None,
+            "llm_model": None,
+            "template_hash": None,
+            "generator": Generator.ICT,
+        }
+    )
     write_pairs(path, [PAIR, other])
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert set(records[0]) == SCHEMA_KEYS and records[0]["kind"] == "short-long" and records[0]["negatives"] == ["Costs fell."]
+    assert (
+        set(records[0]) == SCHEMA_KEYS
+        and records[0]["kind"] == "short-long"
+        and records[0]["negatives"] == ["Costs fell."]
+    )
     assert read_pairs(path) == [PAIR, other]
     # extra fields (the raw log's attributes and usage) are ignored by readers
     with open(path, "a") as fh:

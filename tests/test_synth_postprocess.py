@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from synth_data import HashEmbedder, tiny_benchmark
+
 from domainemb.synth.config import Generator, PairKind, SynthConfig
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut, NgramIndex, find_benchmarks, load_held_out
@@ -17,7 +19,6 @@ from domainemb.synth.postprocess import (
     rank_and_mine,
 )
 from domainemb.synth.text import ngram_hashes, words
-from synth_data import HashEmbedder, tiny_benchmark
 
 TEST_DOC = "the central bank raised its policy rate by fifty basis points to fight persistent inflation in the euro area this spring"
 
@@ -30,7 +31,14 @@ def test_ngram_index_matches_a_brute_force_reference():
     texts = ["alpha beta gamma delta epsilon zeta eta", "one two three four five six", "x y"]
     index = NgramIndex.build(texts, n=4)
     reference = {tuple(words(t)[i : i + 4]) for t in texts for i in range(len(words(t)) - 3)}
-    probes = ["Alpha, beta; gamma DELTA!", "beta gamma delta omega", "three four five six seven", "x y", "", "two three four"]
+    probes = [
+        "Alpha, beta; gamma DELTA!",
+        "beta gamma delta omega",
+        "three four five six seven",
+        "x y",
+        "",
+        "two three four",
+    ]
     for probe in probes:
         tokens = words(probe)
         expected = any(tuple(tokens[i : i + 4]) in reference for i in range(len(tokens) - 3))
@@ -54,7 +62,11 @@ def test_decontamination_drops_13_gram_overlap_and_exact_short_texts():
 
 
 def test_exact_and_near_duplicates():
-    pairs = [_pair("a", "What is EBITDA?", "p1"), _pair("b", "what is ebitda", "p2"), _pair("c", "net debt ratio", "p3")]
+    pairs = [
+        _pair("a", "What is EBITDA?", "p1"),
+        _pair("b", "what is ebitda", "p2"),
+        _pair("c", "net debt ratio", "p3"),
+    ]
     step = dedupe_exact(pairs)
     assert [p.key for p in step.pairs] == ["a", "c"] and step.dropped == 1
     emb = np.array([[1, 0], [0.999, 0.0447], [0, 1], [0.6, 0.8]], dtype=np.float32)
@@ -81,7 +93,15 @@ def test_ranking_consistency_and_mining_window_margin_and_same_document():
     q = np.array([[1.0] + [0.9 - 0.02 * j for j in range(1, dim)]], dtype=np.float32)
     q /= np.linalg.norm(q)
     pairs = [_pair("a", "q", pool[0].text, doc="doc0")]
-    config = SynthConfig(domain="finance", corpus=".", out="x.jsonl", negatives=3, mine_ranks=(2, 8), consistency_top_k=5, mine_margin=1.0)
+    config = SynthConfig(
+        domain="finance",
+        corpus=".",
+        out="x.jsonl",
+        negatives=3,
+        mine_ranks=(2, 8),
+        consistency_top_k=5,
+        mine_margin=1.0,
+    )
     result = rank_and_mine(pairs, q, pool, pool_emb, HashEmbedder(), config)
     (pair,) = result.pairs
     other = [p.text for p in pool[1:]]  # ranked doc1, doc2, ... by construction
@@ -96,7 +116,9 @@ def test_ranking_consistency_and_mining_window_margin_and_same_document():
     assert dropped.pairs == [] and dropped.dropped == 1
     # chunks of the positive's own document are never negatives
     same_doc = [dataclasses.replace(c, doc_id="doc0") for c in pool[:5]] + pool[5:]
-    mined = rank_and_mine(pairs, q, same_doc, pool_emb, HashEmbedder(), dataclasses.replace(config, mine_ranks=(0, 30), negatives=25))
+    mined = rank_and_mine(
+        pairs, q, same_doc, pool_emb, HashEmbedder(), dataclasses.replace(config, mine_ranks=(0, 30), negatives=25)
+    )
     assert not {p.text for p in same_doc[:5]} & set(mined.pairs[0].negatives)
 
 
@@ -110,7 +132,11 @@ def test_other_kinds_pass_through_mining():
 
 
 def test_held_out_from_built_benchmarks(tmp_path, monkeypatch):
-    bench = tiny_benchmark(tmp_path / "work" / "benchmarks" / "finance-test", [TEST_DOC, "another test document here"], ["is inflation falling?"])
+    bench = tiny_benchmark(
+        tmp_path / "work" / "benchmarks" / "finance-test",
+        [TEST_DOC, "another test document here"],
+        ["is inflation falling?"],
+    )
     monkeypatch.chdir(tmp_path)
     assert find_benchmarks("finance") == [bench.relative_to(tmp_path)]
     assert find_benchmarks("medicine") == []
@@ -125,18 +151,25 @@ def test_minilm_embedder_ranks_the_right_passage():
     from domainemb.synth.postprocess import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
-    passages = ["The central bank raised interest rates to curb inflation.", "The enzyme catalyses ester hydrolysis.", "Tumours shrank after chemotherapy."]
+    passages = [
+        "The central bank raised interest rates to curb inflation.",
+        "The enzyme catalyses ester hydrolysis.",
+        "Tumours shrank after chemotherapy.",
+    ]
     vecs = emb.encode(passages + ["why did the fed hike rates"])
     assert vecs.shape == (4, 384) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
     assert int(np.argmax(vecs[:3] @ vecs[3])) == 0
 
 
 def test_pool_embeddings_are_cached_beside_the_output(tmp_path):
-    from domainemb.synth.pipeline import synthesize
     from synth_data import write_corpus
 
+    from domainemb.synth.pipeline import synthesize
+
     corpus = write_corpus(tmp_path / "corpus", docs=3)
-    config = SynthConfig(domain="finance", corpus=corpus, out=tmp_path / "run" / "pairs.jsonl", generator=Generator.ICT, chunk_tokens=40)
+    config = SynthConfig(
+        domain="finance", corpus=corpus, out=tmp_path / "run" / "pairs.jsonl", generator=Generator.ICT, chunk_tokens=40
+    )
     first, second = HashEmbedder(), HashEmbedder()
     a = synthesize(config, embedder=first, held_out=HeldOut.from_texts([]))
     b = synthesize(config, embedder=second, held_out=HeldOut.from_texts([]))

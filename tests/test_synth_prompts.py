@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from domainemb.errors import DataError
 from domainemb.synth.config import PairKind, PromptStyle
 from domainemb.synth.personas import (
@@ -37,7 +38,13 @@ def test_each_domain_ships_at_least_25_complete_personas(domain):
 
 def test_finance_personas_include_the_issue_examples():
     names = {p.name for p in builtin_personas("finance")}
-    assert {"equity-analyst", "retail-investor", "credit-risk-officer", "external-auditor", "securities-regulator"} <= names
+    assert {
+        "equity-analyst",
+        "retail-investor",
+        "credit-risk-officer",
+        "external-auditor",
+        "securities-regulator",
+    } <= names
 
 
 USER_YAML = """
@@ -115,14 +122,20 @@ def test_every_shipped_template_renders(kind, style):
 def test_template_override_folder_and_its_errors(tmp_path):
     shipped = load_template(PairKind.SHORT_LONG, PromptStyle.CHAT)
     (tmp_path / "short-long.chat.yaml").write_text(
-        "kind: short-long\nstyle: chat\noutput: [query]\nsystem: S $domain\nuser: U $passage $unknown_value\n", encoding="utf-8"
+        "kind: short-long\nstyle: chat\noutput: [query]\nsystem: S $domain\nuser: U $passage $unknown_value\n",
+        encoding="utf-8",
     )
     mine = load_template(PairKind.SHORT_LONG, PromptStyle.CHAT, tmp_path)
     assert mine.hash != shipped.hash
     with pytest.raises(DataError, match=r"no value for \$unknown_value"):
         mine.request(VALUES, 10, 0.0, None)
-    assert load_template(PairKind.STS, PromptStyle.CHAT, tmp_path).hash == load_template(PairKind.STS, PromptStyle.CHAT).hash
-    (tmp_path / "sts.chat.yaml").write_text("kind: sts\nstyle: chat\noutput: [paraphrase]\nsystem: s\nuser: u\nextra: 1\n", encoding="utf-8")
+    assert (
+        load_template(PairKind.STS, PromptStyle.CHAT, tmp_path).hash
+        == load_template(PairKind.STS, PromptStyle.CHAT).hash
+    )
+    (tmp_path / "sts.chat.yaml").write_text(
+        "kind: sts\nstyle: chat\noutput: [paraphrase]\nsystem: s\nuser: u\nextra: 1\n", encoding="utf-8"
+    )
     with pytest.raises(DataError, match="unknown key 'extra'"):
         load_template(PairKind.STS, PromptStyle.CHAT, tmp_path)
 

@@ -15,8 +15,9 @@ import time
 from collections import Counter
 
 from fake_server import FakeOpenAIServer
-from domainemb.synth.pairs import read_pairs
 from synth_data import read_jsonl, tiny_benchmark, write_corpus
+
+from domainemb.synth.pairs import read_pairs
 
 SECRET = "sk-domainemb-resume-SECRET-42"
 
@@ -43,10 +44,14 @@ def _lines(path) -> int:
 
 def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", docs=4, sentences=12)
-    bench = tiny_benchmark(tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"])
+    bench = tiny_benchmark(
+        tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"]
+    )
     killed, reference = tmp_path / "killed" / "pairs.jsonl", tmp_path / "reference" / "pairs.jsonl"
     with FakeOpenAIServer(latency=0.15) as server:
-        proc = subprocess.Popen(_command(corpus, killed, bench, server.base_url), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            _command(corpus, killed, bench, server.base_url), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         raw = killed.with_name("pairs.raw.jsonl")
         deadline = time.monotonic() + 120
         while _lines(raw) < 12 and proc.poll() is None and time.monotonic() < deadline:
@@ -58,9 +63,13 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path):
         at_kill = _lines(raw)
         assert not killed.exists()  # the final output is written only once generation is complete
 
-        second = subprocess.run(_command(corpus, killed, bench, server.base_url), env=_env(), capture_output=True, timeout=300)
+        second = subprocess.run(
+            _command(corpus, killed, bench, server.base_url), env=_env(), capture_output=True, timeout=300
+        )
         assert second.returncode == 0, second.stderr.decode()
-        third = subprocess.run(_command(corpus, reference, bench, server.base_url), env=_env(), capture_output=True, timeout=300)
+        third = subprocess.run(
+            _command(corpus, reference, bench, server.base_url), env=_env(), capture_output=True, timeout=300
+        )
         assert third.returncode == 0, third.stderr.decode()
 
     records = read_jsonl(raw)

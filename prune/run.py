@@ -43,6 +43,7 @@ from domainemb.prune.report import REPORT, PruneReport, SuiteScores
 from domainemb.prune.sparse_io import save_sparse
 from domainemb.prune.stage_cache import StageCache, pairs_digest, stage_key
 from domainemb.prune.structured import neuron_scores, shrink_ffn
+from domainemb.suites import open_suite, score_models
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
@@ -94,12 +95,21 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
 
     needs_domain_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN) or config.retrain_steps > 0
     needs_general_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_GENERAL)
+    # prune takes any built benchmark for either side (check_kind=False), as it always has.
     domain_bench = (
-        _suite(config, config.domain, stage)
+        open_suite(
+            config.domain, config.size, config.benchmarks, config.domain_benchmark, check_kind=False, on_step=stage
+        )
         if config.evaluate or (needs_domain_pairs and config.pairs is None)
         else None
     )
-    general_bench = _suite(config, Domain.GENERAL, stage) if config.evaluate or needs_general_pairs else None
+    general_bench = (
+        open_suite(
+            Domain.GENERAL, config.size, config.benchmarks, config.general_benchmark, check_kind=False, on_step=stage
+        )
+        if config.evaluate or needs_general_pairs
+        else None
+    )
 
     if config.evaluate:  # unknown task names fail here, before any work
         for bench, tasks in ((domain_bench, config.domain_tasks), (general_bench, config.general_tasks)):
@@ -144,7 +154,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                 ("general", general_bench, config.general_tasks),
             ):
                 dense_out = staging / "results" if config.dense_results is None else Path(config.dense_results)
-                suites_dense[side] = _evaluate(encoder, bench, tasks, dense_out, config, use_cache=True)
+                suites_dense[side] = _main_scores(encoder, bench, tasks, dense_out, config, use_cache=True)
             seconds["evaluation"] = time.perf_counter() - te
 
         stage("choosing calibration pairs")
@@ -284,7 +294,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                 ("domain", domain_bench, config.domain_tasks),
                 ("general", general_bench, config.general_tasks),
             ):
-                scored = _evaluate(pruned, bench, tasks, staging / "results", config, use_cache=config.cache_pruned)
+                scored = _main_scores(pruned, bench, tasks, staging / "results", config, use_cache=config.cache_pruned)
                 suites[side] = SuiteScores.from_scores(str(bench.path), bench.checksum, suites_dense[side], scored)
             seconds["evaluation"] += time.perf_counter() - te
 
@@ -340,18 +350,6 @@ def _load_encoder(name: str) -> SentenceTransformerEncoder:
     return encoder
 
 
-def _suite(config: PruneConfig, domain: Domain, stage: OnStage) -> Benchmark:
-    """Open the built suite for ``domain``, building it first when the folder does not exist."""
-    folder = config.benchmark_folder(domain)
-    if not folder.exists():
-        from domainemb.domains.build import BuildConfig, build_benchmark
-
-        stage(f"building the {domain} suite in {folder}")
-        log.info("building the %s %s suite into %s", domain, config.size, folder)
-        build_benchmark(BuildConfig(domain=domain, out=folder, size=config.size))
-    return Benchmark.open(folder)
-
-
 def _domain_candidates(config: PruneConfig, bench: Benchmark | None) -> tuple[list[TrainingPair], str, str]:
     if config.pairs is not None:
         pairs, checksum = synth_pairs(config.pairs)
@@ -361,22 +359,11 @@ def _domain_candidates(config: PruneConfig, bench: Benchmark | None) -> tuple[li
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _evaluate(
+def _main_scores(
     encoder: Encoder, bench: Benchmark, tasks: tuple[str, ...], out: Path, config: PruneConfig, use_cache: bool
 ) -> dict[str, float]:
-    from domainemb.evaluation.run import EvaluateConfig, evaluate
-
-    result = evaluate(
-        EvaluateConfig(
-            benchmark=bench.path,
-            models=(encoder.name,),
-            tasks=tasks,
-            out=out,
-            seed=config.seed,
-            batch_size=config.eval_batch_size,
-            use_cache=use_cache,
-        ),
-        encoders={encoder.name: encoder},
+    result = score_models(
+        bench, [encoder], out, tasks=tasks, seed=config.seed, batch_size=config.eval_batch_size, use_cache=use_cache
     )
     return {s.task: s.main_score for s in result.scores}
 

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.synth.config import Generator
 from domainemb.types import Domain, Size
 
@@ -21,7 +22,7 @@ app = typer.Typer()
 def build_benchmark(
     domain: Annotated[Domain, typer.Argument(help="Which suite to build.")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Target folder (default: work/benchmarks/DOMAIN-SIZE).")
+        Path | None, typer.Option("--out", help=f"Target folder (default: {DEFAULT_BENCHMARKS}/DOMAIN-SIZE).")
     ] = None,
     size: Annotated[Size, typer.Option(help="lite: deterministic stratified caps; full: everything.")] = Size.LITE,
     task: Annotated[
@@ -46,9 +47,10 @@ def build_benchmark(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Build a self-describing benchmark folder (parquet per task split + manifest.json)."""
-    from domainemb.domains.build import BuildConfig, default_out
+    from domainemb.domains.build import BuildConfig
     from domainemb.domains.build import build_benchmark as build
     from domainemb.domains.registry import domain_tasks
+    from domainemb.suites import suite_folder
     from domainemb.synth.corpus_task import corpus_task_for
 
     extra = ()
@@ -60,7 +62,7 @@ def build_benchmark(
         )
 
     config = BuildConfig(
-        domain=domain, out=out_dir or default_out(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
+        domain=domain, out=out_dir or suite_folder(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
     )
     total = len(domain_tasks(domain)) + len(config.user_tasks) + len(extra)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -89,9 +91,9 @@ def build_benchmark(
 def list_tasks(
     domain: Annotated[list[Domain] | None, typer.Option(help="Only these domains (repeatable).")] = None,
     size: Annotated[Size, typer.Option(help="Which build's sizes to show.")] = Size.LITE,
-    benchmarks: Annotated[Path, typer.Option(help="Where built benchmarks are looked up for sizes.")] = Path(
-        "work/benchmarks"
-    ),
+    benchmarks: Annotated[
+        Path, typer.Option(help="Where built benchmarks are looked up for sizes.")
+    ] = DEFAULT_BENCHMARKS,
 ) -> None:
     """Show domains, tasks, types, sizes and licences (sizes from built benchmarks when present)."""
     from domainemb.domains.catalog import catalog

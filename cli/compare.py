@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size, TaskType
 
 app = typer.Typer()
@@ -28,9 +29,7 @@ def compare(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: work/compare/DOMAIN-SIZE).")
     ] = None,
-    benchmarks: Annotated[Path, typer.Option(help="Folder of built suites, DOMAIN-SIZE each.")] = Path(
-        "work/benchmarks"
-    ),
+    benchmarks: Annotated[Path, typer.Option(help="Folder of built suites, DOMAIN-SIZE each.")] = DEFAULT_BENCHMARKS,
     domain_benchmark: Annotated[
         Path | None, typer.Option(help="A built domain benchmark to use instead (e.g. with your own tasks).")
     ] = None,

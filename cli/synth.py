@@ -18,6 +18,7 @@ from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
 from domainemb.errors import DomainembError
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.synth.config import Generator, PairKind, PromptStyle
 from domainemb.types import Domain
 
@@ -86,7 +87,9 @@ def synth(
     ] = 0.95,
     benchmark: Annotated[
         list[Path] | None,
-        typer.Option(help="Built benchmark(s) to decontaminate against (default: the domain's under work/benchmarks)."),
+        typer.Option(
+            help=f"Built benchmark(s) to decontaminate against (default: the domain's under {DEFAULT_BENCHMARKS})."
+        ),
     ] = None,
     embedding_model: Annotated[
         str | None, typer.Option(help="Model for mining and filtering (default: packaged MiniLM).")

@@ -66,17 +66,15 @@ def render_report(results_dir: Path, out: Path, include: tuple[Path, ...] = ()) 
     Raises:
         DomainembError: no readable analysis in ``results_dir``.
     """
+    from domainemb.atomic import write_atomic
     from domainemb.compare.run import ANALYSIS_FILE, read_analysis
     from domainemb.jsonio import write_json
 
     analysis = read_analysis(results_dir)
     extras = [e for folder in (results_dir, *include) for e in find_extra_sections(folder)]
     html = render_html(analysis, extras)
-    out.mkdir(parents=True, exist_ok=True)
     page = out / REPORT_FILE
-    tmp = out / f".{REPORT_FILE}.tmp"
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, page)
+    write_atomic(page, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     source = results_dir / ANALYSIS_FILE
     write_json(
         out / MANIFEST_FILE,

@@ -1,27 +1,14 @@
-"""Atomic JSON files: written beside the target and renamed into place, so a reader (or a run that
-was killed mid-write) never sees half a file."""
+"""JSON files written atomically (see :mod:`domainemb.atomic`), so a reader never sees half a file."""
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from domainemb.atomic import write_atomic
 
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Let ``write`` fill a hidden temporary file beside ``path``, then rename it into place
-    (parents created; the temporary file is removed if ``write`` fails)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+__all__ = ["write_atomic", "write_json"]  # write_atomic lives in domainemb.atomic; kept importable here
 
 
 def write_json(path: Path, data: Any, *, indent: int = 2, sort_keys: bool = False) -> None:

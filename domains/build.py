@@ -8,7 +8,6 @@ inputs give byte-identical files (no timestamps; content-hash subsampling; fixed
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 import uuid
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import domainemb
+from domainemb.atomic import swap_into_place
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.lite import LiteCaps, subsample
 from domainemb.domains.manifest import MANIFEST, Manifest, TaskEntry
@@ -122,7 +122,7 @@ def build_benchmark(
             tasks=entries,
         )
         (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -171,13 +171,3 @@ def _check_target(out: Path) -> None:
     """Refuse to replace a folder that is not a benchmark (it may hold the user's own files)."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
         raise DomainembError(f"{out}: exists and is not a domainemb benchmark; choose another --out")
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)

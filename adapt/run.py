@@ -40,6 +40,7 @@ from domainemb.adapt.pairs import PairFile, read_pairs
 from domainemb.adapt.progress import OnProgress
 from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
+from domainemb.atomic import swap_into_place
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.jsonio import write_json
@@ -247,9 +248,7 @@ def _save_model(base: SentenceTransformerEncoder, model_dir: Path, tokenizer_set
     tmp = model_dir.parent / f".{model_dir.name}.{uuid.uuid4().hex[:8]}"
     try:
         base.model.save_pretrained(str(tmp))
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
-        os.replace(tmp, model_dir)
+        swap_into_place(tmp, model_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

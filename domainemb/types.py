@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from domainemb.domains.fetch import SourceFiles
+    from domainemb.domains.readers import SourceFiles
     from domainemb.domains.tables import Tables
 
 
@@ -127,10 +127,6 @@ class Source:
     @property
     def checksums(self) -> dict[str, str]:
         return {f.name: f.sha256 for f in self.files}
-
-
-# A builder turns the verified files of a task's sources into its tables.
-TaskBuilder = "Callable[[SourceFiles], Tables]"
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,11 @@ Chemistry 2e textbook (structure-derived tasks, see :mod:`domainemb.domains.open
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
-import unicodedata
 from collections import defaultdict
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from functools import partial
 
+from domainemb.domains.helpers import lowercase_alphanumerics, parse_once, task_spec, text_id
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles, decode, parse_json
 from domainemb.domains.splits import HALVES_NOTE, classification_halves, unambiguous
@@ -145,21 +142,6 @@ SOURCES: list[Source] = [CHEBI20, CHEMBENCH, CHEMPROT, CHEMRXIVQUEST, OPENSTAX_C
 
 
 # ----------------------------------------------------------------------------- shared helpers
-_CACHE: dict[tuple[Path, str], Any] = {}
-
-
-def _cached(files: SourceFiles, src: Source, name: str, parse: Callable[[SourceFiles, Source, str], Any]) -> Any:
-    """Parse one verified file once per process even when several tasks read it."""
-    key = (files.path(src, name), parse.__name__)
-    if key not in _CACHE:
-        _CACHE[key] = parse(files, src, name)
-    return _CACHE[key]
-
-
-def _id(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
 def _records(rows: list[list[str]], src: Source, name: str) -> list[dict[str, str]]:
     """Rows with a header -> dicts; ``#`` comment rows (SPDX headers) are skipped, widths checked."""
     rows = [r for r in rows if not r[0].startswith("#")]
@@ -179,6 +161,7 @@ _ROLE_SPLIT = re.compile(r"(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:an?|the)\s)")
 _MIN_ROLE_COUNT = 10  # per split: rarer roles give too few examples to score
 
 
+@parse_once
 def _chebi_rows(files: SourceFiles, src: Source, name: str) -> list[dict[str, str]]:
     rows = _records(files.csv_rows(src, name, delimiter="\t", quoting=csv.QUOTE_NONE), src, name)
     # The released files escape SMILES' "\" bond symbol as "\\"; undo it so the SMILES are valid.
@@ -198,7 +181,7 @@ def _roles(description: str) -> tuple[str, list[str]]:
 
 
 def _chebi_text_to_molecule(files: SourceFiles) -> Tables:
-    rows = _cached(files, CHEBI20, "test.txt", _chebi_rows)
+    rows = _chebi_rows(files, CHEBI20, "test.txt")
     return retrieval_tables(
         [(r["CID"], "", r["SMILES"]) for r in rows],
         [(f"q{r['CID']}", r["description"]) for r in rows],
@@ -208,7 +191,7 @@ def _chebi_text_to_molecule(files: SourceFiles) -> Tables:
 
 def _chebi_roles(files: SourceFiles) -> Tables:
     splits = {
-        split: [_roles(r["description"]) for r in _cached(files, CHEBI20, name, _chebi_rows)]
+        split: [_roles(r["description"]) for r in _chebi_rows(files, CHEBI20, name)]
         for split, name in (("train", "validation.txt"), ("test", "test.txt"))
     }
     counts = {split: defaultdict(int) for split in splits}
@@ -231,6 +214,7 @@ _PREFERENCE = "Chemical Preference"  # SMILES-pair preference judgements: not na
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
+@parse_once
 def _chembench_questions(files: SourceFiles, src: Source, name: str) -> list[tuple[str, str, str]]:
     """(JSON member path, topic, question text) for every non-preference question."""
     rows = _records(files.csv_rows(src, name), src, name)
@@ -242,6 +226,7 @@ def _chembench_questions(files: SourceFiles, src: Source, name: str) -> list[tup
     ]
 
 
+@parse_once
 def _chembench_json(files: SourceFiles, src: Source, name: str) -> dict[str, dict]:
     return {
         member: parse_json(decode(data, src.key, member), src.key, member)
@@ -251,7 +236,7 @@ def _chembench_json(files: SourceFiles, src: Source, name: str) -> dict[str, dic
 
 
 def _chembench_topics(files: SourceFiles) -> list[tuple[str, str]]:
-    questions = _cached(files, CHEMBENCH, "questions.csv", _chembench_questions)
+    questions = _chembench_questions(files, CHEMBENCH, "questions.csv")
     return unambiguous((text, topic) for _, topic, text in questions)
 
 
@@ -269,8 +254,8 @@ def _textual(option: str) -> bool:
 
 
 def _chembench_reranking(files: SourceFiles) -> Tables:
-    questions = _cached(files, CHEMBENCH, "questions.csv", _chembench_questions)
-    examples = _cached(files, CHEMBENCH, "chembench-data-json.tar.xz", _chembench_json)
+    questions = _chembench_questions(files, CHEMBENCH, "questions.csv")
+    examples = _chembench_json(files, CHEMBENCH, "chembench-data-json.tar.xz")
     corpus: dict[str, str] = {}
     queries: dict[str, str] = {}
     qrels: list[tuple[str, str, int]] = []
@@ -289,11 +274,11 @@ def _chembench_reranking(files: SourceFiles) -> Tables:
         if text in seen:  # templated duplicates: keep the first question with this text
             continue
         seen.add(text)
-        qid = f"q{_id(member)}"
+        qid = f"q{text_id(member)}"
         queries[qid] = text
         candidates[qid] = []
         for option, right in sorted(options.items()):
-            did = _id(option)
+            did = text_id(option)
             corpus.setdefault(did, option)
             candidates[qid].append(did)
             qrels.append((qid, did, int(right)))
@@ -315,11 +300,6 @@ def _chemprot_classification(files: SourceFiles) -> Tables:
 # ----------------------------------------------------------------------------- ChemRxivQuest
 _CHUNK_MIN_WORDS, _CHUNK_MAX_WORDS, _WINDOW_WORDS, _CHUNK_MIN_TAIL = 100, 300, 200, 30
 _MIN_SPAN_CHARS = 30  # shorter normalised spans match too many places to be evidence
-
-
-def _norm(text: str) -> str:
-    """Lower-cased alphanumerics only: the dataset's spans are lower-cased and re-spaced copies of the text."""
-    return re.sub(r"[^a-z0-9]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
 def _chunks(text: str) -> list[str]:
@@ -359,6 +339,7 @@ def _chunks(text: str) -> list[str]:
     return out
 
 
+@parse_once
 def _chemrxiv_docs(files: SourceFiles, src: Source, name: str) -> dict[int, list[str]]:
     docs = {}
     for member, data in files.tar_members(src, name):
@@ -369,7 +350,7 @@ def _chemrxiv_docs(files: SourceFiles, src: Source, name: str) -> dict[int, list
 
 
 def _chemrxiv_retrieval(files: SourceFiles) -> Tables:
-    docs = _cached(files, CHEMRXIVQUEST, "chemrxivquest-full-text.tar.xz", _chemrxiv_docs)
+    docs = _chemrxiv_docs(files, CHEMRXIVQUEST, "chemrxivquest-full-text.tar.xz")
     tsv = files.csv_rows(CHEMRXIVQUEST, "sources.tsv", delimiter="\t", quoting=csv.QUOTE_NONE)
     titles = {int(r["doc_id"]): r["title"].strip() for r in _records(tsv, CHEMRXIVQUEST, "sources.tsv")}
     corpus, bounds, norm_docs = [], {}, {}
@@ -377,9 +358,9 @@ def _chemrxiv_retrieval(files: SourceFiles) -> Tables:
         offsets, pos = [], 0
         for i, chunk in enumerate(chunks):
             corpus.append((f"{n}-{i}", titles.get(n, ""), chunk))
-            pos += len(_norm(chunk))
+            pos += len(lowercase_alphanumerics(chunk))
             offsets.append(pos)
-        bounds[n], norm_docs[n] = offsets, "".join(_norm(c) for c in chunks)
+        bounds[n], norm_docs[n] = offsets, "".join(lowercase_alphanumerics(c) for c in chunks)
 
     queries, qrels = [], []
     rows = _records(files.csv_rows(CHEMRXIVQUEST, "chemrxivquest.csv"), CHEMRXIVQUEST, "chemrxivquest.csv")
@@ -396,7 +377,7 @@ def _chemrxiv_retrieval(files: SourceFiles) -> Tables:
         for ref in parse_json(row["references"], CHEMRXIVQUEST.key, "chemrxivquest.csv"):
             # Spans are cut at character offsets: drop the (possibly partial) first and last words.
             words = ref["content"].split(" ")
-            span = _norm(" ".join(words[1:-1]) if len(words) > 3 else ref["content"])
+            span = lowercase_alphanumerics(" ".join(words[1:-1]) if len(words) > 3 else ref["content"])
             start = norm_docs[n].find(span) if len(span) >= _MIN_SPAN_CHARS else -1
             while start >= 0:
                 end = start + len(span)
@@ -412,89 +393,84 @@ def _chemrxiv_retrieval(files: SourceFiles) -> Tables:
 
 
 # ----------------------------------------------------------------------------- tasks
-def _spec(name: str, type: TaskType, source: Source, description: str, build, annotations: str) -> TaskSpec:
-    return TaskSpec(
-        name=name,
-        domain=Domain.CHEMISTRY,
-        type=type,
-        description=description,
-        sources=(source,),
-        build=build,
-        annotations=annotations,
-        mteb_domains=_MTEB_DOMAINS,
-    )
+_task = partial(task_spec, Domain.CHEMISTRY)
 
 
 TASKS: list[TaskSpec] = [
-    _spec(
+    _task(
         "ChEBI20TextToMoleculeRetrieval",
         TaskType.RETRIEVAL,
-        CHEBI20,
         "Text-to-molecule retrieval on the ChEBI-20 test split (Text2Mol/MolT5): query = a ChEBI natural-language "
         "description of a molecule, corpus = the SMILES strings of all 3,300 test molecules, relevant = the "
         "described molecule's SMILES. Pairs are ChEBI's curated annotations.",
+        (CHEBI20,),
         _chebi_text_to_molecule,
-        "expert-annotated",
+        annotations="expert-annotated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
-    _spec(
+    _task(
         "ChEBI20RoleMultilabelClassification",
         TaskType.MULTILABEL_CLASSIFICATION,
-        CHEBI20,
         "Predict a molecule's ChEBI roles (e.g. plant metabolite, antineoplastic agent, EC 3.* inhibitor) from its "
         "ChEBI-20 description with the 'It has a role as ...' sentence removed. Labels are the roles listed in "
         f"that sentence (ChEBI's curated role annotations), kept when they occur >= {_MIN_ROLE_COUNT} times in "
         "each split; molecules with no kept role are dropped. Train = ChEBI-20 validation split, test = test "
         "split (the train split is not staged).",
+        (CHEBI20,),
         _chebi_roles,
-        "expert-annotated",
+        annotations="expert-annotated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
-    _spec(
+    _task(
         "ChemBenchTopicClassification",
         TaskType.CLASSIFICATION,
-        CHEMBENCH,
         "Classify a ChemBench question (exam, textbook and safety-sheet questions) into its topic as assigned "
         "by the ChemBench authors (Organic, Physical, Analytical, General, Inorganic, Technical Chemistry, "
         "Materials Science, Toxicity/Safety); the SMILES-pair 'Chemical Preference' questions are excluded. "
         + HALVES_NOTE.format("topic"),
+        (CHEMBENCH,),
         _chembench_classification,
-        "expert-annotated",
+        annotations="expert-annotated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
-    _spec(
+    _task(
         "ChemBenchTopicClustering",
         TaskType.CLUSTERING,
-        CHEMBENCH,
         "Cluster ChemBench questions by their author-assigned topic (8 topics; the SMILES-pair 'Chemical "
         "Preference' questions are excluded; duplicate question texts are kept once).",
+        (CHEMBENCH,),
         _chembench_clustering,
-        "expert-annotated",
+        annotations="expert-annotated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
-    _spec(
+    _task(
         "ChemBenchAnswerReranking",
         TaskType.RERANKING,
-        CHEMBENCH,
         "Rerank the answer options of a ChemBench multiple-choice question so that the correct option(s) "
         "(target score > 0 in the question file) come first. Only questions whose options are all worded text "
         "(not bare formulas, numbers or codes) and that have both right and wrong options are used; 'Chemical "
         "Preference' questions are excluded; repeated question texts are kept once.",
+        (CHEMBENCH,),
         _chembench_reranking,
-        "expert-annotated",
+        annotations="expert-annotated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
-    _spec(
+    _task(
         "ChemProtRelationClassification",
         TaskType.CLASSIFICATION,
-        CHEMPROT,
         "Classify the relation between the two marked entities (a chemical and a gene/protein, marked << >> "
         "and [[ ]] in order of appearance) in a PubMed sentence into one of the ChemProt relation types "
         "(INHIBITOR, SUBSTRATE, AGONIST, ...; 13 labels as released by SciBERT). Expert annotations from "
         "BioCreative VI; native train/test splits. Sentences "
         "carrying conflicting labels within a split are dropped, and test sentences are removed from train.",
+        (CHEMPROT,),
         _chemprot_classification,
-        "expert-annotated",
+        annotations="expert-annotated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
-    _spec(
+    _task(
         "ChemRxivQuestRetrieval",
         TaskType.RETRIEVAL,
-        CHEMRXIVQUEST,
         "Retrieve the passage of a ChemRxiv preprint that answers a chemistry question. Questions were generated "
         "by GPT-4o from the preprints and verified by fuzzy matching against the cited source span. Corpus = "
         "all 153 preprint full texts cut into passages (paragraphs merged to >= 100 words, long paragraphs cut "
@@ -503,8 +479,10 @@ TASKS: list[TaskSpec] = [
         "exact match of the normalised span text. Only questions whose source span lies "
         "in the preprint they were generated from (corpus_id) are kept: for about two thirds of the rows the "
         "released span comes from a neighbouring preprint and does not answer the question.",
+        (CHEMRXIVQUEST,),
         _chemrxiv_retrieval,
-        "LM-generated",
+        annotations="LM-generated",
+        mteb_domains=_MTEB_DOMAINS,
     ),
     *openstax_tasks(OPENSTAX_CHEM, Domain.CHEMISTRY, "OpenStaxChem", _MTEB_DOMAINS),
 ]

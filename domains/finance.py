@@ -9,14 +9,13 @@ metadata, and the structure-derived tasks of the OpenStax *Principles of Finance
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from functools import partial
 from typing import Any
 
+from domainemb.domains.helpers import SEED, parse_once, task_spec, text_id
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles
 from domainemb.domains.splits import (
@@ -34,7 +33,6 @@ from domainemb.domains.tables import (
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 
-_SEED = 42
 _FIN = ("Financial",)
 
 
@@ -300,10 +298,6 @@ def _clean(text: Any) -> str:
     return "" if text is None else str(text).strip()
 
 
-def _hash(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
 _SPLIT_NOTE = " " + HALVES_NOTE.format("label")
 
 
@@ -399,7 +393,7 @@ def _fin_num_claim(files: SourceFiles) -> Tables:
 def _semeval(files: SourceFiles) -> Tables:
     name = "SemEval2017Task5Headlines.json"
     # The score is about one company; the same headline can be scored for several companies. Keep a
-    # headline only when every nonzero score it got has the same sign (_unambiguous drops the rest).
+    # headline only when every nonzero score it got has the same sign (unambiguous() drops the rest).
     rows = []
     for rec in files.json(SEMEVAL, name):
         score = float(_field(SEMEVAL, name, rec, "sentiment"))
@@ -408,14 +402,13 @@ def _semeval(files: SourceFiles) -> Tables:
     return classification_halves(rows)
 
 
-@lru_cache(maxsize=4)
-def _fiqa_posts(path: Path, files: SourceFiles) -> tuple[tuple[str, float, str], ...]:
+@parse_once
+def _fiqa_posts(files: SourceFiles, src: Source, name: str) -> tuple[tuple[str, float, str], ...]:
     """(post text, sentiment score, level-1/level-2 aspect) of every FiQA post target."""
-    name = "FiQA_post.json"
     out = []
-    for post in files.json(FIQA, name).values():
-        text = _clean(_field(FIQA, name, post, "sentence"))
-        for info in _field(FIQA, name, post, "info"):
+    for post in files.json(src, name).values():
+        text = _clean(_field(src, name, post, "sentence"))
+        for info in _field(src, name, post, "info"):
             # aspects is a stringified list like "['Stock/Price Action/Bullish']" (one is missing a quote).
             aspect = _clean(info["aspects"]).strip("[]'\" ")
             out.append((text, float(info["sentiment_score"]), "/".join(aspect.split("/")[:2])))
@@ -423,7 +416,7 @@ def _fiqa_posts(path: Path, files: SourceFiles) -> tuple[tuple[str, float, str],
 
 
 def _fiqa(files: SourceFiles) -> tuple[tuple[str, float, str], ...]:
-    return _fiqa_posts(files.path(FIQA, "FiQA_post.json"), files)
+    return _fiqa_posts(files, FIQA, "FiQA_post.json")
 
 
 def _fiqa_sentiment(files: SourceFiles) -> Tables:
@@ -461,15 +454,15 @@ def _table_text(table: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-@lru_cache(maxsize=4)
-def _tatqa_parsed(dev_path: Path, test_path: Path, files: SourceFiles) -> _TatQA:
+@parse_once
+def _tatqa_parsed(files: SourceFiles, src: Source, dev_name: str, test_name: str) -> _TatQA:
     corpus: dict[str, str] = {}  # doc id -> text
     canonical: dict[str, str] = {}  # text -> first doc id, so duplicate paragraphs across reports are one doc
     splits: dict[str, list[_TatQuestion]] = {}
-    for split, name in (("test", "tatqa_dataset_test_gold.json"), ("dev", "tatqa_dataset_dev.json")):
+    for split, name in (("test", test_name), ("dev", dev_name)):
         questions = []
-        for ctx in files.json(TATQA, name):
-            table, paragraphs = _field(TATQA, name, ctx, "table"), _field(TATQA, name, ctx, "paragraphs")
+        for ctx in files.json(src, name):
+            table, paragraphs = _field(src, name, ctx, "table"), _field(src, name, ctx, "paragraphs")
             docs = [(table["uid"], _table_text(table["table"]))]
             docs += [(p["uid"], _clean(p["text"])) for p in paragraphs]
             ids = {}
@@ -481,7 +474,7 @@ def _tatqa_parsed(dev_path: Path, test_path: Path, files: SourceFiles) -> _TatQA
             for q in ctx["questions"]:
                 missing = [o for o in q["rel_paragraphs"] if str(o) not in by_order]
                 if missing:
-                    raise DataError(TATQA.key, name, f"question {q['uid']} cites missing paragraph {missing[0]}")
+                    raise DataError(src.key, name, f"question {q['uid']} cites missing paragraph {missing[0]}")
                 rel = [by_order[str(o)] for o in q["rel_paragraphs"]]
                 if "table" in q["answer_from"]:
                     rel.insert(0, table["uid"])
@@ -499,9 +492,7 @@ def _tatqa_parsed(dev_path: Path, test_path: Path, files: SourceFiles) -> _TatQA
 
 
 def _tatqa(files: SourceFiles) -> _TatQA:
-    return _tatqa_parsed(
-        files.path(TATQA, "tatqa_dataset_dev.json"), files.path(TATQA, "tatqa_dataset_test_gold.json"), files
-    )
+    return _tatqa_parsed(files, TATQA, "tatqa_dataset_dev.json", "tatqa_dataset_test_gold.json")
 
 
 def _tatqa_retrieval(files: SourceFiles) -> Tables:
@@ -547,21 +538,17 @@ class _FinanceBench:
     questions: tuple[tuple[str, str, tuple[str, ...]], ...]  # (id, question, evidence page ids)
 
 
-@lru_cache(maxsize=4)
-def _financebench_parsed(qa_path: Path, doc_path: Path, files: SourceFiles) -> _FinanceBench:
-    qa_name, doc_name = "financebench_open_source.jsonl", "financebench_document_information.jsonl"
-    sector = {
-        _field(FINANCEBENCH, doc_name, d, "doc_name"): _clean(d.get("gics_sector"))
-        for d in files.jsonl(FINANCEBENCH, doc_name)
-    }
+@parse_once
+def _financebench_parsed(files: SourceFiles, src: Source, qa_name: str, doc_name: str) -> _FinanceBench:
+    sector = {_field(src, doc_name, d, "doc_name"): _clean(d.get("gics_sector")) for d in files.jsonl(src, doc_name)}
     pages: dict[str, tuple[str, str, str, str]] = {}
     questions = []
-    for rec in files.jsonl(FINANCEBENCH, qa_name):
+    for rec in files.jsonl(src, qa_name):
         ids = []
-        for ev in _field(FINANCEBENCH, qa_name, rec, "evidence"):
+        for ev in _field(src, qa_name, rec, "evidence"):
             doc = ev["doc_name"]
             if doc not in sector:
-                raise DataError(FINANCEBENCH.key, doc_name, f"no document information for {doc!r}")
+                raise DataError(src.key, doc_name, f"no document information for {doc!r}")
             pid = f"{doc}_p{ev['evidence_page_num']}"
             pages.setdefault(pid, (pid, doc, _clean(ev["evidence_text_full_page"]), sector[doc]))
             ids.append(pid)
@@ -571,9 +558,7 @@ def _financebench_parsed(qa_path: Path, doc_path: Path, files: SourceFiles) -> _
 
 def _financebench(files: SourceFiles) -> _FinanceBench:
     return _financebench_parsed(
-        files.path(FINANCEBENCH, "financebench_open_source.jsonl"),
-        files.path(FINANCEBENCH, "financebench_document_information.jsonl"),
-        files,
+        files, FINANCEBENCH, "financebench_open_source.jsonl", "financebench_document_information.jsonl"
     )
 
 
@@ -607,16 +592,16 @@ class _QAPair:
     features: dict[str, int]
 
 
-@lru_cache(maxsize=4)
-def _subjective_parsed(path: Path, files: SourceFiles) -> tuple[_QAPair, ...]:
+@parse_once
+def _subjective_parsed(files: SourceFiles, src: Source, name: str) -> tuple[_QAPair, ...]:
     out = []
-    for rec in _xlsx_records(files, SUBJECTIVE_QA, _SUBJ_FILE):
-        call = "/".join(_clean(_field(SUBJECTIVE_QA, _SUBJ_FILE, rec, k)) for k in ("TICKER", "QUARTER", "YEAR"))
+    for rec in _xlsx_records(files, src, name):
+        call = "/".join(_clean(_field(src, name, rec, k)) for k in ("TICKER", "QUARTER", "YEAR"))
         feats = {}
         for k in ("CLEAR", "ASSERTIVE", "CAUTIOUS", "OPTIMISTIC", "SPECIFIC", "RELEVANT"):
-            value = _field(SUBJECTIVE_QA, _SUBJ_FILE, rec, k)
+            value = _field(src, name, rec, k)
             if value not in (0, 1, 2):
-                raise DataError(SUBJECTIVE_QA.key, _SUBJ_FILE, f"{k} must be 0, 1 or 2, got {value!r}")
+                raise DataError(src.key, name, f"{k} must be 0, 1 or 2, got {value!r}")
             feats[k] = int(value)
         q, a = _clean(rec["QUESTION"]), _clean(rec["ANSWER"])
         if q and a:
@@ -625,18 +610,18 @@ def _subjective_parsed(path: Path, files: SourceFiles) -> tuple[_QAPair, ...]:
 
 
 def _subjective(files: SourceFiles) -> tuple[_QAPair, ...]:
-    return _subjective_parsed(files.path(SUBJECTIVE_QA, _SUBJ_FILE), files)
+    return _subjective_parsed(files, SUBJECTIVE_QA, _SUBJ_FILE)
 
 
 def _subjective_retrieval(files: SourceFiles) -> Tables:
     pairs = _subjective(files)
-    corpus = {f"a{_hash(p.answer)[:16]}": p.answer for p in pairs}
+    corpus = {f"a{text_id(p.answer)}": p.answer for p in pairs}
     queries: dict[str, str] = {}  # question text -> id
     qrels: dict[tuple[str, str], int] = {}
     for p in pairs:
         if p.features["RELEVANT"] > 0:  # answers rated not relevant (0) stay in the corpus as distractors
-            qid = queries.setdefault(p.question, f"q{_hash(p.question)[:16]}")
-            key = (qid, f"a{_hash(p.answer)[:16]}")
+            qid = queries.setdefault(p.question, f"q{text_id(p.question)}")
+            key = (qid, f"a{text_id(p.answer)}")
             qrels[key] = max(qrels.get(key, 0), p.features["RELEVANT"])
     return retrieval_tables(
         [(did, "", text) for did, text in corpus.items()],
@@ -652,7 +637,7 @@ def _subjective_pairs(files: SourceFiles) -> Tables:
     for p in pairs:
         answers_of[p.question].add(p.answer)
         by_call[p.call].append(p)
-    rng = random.Random(_SEED)
+    rng = random.Random(SEED)
     out: dict[tuple[str, str], int] = {}
     for call in sorted(by_call):
         for p in by_call[call]:
@@ -671,19 +656,13 @@ def _subjective_feature(feature: str):
 
 
 # ----------------------------------------------------------------------------- tasks
-def _task(name: str, type: TaskType, description: str, sources: tuple[Source, ...], build, **kw: Any) -> TaskSpec:
-    return TaskSpec(
-        name=name, domain=Domain.FINANCE, type=type, description=description, sources=sources, build=build, **kw
-    )
-
-
-_C = TaskType.CLASSIFICATION
+_task = partial(task_spec, Domain.FINANCE)
 
 TASKS: list[TaskSpec] = [
     # --- classification
     _task(
         "FinPhraseBankClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Classify a sentence from English financial news about Finnish companies as positive, neutral or "
         "negative for the stock price from an investor's view. Financial PhraseBank v1.0, the subset on "
         "which all 5-8 annotators with finance background agreed (Sentences_AllAgree); duplicate sentences "
@@ -695,7 +674,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "TwitterFinNewsSentimentClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Classify a finance-news tweet as bearish, bullish or neutral (human-annotated Twitter Financial News "
         "Sentiment). Train = the released train split, test = the released validation split.",
         (TWITTER,),
@@ -704,7 +683,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "FOMCHawkishDovishClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Classify a sentence from FOMC meeting minutes, press conferences or speeches as hawkish, dovish or "
         "neutral on monetary policy (Trillion Dollar Words; labels by the authors' annotation guide). "
         "Released train/test split with seed 5768.",
@@ -715,7 +694,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "FinNumClaimClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Decide whether a sentence with numbers from an analyst report or an earnings call states a numerical "
         "claim (a forward-looking projection) or a fact (Numerical Claim Detection in Finance; expert labels). "
         "Analyst-report and earnings-call sentences are pooled; released train/test splits with seed 5768.",
@@ -726,7 +705,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "SemEval2017FinHeadlineSentimentClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Classify a financial news headline as positive or negative. SemEval-2017 Task 5 subtask 2 gives a "
         "company-level sentiment score in [-1, 1] by expert annotators; the label is its sign. Scores of "
         "exactly 0 are dropped, and a headline scored for several companies is kept once if all its scores "
@@ -738,7 +717,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "FiQA2018PostSentimentClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Classify a StockTwits microblog post as positive or negative about its target stock. FiQA-2018 "
         "Task 1 gives a sentiment score in [-1, 1] per post target; the label is its sign (the one score "
         "of exactly 0 is dropped)." + _SPLIT_NOTE,
@@ -748,7 +727,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "TATQAAnswerTypeClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Classify a question about a company's financial report by the kind of answer it needs, as annotated "
         "in TAT-QA: span, multi-span, arithmetic (a computed value) or count. Train = TAT-QA dev questions, "
         "test = TAT-QA test (gold) questions; question texts occurring in test are dropped from train.",
@@ -759,7 +738,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "SubjectiveQASpecificityClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Rate how specific an executive's answer in an earnings-call Q&A is (0, 1 or 2, the SubjECTive-QA "
         "SPECIFIC feature, human-annotated). Text = the answer alone; answers occurring with different "
         "ratings are dropped." + _SPLIT_NOTE,
@@ -769,7 +748,7 @@ TASKS: list[TaskSpec] = [
     ),
     _task(
         "SubjectiveQAOptimismClassification",
-        _C,
+        TaskType.CLASSIFICATION,
         "Rate how optimistic an executive's answer in an earnings-call Q&A is (0, 1 or 2, the SubjECTive-QA "
         "OPTIMISTIC feature, human-annotated). Text = the answer alone; answers occurring with different "
         "ratings are dropped." + _SPLIT_NOTE,
@@ -834,7 +813,7 @@ TASKS: list[TaskSpec] = [
         TaskType.PAIR_CLASSIFICATION,
         "Decide whether an answer from an earnings call responds to the given analyst question. Positives "
         "are the transcript's own (question, answer) pairs; negatives are DERIVED: each question paired "
-        f"with another answer from the same call (a hard negative, drawn with random.Random({_SEED})), plus "
+        f"with another answer from the same call (a hard negative, drawn with random.Random({SEED})), plus "
         "the transcript pairs whose answer annotators rated not relevant (RELEVANT = 0).",
         (SUBJECTIVE_QA,),
         _subjective_pairs,

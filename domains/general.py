@@ -24,8 +24,10 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import partial
 from pathlib import PurePosixPath
 
+from domainemb.domains.helpers import task_spec
 from domainemb.domains.readers import SourceFiles, decode, parse_json
 from domainemb.domains.splits import (
     HALVES_NOTE,
@@ -43,7 +45,6 @@ from domainemb.domains.tables import (
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 
-_SEED = 42
 _GH = "https://github.com/"
 _OPEN, _NC, _UNCLEAR = LicenceFlag.OPEN, LicenceFlag.NC, LicenceFlag.UNCLEAR
 
@@ -753,27 +754,7 @@ def _summeval(files: SourceFiles) -> Tables:
 
 
 # ============================================================================ tasks
-def _task(
-    name: str,
-    type: TaskType,
-    description: str,
-    sources: tuple[Source, ...],
-    build,
-    mteb_domains: tuple[str, ...],
-    annotations: str = "human-annotated",
-    **score_range: float,
-) -> TaskSpec:
-    return TaskSpec(
-        name=name,
-        domain=Domain.GENERAL,
-        type=type,
-        description=description,
-        sources=sources,
-        build=build,
-        annotations=annotations,
-        mteb_domains=mteb_domains,
-        **score_range,
-    )
+_task = partial(task_spec, Domain.GENERAL)
 
 
 _STS_TEXT = (
@@ -799,7 +780,7 @@ TASKS: list[TaskSpec] = [
         f"{_STS_TEXT}; STS Benchmark test split (news headlines, image/video captions, forum posts), as MTEB.",
         (STSB,),
         _stsb,
-        ("Blog", "News", "Written"),
+        mteb_domains=("Blog", "News", "Written"),
         min_score=0.0,
         max_score=5.0,
     ),
@@ -811,7 +792,7 @@ TASKS: list[TaskSpec] = [
         "pairs of train, trial and test, as MTEB SICK-R.",
         (SICK,),
         _sick,
-        ("Web", "Written"),
+        mteb_domains=("Web", "Written"),
         min_score=1.0,
         max_score=5.0,
     ),
@@ -823,7 +804,7 @@ TASKS: list[TaskSpec] = [
             f"STS{year[2:]}.",
             (STS12_15,),
             _sts_year(year),
-            _STS_DOMAINS[year],
+            mteb_domains=_STS_DOMAINS[year],
             min_score=0.0,
             max_score=5.0,
         )
@@ -836,7 +817,7 @@ TASKS: list[TaskSpec] = [
         "postediting, question-question; unscored pairs of the release dropped), as MTEB STS16.",
         (STS16,),
         _sts16,
-        ("Blog", "Web", "Spoken", "Written"),
+        mteb_domains=("Blog", "Web", "Spoken", "Written"),
         min_score=0.0,
         max_score=5.0,
     ),
@@ -848,7 +829,7 @@ TASKS: list[TaskSpec] = [
         "sentence pairs judged paraphrase or not by two human annotators, a third breaking ties).",
         (MRPC,),
         _mrpc,
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
     ),
     _task(
         "TwitterPIT2015PairClassification",
@@ -858,7 +839,7 @@ TASKS: list[TaskSpec] = [
         "pair set.",
         (PIT,),
         _pit,
-        ("Social", "Written"),
+        mteb_domains=("Social", "Written"),
     ),
     _task(
         "TwitterURLTestPairClassification",
@@ -869,7 +850,7 @@ TASKS: list[TaskSpec] = [
         "kept once, and dropped where the rounds disagree.",
         (TWITTER_URL,),
         _twitter_url,
-        ("Social", "News", "Written"),
+        mteb_domains=("Social", "News", "Written"),
     ),
     # ---------------------------------------------------------------- classification
     _task(
@@ -879,7 +860,7 @@ TASKS: list[TaskSpec] = [
         "queries per intent); official train/test split, as MTEB Banking77Classification.",
         (BANKING77,),
         lambda f: classification_native(_banking77(f, "train"), _banking77(f, "test")),
-        ("Written",),
+        mteb_domains=("Written",),
     ),
     _task(
         "CLINC150Classification",
@@ -888,7 +869,7 @@ TASKS: list[TaskSpec] = [
         "per intent); official in-scope train/test split of CLINC150 'full' (out-of-scope queries not used).",
         (CLINC150,),
         lambda f: classification_native(_clinc150(f, "train"), _clinc150(f, "test")),
-        ("Written",),
+        mteb_domains=("Written",),
     ),
     _task(
         "EmotionClassification",
@@ -898,7 +879,7 @@ TASKS: list[TaskSpec] = [
         "MTEB EmotionClassification.",
         (EMOTION,),
         lambda f: classification_native(_emotion(f, "train"), _emotion(f, "test")),
-        ("Social", "Written"),
+        mteb_domains=("Social", "Written"),
         annotations="derived",
     ),
     _task(
@@ -909,7 +890,7 @@ TASKS: list[TaskSpec] = [
         "The release's repeated quote escaping is undone.",
         (AMAZON_CF,),
         lambda f: classification_native(_counterfactual(f, "train"), _counterfactual(f, "test")),
-        ("Reviews", "Written"),
+        mteb_domains=("Reviews", "Written"),
     ),
     _task(
         "ImdbSplitClassification",
@@ -919,7 +900,7 @@ TASKS: list[TaskSpec] = [
         "separate train split). " + _NO_TRAIN.format(n="25,000"),
         (IMDB,),
         lambda f: classification_halves(_imdb(f)),
-        ("Reviews", "Written"),
+        mteb_domains=("Reviews", "Written"),
         annotations="derived",
     ),
     _task(
@@ -931,7 +912,7 @@ TASKS: list[TaskSpec] = [
         lambda f: classification_native(
             _prefixed(f, SST2, "stsa.binary.train", _POLARITY), _prefixed(f, SST2, "stsa.binary.test", _POLARITY)
         ),
-        ("Reviews", "Written"),
+        mteb_domains=("Reviews", "Written"),
     ),
     _task(
         "MRClassification",
@@ -940,7 +921,7 @@ TASKS: list[TaskSpec] = [
         "review being marked fresh or rotten. " + _NO_TRAIN.format(n="10,662"),
         (SENTEVAL,),
         lambda f: classification_halves(_prefixed(f, SENTEVAL, "rt-polarity.all", _POLARITY, "cp1252")),
-        ("Reviews", "Written"),
+        mteb_domains=("Reviews", "Written"),
         annotations="derived",
     ),
     _task(
@@ -950,7 +931,7 @@ TASKS: list[TaskSpec] = [
         "human-annotated product opinions). " + _NO_TRAIN.format(n="3,775"),
         (SENTEVAL,),
         lambda f: classification_halves(_prefixed(f, SENTEVAL, "custrev.all", _POLARITY)),
-        ("Reviews", "Written"),
+        mteb_domains=("Reviews", "Written"),
     ),
     _task(
         "SUBJClassification",
@@ -962,7 +943,7 @@ TASKS: list[TaskSpec] = [
         lambda f: classification_halves(
             _prefixed(f, SENTEVAL, "subj.all", {"0": "subjective", "1": "objective"}, "cp1252")
         ),
-        ("Reviews", "Written"),
+        mteb_domains=("Reviews", "Written"),
         annotations="derived",
     ),
     _task(
@@ -972,7 +953,7 @@ TASKS: list[TaskSpec] = [
         "news opinion expressions). " + _NO_TRAIN.format(n="10,606"),
         (SENTEVAL,),
         lambda f: classification_halves(_prefixed(f, SENTEVAL, "mpqa.all", _POLARITY)),
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
     ),
     _task(
         "TRECClassification",
@@ -981,7 +962,7 @@ TASKS: list[TaskSpec] = [
         "LOC, NUM; human-annotated); official 5,452-question train and TREC-10 500-question test, as in SentEval.",
         (TREC,),
         lambda f: classification_native(_trec(f, "train"), _trec(f, "test")),
-        ("Written",),
+        mteb_domains=("Written",),
     ),
     _task(
         "AGNewsClassification",
@@ -991,7 +972,7 @@ TASKS: list[TaskSpec] = [
         + _NO_TRAIN.format(n="7,600"),
         (AG_NEWS,),
         lambda f: classification_halves(_ag_news(f)),
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
         annotations="derived",
     ),
     _task(
@@ -1001,7 +982,7 @@ TASKS: list[TaskSpec] = [
         "labels are the group each post was sent to (derived). Official 20news-bydate train/test split.",
         (NEWSGROUPS,),
         lambda f: classification_native(_newsgroup_posts(f, "train"), _newsgroup_posts(f, "test")),
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
         annotations="derived",
     ),
     # ---------------------------------------------------------------- clustering
@@ -1013,7 +994,7 @@ TASKS: list[TaskSpec] = [
         "are kept once.",
         (NEWSGROUPS,),
         lambda f: _clustering(_newsgroup_subjects(f)),
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
         annotations="derived",
     ),
     _task(
@@ -1022,7 +1003,7 @@ TASKS: list[TaskSpec] = [
         "Clustering of the BANKING77 test queries by their 77 human-assigned intents.",
         (BANKING77,),
         lambda f: _clustering(_banking77(f, "test")),
-        ("Written",),
+        mteb_domains=("Written",),
     ),
     _task(
         "CLINC150Clustering",
@@ -1030,7 +1011,7 @@ TASKS: list[TaskSpec] = [
         "Clustering of the CLINC150 in-scope test queries by their 150 human-assigned intents.",
         (CLINC150,),
         lambda f: _clustering(_clinc150(f, "test")),
-        ("Written",),
+        mteb_domains=("Written",),
     ),
     _task(
         "AGNewsClustering",
@@ -1039,7 +1020,7 @@ TASKS: list[TaskSpec] = [
         "feed (World, Sports, Business, Sci/Tech; derived).",
         (AG_NEWS,),
         lambda f: _clustering(_ag_news(f)),
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
         annotations="derived",
     ),
     # ---------------------------------------------------------------- retrieval / reranking
@@ -1050,7 +1031,7 @@ TASKS: list[TaskSpec] = [
         "must retrieve that paragraph among all 2,067 dev paragraphs (titled by article); nDCG@10.",
         (SQUAD,),
         _squad,
-        ("Encyclopaedic", "Written"),
+        mteb_domains=("Encyclopaedic", "Written"),
     ),
     _task(
         "WikiQARetrieval",
@@ -1059,7 +1040,7 @@ TASKS: list[TaskSpec] = [
         "crowd workers to answer it, among all test candidate sentences pooled (lower-cased, tokenised); nDCG@10.",
         (WIKIQA,),
         lambda f: _wikiqa(f, rerank=False),
-        ("Encyclopaedic", "Written"),
+        mteb_domains=("Encyclopaedic", "Written"),
     ),
     _task(
         "WikiQAReranking",
@@ -1069,7 +1050,7 @@ TASKS: list[TaskSpec] = [
         "out (as the filtered WikiQA qrels); MAP.",
         (WIKIQA,),
         lambda f: _wikiqa(f, rerank=True),
-        ("Encyclopaedic", "Written"),
+        mteb_domains=("Encyclopaedic", "Written"),
     ),
     # ---------------------------------------------------------------- summarization
     _task(
@@ -1080,7 +1061,7 @@ TASKS: list[TaskSpec] = [
         "summaries; 100 articles, as MTEB SummEval (BARTScore's tokenised, normal-cased text).",
         (SUMMEVAL,),
         _summeval,
-        ("News", "Written"),
+        mteb_domains=("News", "Written"),
         annotations="expert-annotated",
         min_score=1.0,
         max_score=5.0,

@@ -14,15 +14,14 @@ and MeQSum as a summarization task (mteb's Summarization needs human-scored mach
 
 from __future__ import annotations
 
-import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+from domainemb.domains.helpers import collapse_whitespace, parse_once, task_spec, text_id
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles, decode
 from domainemb.domains.splits import HALVES_NOTE, classification_halves, halves, unambiguous
@@ -34,8 +33,6 @@ from domainemb.domains.tables import (
 )
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
-
-_SEED = 42
 
 # ----------------------------------------------------------------------------- sources
 BIOSSES = Source(
@@ -191,16 +188,6 @@ SOURCES: list[Source] = [BIOSSES, HOC, HEALTHVER, MEDICAL_ABSTRACTS, MQP, MEDQUA
 
 
 # ----------------------------------------------------------------------------- shared helpers
-def _norm(text: str) -> str:
-    """Collapse whitespace runs (XML indentation, CSV line breaks) to single spaces."""
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _hid(text: str) -> str:
-    """Stable id of a text, so identical texts share one corpus document."""
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
 def _dict_rows(files: SourceFiles, src: Source, name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """CSV rows as dicts keyed by the header row, which must hold ``columns``."""
     header, *rows = files.csv_rows(src, name)
@@ -208,17 +195,6 @@ def _dict_rows(files: SourceFiles, src: Source, name: str, columns: tuple[str, .
     if missing:
         raise DataError(src.key, name, f"missing column {missing[0]!r} (header: {header})")
     return [dict(zip(header, row)) for row in rows]
-
-
-def _cached(files: SourceFiles, src: Source, parse: Callable[[SourceFiles, Source], Any]) -> Any:
-    """Parse a source's archive once per verified path (several tasks share it)."""
-    key = (files.path(src, src.files[0].name), parse.__name__)
-    if key not in _PARSED:
-        _PARSED[key] = parse(files, src)
-    return _PARSED[key]
-
-
-_PARSED: dict[tuple[Path, str], Any] = {}
 
 
 # ----------------------------------------------------------------------------- BIOSSES
@@ -230,7 +206,7 @@ def _biosses_sts(files: SourceFiles) -> Tables:
             score = float(r["Annotation scores"])
         except ValueError:
             raise DataError(BIOSSES.key, name, f"non-numeric score {r['Annotation scores']!r}") from None
-        pairs.append((_norm(r["Sentence 1"]), _norm(r["Sentence 2"]), score))
+        pairs.append((collapse_whitespace(r["Sentence 1"]), collapse_whitespace(r["Sentence 2"]), score))
     return pair_tables(pairs, TaskType.STS)
 
 
@@ -249,14 +225,17 @@ HALLMARKS = (
 )
 
 
-def _hoc_abstracts(files: SourceFiles, src: Source) -> list[tuple[str, tuple[str, ...]]]:
+_HOC_ARCHIVE = "HoC-text-labels.tar.xz"
+
+
+@parse_once
+def _hoc_abstracts(files: SourceFiles, src: Source, name: str) -> list[tuple[str, tuple[str, ...]]]:
     """(abstract, its top-level hallmarks) per PMID, in PMID order.
 
     A labels file holds one ``<``-prefixed field per sentence; a field lists that sentence's labels
     joined by ``AND`` (``NULL`` or blank = none), each a ``--``-joined path in the 37-class taxonomy.
     The abstract's labels are the union of the top-level hallmarks over its sentences.
     """
-    name = src.files[0].name
     texts: dict[str, str] = {}
     labels: dict[str, str] = {}
     for member, data in files.tar_members(src, name):
@@ -276,19 +255,19 @@ def _hoc_abstracts(files: SourceFiles, src: Source) -> list[tuple[str, tuple[str
                     if top not in HALLMARKS:
                         raise DataError(src.key, f"HoC/labels/{pmid}.txt", f"unknown hallmark {top!r}")
                     hallmarks.add(top)
-        text = _norm(texts[pmid])
+        text = collapse_whitespace(texts[pmid])
         if text:
             out.append((text, tuple(sorted(hallmarks))))
     return out
 
 
 def _hoc_multilabel(files: SourceFiles) -> Tables:
-    split = halves(((t, list(ls)) for t, ls in _cached(files, HOC, _hoc_abstracts)), stratum=tuple)
+    split = halves(((t, list(ls)) for t, ls in _hoc_abstracts(files, HOC, _HOC_ARCHIVE)), stratum=tuple)
     return labelled_tables(split, TaskType.MULTILABEL_CLASSIFICATION)
 
 
 def _hoc_clustering(files: SourceFiles) -> Tables:
-    rows = [(t, ls[0]) for t, ls in _cached(files, HOC, _hoc_abstracts) if len(ls) == 1]
+    rows = [(t, ls[0]) for t, ls in _hoc_abstracts(files, HOC, _HOC_ARCHIVE) if len(ls) == 1]
     return labelled_tables({"test": rows}, TaskType.CLUSTERING)
 
 
@@ -296,7 +275,12 @@ def _hoc_clustering(files: SourceFiles) -> Tables:
 def _healthver(files: SourceFiles) -> list[tuple[str, str, str, str]]:
     """Distinct (claim, evidence, label, topic question) rows of the test split."""
     rows = {
-        (_norm(r["claim"]), _norm(r["evidence"]), r["label"].strip(), _norm(r["question"]))
+        (
+            collapse_whitespace(r["claim"]),
+            collapse_whitespace(r["evidence"]),
+            r["label"].strip(),
+            collapse_whitespace(r["question"]),
+        )
         for r in _dict_rows(files, HEALTHVER, "healthver_test.csv", ("claim", "evidence", "label", "question"))
     }
     bad = {r[2] for r in rows} - {"Supports", "Refutes", "Neutral"}
@@ -317,12 +301,12 @@ def _healthver_reranking(files: SourceFiles) -> Tables:
     for claim, evidence, label, _ in _healthver(files):
         judged[claim][evidence] = int(label != "Neutral")
     judged = {c: ev for c, ev in judged.items() if 0 < sum(ev.values()) < len(ev)}
-    corpus = {_hid(e): e for ev in judged.values() for e in ev}
+    corpus = {text_id(e): e for ev in judged.values() for e in ev}
     return retrieval_tables(
         [(did, "", text) for did, text in sorted(corpus.items())],
-        [(f"q{_hid(c)}", c) for c in judged],
-        [(f"q{_hid(c)}", _hid(e), s) for c, ev in judged.items() for e, s in ev.items()],
-        candidates={f"q{_hid(c)}": [_hid(e) for e in ev] for c, ev in judged.items()},
+        [(f"q{text_id(c)}", c) for c in judged],
+        [(f"q{text_id(c)}", text_id(e), s) for c, ev in judged.items() for e, s in ev.items()],
+        candidates={f"q{text_id(c)}": [text_id(e) for e in ev] for c, ev in judged.items()},
     )
 
 
@@ -343,7 +327,7 @@ def _medical_abstracts(files: SourceFiles) -> list[tuple[str, str]]:
     for r in _dict_rows(files, MEDICAL_ABSTRACTS, "medical_tc_test.csv", ("condition_label", "medical_abstract")):
         if r["condition_label"] not in names:
             raise DataError(MEDICAL_ABSTRACTS.key, "medical_tc_test.csv", f"unknown label {r['condition_label']!r}")
-        text = _norm(r["medical_abstract"])
+        text = collapse_whitespace(r["medical_abstract"])
         if text:
             rows.append((text, names[r["condition_label"]]))
     return sorted(unambiguous(rows))
@@ -363,7 +347,7 @@ def _mqp_pairs(files: SourceFiles) -> Tables:
     for row in files.csv_rows(MQP, "mqp.csv"):  # no header: dr_id, question_1, question_2, label
         if len(row) != 4 or row[3] not in ("0", "1"):
             raise DataError(MQP.key, "mqp.csv", f"expected dr_id,question_1,question_2,0/1, got {row[:4]}")
-        pairs.append((_norm(row[1]), _norm(row[2]), int(row[3])))
+        pairs.append((collapse_whitespace(row[1]), collapse_whitespace(row[2]), int(row[3])))
     return pair_tables([p for p in pairs if p[0] and p[1]], TaskType.PAIR_CLASSIFICATION)
 
 
@@ -380,9 +364,12 @@ def _is_stub(answer: str) -> bool:
     return len(answer.split()) < 5 or answer.endswith(("?", ":"))
 
 
-def _medquad_pairs(files: SourceFiles, src: Source) -> list[_QA]:
+_MEDQUAD_ARCHIVE = "MedQuAD-xml.tar.xz"
+
+
+@parse_once
+def _medquad_pairs(files: SourceFiles, src: Source, name: str) -> list[_QA]:
     """QA pairs with a usable answer (folders 10-12 had their answers removed for copyright)."""
-    name = src.files[0].name
     out = []
     for member, data in files.tar_members(src, name):
         if not member.endswith(".xml"):
@@ -392,22 +379,23 @@ def _medquad_pairs(files: SourceFiles, src: Source) -> list[_QA]:
         except ET.ParseError as exc:
             raise DataError(src.key, member, f"malformed XML: {exc}") from None
         for pair in root.iter("QAPair"):
-            question, answer = _norm(pair.findtext("Question") or ""), _norm(pair.findtext("Answer") or "")
+            question = collapse_whitespace(pair.findtext("Question") or "")
+            answer = collapse_whitespace(pair.findtext("Answer") or "")
             if question and answer and not _is_stub(answer):
                 out.append(_QA(member, question, answer))
     return sorted(set(out), key=lambda qa: (qa.page, qa.question, qa.answer))
 
 
 def _medquad_retrieval(files: SourceFiles) -> Tables:
-    qas = _cached(files, MEDQUAD, _medquad_pairs)
-    corpus = {_hid(qa.answer): qa.answer for qa in qas}
-    queries = {f"q{_hid(qa.question)}": qa.question for qa in qas}
-    qrels = dict.fromkeys((f"q{_hid(qa.question)}", _hid(qa.answer), 1) for qa in qas)
+    qas = _medquad_pairs(files, MEDQUAD, _MEDQUAD_ARCHIVE)
+    corpus = {text_id(qa.answer): qa.answer for qa in qas}
+    queries = {f"q{text_id(qa.question)}": qa.question for qa in qas}
+    qrels = dict.fromkeys((f"q{text_id(qa.question)}", text_id(qa.answer), 1) for qa in qas)
     return retrieval_tables([(d, "", t) for d, t in sorted(corpus.items())], queries.items(), qrels)
 
 
 def _medquad_reranking(files: SourceFiles) -> Tables:
-    qas = _cached(files, MEDQUAD, _medquad_pairs)
+    qas = _medquad_pairs(files, MEDQUAD, _MEDQUAD_ARCHIVE)
     page_answers: dict[str, set[str]] = defaultdict(set)
     for qa in qas:
         page_answers[qa.page].add(qa.answer)
@@ -418,12 +406,12 @@ def _medquad_reranking(files: SourceFiles) -> Tables:
         pool[qa.question] |= page_answers[qa.page]
     # Keep questions whose pages also answer other questions: those answers are the hard negatives.
     kept = [q for q in relevant if pool[q] - relevant[q]]
-    corpus = {_hid(a): a for q in kept for a in pool[q]}
+    corpus = {text_id(a): a for q in kept for a in pool[q]}
     return retrieval_tables(
         [(d, "", t) for d, t in sorted(corpus.items())],
-        [(f"q{_hid(q)}", q) for q in kept],
-        [(f"q{_hid(q)}", _hid(a), 1) for q in kept for a in sorted(relevant[q])],
-        candidates={f"q{_hid(q)}": sorted(_hid(a) for a in pool[q]) for q in kept},
+        [(f"q{text_id(q)}", q) for q in kept],
+        [(f"q{text_id(q)}", text_id(a), 1) for q in kept for a in sorted(relevant[q])],
+        candidates={f"q{text_id(q)}": sorted(text_id(a) for a in pool[q]) for q in kept},
     )
 
 
@@ -433,11 +421,11 @@ def _meqsum_retrieval(files: SourceFiles) -> Tables:
     header, *rows = files.xlsx_rows(MEQSUM, name)
     if tuple(header[:3]) != ("File", "CHQ", "Summary"):
         raise DataError(MEQSUM.key, name, f"expected columns File, CHQ, Summary, got {header[:3]}")
-    pairs = sorted({(_norm(str(r[1])), _norm(str(r[2]))) for r in rows if r[1] and r[2]})
+    pairs = sorted({(collapse_whitespace(str(r[1])), collapse_whitespace(str(r[2]))) for r in rows if r[1] and r[2]})
     return retrieval_tables(
-        sorted({(_hid(s), "", s) for _, s in pairs}),
-        sorted({(f"q{_hid(chq)}", chq) for chq, _ in pairs}),
-        [(f"q{_hid(chq)}", _hid(s), 1) for chq, s in pairs],
+        sorted({(text_id(s), "", s) for _, s in pairs}),
+        sorted({(f"q{text_id(chq)}", chq) for chq, _ in pairs}),
+        [(f"q{text_id(chq)}", text_id(s), 1) for chq, s in pairs],
     )
 
 
@@ -458,8 +446,8 @@ def _pubmedqa(files: SourceFiles) -> tuple[dict[str, dict], set[str]]:
 def _pubmedqa_retrieval(files: SourceFiles) -> Tables:
     items, test = _pubmedqa(files)
     return retrieval_tables(
-        [(pmid, "", _norm(" ".join(it["CONTEXTS"]))) for pmid, it in sorted(items.items())],
-        [(f"q{pmid}", _norm(items[pmid]["QUESTION"])) for pmid in sorted(test)],
+        [(pmid, "", collapse_whitespace(" ".join(it["CONTEXTS"]))) for pmid, it in sorted(items.items())],
+        [(f"q{pmid}", collapse_whitespace(items[pmid]["QUESTION"])) for pmid in sorted(test)],
         [(f"q{pmid}", pmid, 1) for pmid in sorted(test)],
     )
 
@@ -468,7 +456,7 @@ def _pubmedqa_classification(files: SourceFiles) -> Tables:
     items, test = _pubmedqa(files)
     splits: dict[str, list[tuple[str, str]]] = {"train": [], "test": []}
     for pmid, it in sorted(items.items()):
-        text = _norm(f"{it['QUESTION']} {it['LONG_ANSWER']}")
+        text = collapse_whitespace(f"{it['QUESTION']} {it['LONG_ANSWER']}")
         splits["test" if pmid in test else "train"].append((text, it["final_decision"]))
     seen = {t for t, _ in splits["test"]}
     splits["train"] = [r for r in splits["train"] if r[0] not in seen]
@@ -479,10 +467,7 @@ def _pubmedqa_classification(files: SourceFiles) -> Tables:
 _ACADEMIC = ("Medical", "Academic")
 
 
-def _task(name: str, type: TaskType, description: str, source: Source, build, **kw: Any) -> TaskSpec:
-    return TaskSpec(
-        name=name, domain=Domain.MEDICINE, type=type, description=description, sources=(source,), build=build, **kw
-    )
+_task = partial(task_spec, Domain.MEDICINE)
 
 
 TASKS: list[TaskSpec] = [
@@ -491,7 +476,7 @@ TASKS: list[TaskSpec] = [
         TaskType.STS,
         "Semantic similarity of 100 sentence pairs from biomedical papers (BIOSSES). Score = mean of five "
         "domain experts' 0-4 similarity ratings.",
-        BIOSSES,
+        (BIOSSES,),
         _biosses_sts,
         min_score=0.0,
         max_score=4.0,
@@ -505,7 +490,7 @@ TASKS: list[TaskSpec] = [
         "classes; an abstract may have none). Experts labelled each sentence with the 37-class HoC taxonomy; an "
         "abstract's labels are the union of its sentences' top-level hallmarks. The corpus ships no split: "
         + HALVES_NOTE.format("label set"),
-        HOC,
+        (HOC,),
         _hoc_multilabel,
         annotations="expert-annotated",
         mteb_domains=_ACADEMIC,
@@ -515,7 +500,7 @@ TASKS: list[TaskSpec] = [
         TaskType.CLUSTERING,
         "Cluster PubMed abstracts by the hallmark of cancer they discuss. Only abstracts whose expert sentence "
         "labels all fall under a single top-level hallmark are kept (10 clusters).",
-        HOC,
+        (HOC,),
         _hoc_clustering,
         annotations="expert-annotated",
         mteb_domains=_ACADEMIC,
@@ -526,7 +511,7 @@ TASKS: list[TaskSpec] = [
         "Decide whether a scientific evidence passage (CORD-19 abstract) supports a real-world COVID-19 health "
         "claim. HealthVer test split, annotated Supports / Refutes / Neutral; as in mteb's XNLI, Supports = 1, "
         "Refutes = 0 and Neutral pairs are left out. Duplicate rows are merged.",
-        HEALTHVER,
+        (HEALTHVER,),
         _healthver_pairs,
         mteb_domains=("Medical", "Academic", "Web"),
     ),
@@ -537,7 +522,7 @@ TASKS: list[TaskSpec] = [
         "refuting the claim are relevant, passages annotated Neutral are judged non-relevant. HealthVer test "
         "split; candidates = every passage annotated for the claim; claims with only relevant or only neutral "
         "passages are left out.",
-        HEALTHVER,
+        (HEALTHVER,),
         _healthver_reranking,
         mteb_domains=("Medical", "Academic", "Web"),
     ),
@@ -547,7 +532,7 @@ TASKS: list[TaskSpec] = [
         "Cluster COVID-19 health claims by the search question they were collected for (HealthVer test split; "
         "each claim comes from the search-engine snippets returned for one question). Questions with a single "
         "claim are left out.",
-        HEALTHVER,
+        (HEALTHVER,),
         _healthver_clustering,
         mteb_domains=("Medical", "Web"),
     ),
@@ -558,7 +543,7 @@ TASKS: list[TaskSpec] = [
         "system, cardiovascular diseases, general pathological conditions), labels as released with the Medical "
         "Abstracts TC corpus. Only its test file is staged: it is deduplicated, abstracts released under two "
         "labels are dropped. " + HALVES_NOTE.format("label"),
-        MEDICAL_ABSTRACTS,
+        (MEDICAL_ABSTRACTS,),
         _medical_abstracts_classification,
         mteb_domains=_ACADEMIC,
     ),
@@ -567,7 +552,7 @@ TASKS: list[TaskSpec] = [
         TaskType.CLUSTERING,
         "Cluster medical abstracts by their patient-condition class (5 classes, labels as released with the "
         "Medical Abstracts TC corpus test file; duplicates merged, abstracts released under two labels dropped).",
-        MEDICAL_ABSTRACTS,
+        (MEDICAL_ABSTRACTS,),
         _medical_abstracts_clustering,
         mteb_domains=_ACADEMIC,
     ),
@@ -577,7 +562,7 @@ TASKS: list[TaskSpec] = [
         "Decide whether two patient questions ask the same thing (Medical Question Pairs). Doctors rewrote each "
         "HealthTap question once keeping its intent (label 1) and once into a related question with a different "
         "answer (label 0).",
-        MQP,
+        (MQP,),
         _mqp_pairs,
         annotations="expert-annotated",
         mteb_domains=("Medical", "Web"),
@@ -590,7 +575,7 @@ TASKS: list[TaskSpec] = [
         "built by the authors' patterns from the pages' section structure, so relevance is DERIVED: a question's "
         "relevant documents are the answers it was paired with. Identical questions are one query; answers "
         "removed for copyright and stub answers (headings, echoed questions) are dropped.",
-        MEDQUAD,
+        (MEDQUAD,),
         _medquad_retrieval,
         annotations="derived",
         mteb_domains=("Medical", "Web", "Government"),
@@ -602,7 +587,7 @@ TASKS: list[TaskSpec] = [
         "for a MedQuAD question about that page; the relevant answers are the ones the question was paired "
         "with. Relevance is DERIVED from the pages' section structure by the MedQuAD patterns. Questions whose "
         "pages hold no other answer are left out.",
-        MEDQUAD,
+        (MEDQUAD,),
         _medquad_reranking,
         annotations="derived",
         mteb_domains=("Medical", "Web", "Government"),
@@ -613,7 +598,7 @@ TASKS: list[TaskSpec] = [
         "Retrieve the expert-written short summary question of a long consumer health question (MeQSum: e-mails "
         "sent to the U.S. National Library of Medicine, each summarised by medical experts). Corpus = the "
         "distinct summaries; identical summaries are one document.",
-        MEQSUM,
+        (MEQSUM,),
         _meqsum_retrieval,
         annotations="expert-annotated",
         mteb_domains=("Medical", "Written"),
@@ -624,7 +609,7 @@ TASKS: list[TaskSpec] = [
         "Retrieve the abstract (without its conclusion) that a PubMedQA question was written from. Queries = the "
         "500 questions of the official PQA-L test split; corpus = all 1000 PQA-L abstracts. The question is "
         "the article's title (as a question), so relevance is DERIVED from the article structure.",
-        PUBMEDQA,
+        (PUBMEDQA,),
         _pubmedqa_retrieval,
         annotations="derived",
         mteb_domains=_ACADEMIC,
@@ -635,7 +620,7 @@ TASKS: list[TaskSpec] = [
         "Classify a biomedical research question together with its abstract's conclusion into the answer "
         "yes / no / maybe (PubMedQA PQA-L, 'reasoning-free' setting; labels by two annotators with biomedical "
         "background). Test = the official 500-question test split; train = the other 500.",
-        PUBMEDQA,
+        (PUBMEDQA,),
         _pubmedqa_classification,
         annotations="expert-annotated",
         mteb_domains=_ACADEMIC,

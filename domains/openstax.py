@@ -13,14 +13,15 @@ over shared modules (Chemistry 2e and Chemistry: Atoms First 2e), gives each mod
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from domainemb.domains.helpers import SEED, parse_once, task_spec, text_id
 from domainemb.domains.readers import SourceFiles, decode
 from domainemb.domains.splits import HALVES_NOTE, classification_halves, unambiguous
 from domainemb.domains.tables import (
@@ -41,7 +42,6 @@ _MATHML = "{http://www.w3.org/1998/Math/MathML}"
 _SKIP = {f"{_CNXML}{t}" for t in ("media", "image", "metadata", "label", "glossary")}
 # Paragraphs shorter than this are headings, answer stubs ("Answer: 4.2 g") or captions.
 _MIN_PARA_WORDS = 12
-_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -101,20 +101,21 @@ def openstax_tasks(source: Source, domain: Domain, prefix: str, mteb_domains: tu
     book = f"the OpenStax textbook ({source.key})"
     derived = " Labels are DERIVED from the book's structure (no human relevance judgements)."
 
-    def spec(name: str, type: TaskType, description: str, build) -> TaskSpec:
-        return TaskSpec(
-            name=f"{prefix}{name}",
-            domain=domain,
-            type=type,
-            description=description + derived,
-            sources=(source,),
-            build=lambda files: build(_book(files, source)),
+    def book_task(name: str, type: TaskType, description: str, build: Callable[[Book], Tables]) -> TaskSpec:
+        """A task named ``{prefix}{name}`` whose tables ``build`` makes from the parsed book."""
+        return task_spec(
+            domain,
+            f"{prefix}{name}",
+            type,
+            description + derived,
+            (source,),
+            lambda files: build(_book(files, source)),
             annotations="derived",
             mteb_domains=mteb_domains,
         )
 
     return [
-        spec(
+        book_task(
             "GlossaryRetrieval",
             TaskType.RETRIEVAL,
             f"Retrieve the glossary definition of a key term from {book}. Query = a glossary term, corpus = "
@@ -123,14 +124,14 @@ def openstax_tasks(source: Source, domain: Domain, prefix: str, mteb_domains: tu
             "relevant definitions).",
             _glossary_retrieval,
         ),
-        spec(
+        book_task(
             "SectionClustering",
             TaskType.CLUSTERING,
             f"Cluster the subsections of {book} (title + text of each top-level <section> of a textbook "
             "section) by the chapter they belong to, per the book's collection file.",
             _section_clustering,
         ),
-        spec(
+        book_task(
             "ChapterClassification",
             TaskType.CLASSIFICATION,
             f"Classify a paragraph of {book} (running text, examples and exercises, at least "
@@ -139,30 +140,24 @@ def openstax_tasks(source: Source, domain: Domain, prefix: str, mteb_domains: tu
             + " Paragraphs occurring in more than one chapter are dropped.",
             _chapter_classification,
         ),
-        spec(
+        book_task(
             "TermDefinitionPairClassification",
             TaskType.PAIR_CLASSIFICATION,
             f"Decide whether a glossary definition from {book} defines the given term. Positives are the "
             "book's own (term, definition) glossary entries; each term gets one negative: the definition "
-            f"of another term from the same chapter (a hard negative), drawn with random.Random({_SEED}).",
+            f"of another term from the same chapter (a hard negative), drawn with random.Random({SEED}).",
             _term_definition_pairs,
         ),
     ]
 
 
 # ----------------------------------------------------------------------------- parsing
-_BOOKS: dict[Path, Book] = {}
-
-
 def _book(files: SourceFiles, source: Source) -> Book:
-    """Parse the archive once per verified path (several tasks share it)."""
-    archive = source.files[0].name
-    path = files.path(source, archive)
-    if path not in _BOOKS:
-        _BOOKS[path] = _parse_book(files, source, archive)
-    return _BOOKS[path]
+    """The parsed book of ``source`` (its one file, the CNXML archive); parsed once, several tasks share it."""
+    return _parse_book(files, source, source.files[0].name)
 
 
+@parse_once
 def _parse_book(files: SourceFiles, source: Source, archive: str) -> Book:
     modules: dict[str, ET.Element] = {}
     collections: dict[str, ET.Element] = {}
@@ -262,10 +257,6 @@ def _text(node: ET.Element | None) -> str:
 
 
 # ----------------------------------------------------------------------------- builders
-def _doc_id(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
 def _glossary_retrieval(book: Book) -> Tables:
     corpus: dict[str, str] = {}
     queries: dict[str, str] = {}  # casefolded term -> first spelling, in reading order
@@ -273,12 +264,12 @@ def _glossary_retrieval(book: Book) -> Tables:
     for d in book.definitions:
         key = d.term.casefold()
         queries.setdefault(key, d.term)
-        did = _doc_id(d.meaning)
+        did = text_id(d.meaning)
         corpus.setdefault(did, d.meaning)
-        qrels[(f"q{_doc_id(key)}", did)] = 1
+        qrels[(f"q{text_id(key)}", did)] = 1
     return retrieval_tables(
         [(did, "", text) for did, text in corpus.items()],
-        [(f"q{_doc_id(key)}", term) for key, term in queries.items()],
+        [(f"q{text_id(key)}", term) for key, term in queries.items()],
         [(q, d, s) for (q, d), s in qrels.items()],
     )
 
@@ -297,7 +288,7 @@ def _term_definition_pairs(book: Book) -> Tables:
     for d in book.definitions:
         meanings_of[d.term.casefold()].add(d.meaning)
     pairs: dict[tuple[str, str], int] = {}
-    rng = random.Random(_SEED)
+    rng = random.Random(SEED)
     by_chapter: dict[str, list[Definition]] = defaultdict(list)
     for d in book.definitions:
         by_chapter[d.chapter].append(d)

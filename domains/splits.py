@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
+from domainemb.domains.helpers import SEED
 from domainemb.domains.tables import Tables, labelled_tables
 from domainemb.types import TaskType
 
-SEED = 42
 Label = TypeVar("Label")
 
 #: How a task description states the split made by :func:`halves` (format with the stratum, e.g. "label").

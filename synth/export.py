@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 import uuid
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import domainemb
+from domainemb.atomic import swap_into_place
 from domainemb.domains.readers import SourceFiles
 from domainemb.domains.registry import domain_tasks
 from domainemb.errors import DomainembError
@@ -110,9 +110,7 @@ def export_corpus(domain: Domain | str, out: Path, files: SourceFiles | None = N
                 for text in texts:
                     fh.write(jsonl_line({"id": stable_hash(task, text)[:16], "text": text}))
         (tmp / EXPORT_CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

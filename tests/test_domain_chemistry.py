@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 
 from domainemb.domains import chemistry  # noqa: E402
 from domainemb.domains.fetch import sha256_file  # noqa: E402
+from domainemb.domains.helpers import forget_parsed  # noqa: E402
 from domainemb.domains.readers import SourceFiles  # noqa: E402
 from domainemb.domains.registry import domain_tasks  # noqa: E402
 from domainemb.domains.tables import validate  # noqa: E402
@@ -52,7 +53,7 @@ def test_suite_shape_and_sources() -> None:
 
 
 def test_build_is_deterministic(tables) -> None:
-    chemistry._CACHE.clear()  # re-parse the raw files too
+    forget_parsed()  # re-parse the raw files too
     files = SourceFiles()
     for spec in domain_tasks("chemistry"):
         if spec.name in ("ChemBenchAnswerReranking", "ChEBI20RoleMultilabelClassification"):

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
-from domainemb.prune.config import PruneMethod
+from domainemb.prune.methods import MethodName
 from domainemb.types import Domain
 
 app = typer.Typer()
@@ -26,7 +26,7 @@ def prune(
         Path,
         typer.Option("--out", help="Run folder: model/, model.sparse/, calibration/, results/, prune_report.json."),
     ],
-    method: Annotated[PruneMethod, typer.Option(help="How FFN weights are scored.")] = PruneMethod.GAPRUNE,
+    method: Annotated[MethodName, typer.Option(help="How FFN weights are scored.")] = MethodName.GAPRUNE,
     sparsity: Annotated[
         float, typer.Option(help="Fraction of FFN weights (or neurons, with --structured) removed, in (0, 1).")
     ] = 0.5,

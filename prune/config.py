@@ -15,32 +15,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domainemb.errors import DomainembError, unknown_name
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size
 from domainemb.yamlconfig import plain, read_settings
 
-
-class PruneMethod(StrEnum):
-    """How each FFN weight is scored; the lowest-scored weights are removed.
-
-    ``gaprune``: Domain Alignment Importance (DAI), see :mod:`domainemb.prune.importance`.
-    ``magnitude``: ``|θ|``.
-    ``fisher-domain`` / ``fisher-general``: ``F·θ²`` with the diagonal Fisher of domain / general data.
-    ``random``: a seeded uniform draw (the floor every method must beat).
-    """
-
-    GAPRUNE = "gaprune"
-    MAGNITUDE = "magnitude"
-    FISHER_DOMAIN = "fisher-domain"
-    FISHER_GENERAL = "fisher-general"
-    RANDOM = "random"
-
-    @property
-    def needs_gradients(self) -> bool:
-        """Whether the method reads Fisher or gradient statistics (and so a calibration pass)."""
-        return self in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN, PruneMethod.FISHER_GENERAL)
+if TYPE_CHECKING:
+    from domainemb.prune.methods import PruneMethod, ScoringSettings
 
 
 class DaiVariant(StrEnum):
@@ -72,7 +55,8 @@ class PruneConfig:
     Args:
         model: Model to prune: a registry name (``minilm``, ``mpnet``), a sentence-transformers folder or a hub id.
         domain: The domain whose data calibrate the scores and whose suite measures the loss.
-        method: How weights are scored (see :class:`PruneMethod`).
+        method: How weights are scored: the name of a method in :data:`domainemb.prune.methods.METHODS`
+            (``gaprune``, ``magnitude``, ``fisher-domain``, ``fisher-general``, ``random``).
         sparsity: Fraction of FFN weights (or, with ``structured``, FFN neurons) removed, in (0, 1).
         out: Output folder: ``model/``, ``model.sparse/``, ``prune_report.json``, ``calibration/``, ``results/``.
         structured: Remove whole FFN neurons (the matrices shrink) instead of single weights.
@@ -122,7 +106,7 @@ class PruneConfig:
 
     model: str
     domain: Domain
-    method: PruneMethod
+    method: str
     sparsity: float
     out: Path
     structured: bool = False
@@ -147,7 +131,7 @@ class PruneConfig:
 
     evaluate: bool = True
     size: Size = Size.LITE
-    benchmarks: Path = Path("work/benchmarks")
+    benchmarks: Path = DEFAULT_BENCHMARKS
     domain_benchmark: Path | None = None
     general_benchmark: Path | None = None
     domain_tasks: tuple[str, ...] = ()
@@ -159,17 +143,11 @@ class PruneConfig:
     device: str = ""
 
     def __post_init__(self) -> None:
-        for name, enum in (
-            ("domain", Domain),
-            ("method", PruneMethod),
-            ("variant", DaiVariant),
-            ("ranking", Ranking),
-            ("size", Size),
-        ):
-            value = getattr(self, name)
-            if value not in {m.value for m in enum}:
-                raise unknown_name(f"prune {name}", str(value), [m.value for m in enum])
-            object.__setattr__(self, name, enum(value))
+        self._set_member("domain", Domain)
+        # Not an enum: any method in the registry, a miss names the closest ones.
+        object.__setattr__(self, "method", _method(str(self.method)).name)
+        for name, enum in (("variant", DaiVariant), ("ranking", Ranking), ("size", Size)):
+            self._set_member(name, enum)
         if self.domain is Domain.GENERAL:
             raise DomainembError(
                 "cannot prune for the general domain: the general suite is the reference for forgetting"
@@ -196,6 +174,12 @@ class PruneConfig:
             if not ok:
                 raise DomainembError(f"prune config: {message}")
 
+    def _set_member(self, name: str, enum: type[StrEnum]) -> None:
+        value = getattr(self, name)
+        if value not in {m.value for m in enum}:
+            raise unknown_name(f"prune {name}", str(value), [m.value for m in enum])
+        object.__setattr__(self, name, enum(value))
+
     @classmethod
     def from_yaml(cls, path: Path | None, **run: Any) -> PruneConfig:
         """Build a config from the command line's run fields and an optional YAML file.
@@ -211,6 +195,16 @@ class PruneConfig:
         settings = read_yaml(path) if path is not None else {}
         return cls(**run, **settings)
 
+    def scoring_method(self) -> PruneMethod:
+        """The registered method :attr:`method` names."""
+        return _method(self.method)
+
+    def scoring_settings(self) -> ScoringSettings:
+        """The settings the method's scores read (DAI variant and weights, seed)."""
+        from domainemb.prune.methods import ScoringSettings
+
+        return ScoringSettings(variant=self.variant, alpha=self.alpha, beta=self.beta, gamma=self.gamma, seed=self.seed)
+
     def benchmark_folder(self, domain: Domain) -> Path:
         """The suite folder used for ``domain`` (the domain's own or the general one)."""
         explicit = self.general_benchmark if domain is Domain.GENERAL else self.domain_benchmark
@@ -224,3 +218,10 @@ class PruneConfig:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read and type-check a YAML file of :class:`PruneConfig` settings."""
     return read_settings(path, PruneConfig, RUN_FIELDS, "prune")
+
+
+def _method(name: str) -> PruneMethod:
+    # Imported here: the methods read this module's vocabularies (DaiVariant).
+    from domainemb.prune.methods import get_method
+
+    return get_method(name)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
@@ -33,12 +33,13 @@ import domainemb
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
+from domainemb.pairs import write_pairs
 from domainemb.prune.architecture import FfnModel, ffn_model
-from domainemb.prune.calibration import CalibrationSet, calibration_set, synth_pairs, train_split_pairs, write_pairs
-from domainemb.prune.config import PruneConfig, PruneMethod
+from domainemb.prune.calibration import CalibrationSet, calibration_set, synth_pairs, train_split_pairs
+from domainemb.prune.config import PruneConfig
 from domainemb.prune.gradients import GradientMoments, infonce_moments
-from domainemb.prune.importance import importance_scores
 from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores, sparsity_by_layer
+from domainemb.prune.methods import Moments, PruneMethod
 from domainemb.prune.report import REPORT, PruneReport, SuiteScores
 from domainemb.prune.sparse_io import save_sparse
 from domainemb.prune.stage_cache import StageCache, pairs_digest, stage_key
@@ -47,8 +48,10 @@ from domainemb.suites import open_suite, score_models
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
-    from domainemb.adapt.pairs import TrainingPair
+    from sentence_transformers import SentenceTransformer
+
     from domainemb.evaluation.encoders import Encoder, SentenceTransformerEncoder
+    from domainemb.pairs import Pair
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ class PruneResult:
 def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
     """Prune ``config.model`` for ``config.domain`` and write the run folder ``config.out``.
 
+    The stages, in order: load the model, check the input, score the dense model on the suites,
+    calibrate (choose the pairs), score the weights, mask (or shrink), retrain, save, score the
+    pruned model, report. Each is one function below.
+
     Args:
         config: The run.
         on_stage: Called with a short description as each stage starts (for progress display).
@@ -81,92 +88,216 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
     out = Path(config.out)
     _check_target(out)
     stages = StageCache(Path(config.stage_cache)) if config.stage_cache is not None else None
+    method = config.scoring_method()
 
     stage("loading the model")
+    loaded = _load(config)
+    inputs = _open_inputs(config, method, stage)
+    with _timed(seconds, "calibration"):
+        candidates = _candidates(config, method, inputs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = out.parent / f".{out.name}.pruning-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    try:
+        dense_scores = _evaluate_dense(config, loaded, inputs, staging, stage, seconds)
+        calibration = _calibrate(config, loaded, candidates, stages, stage, seconds)
+        weights, scores, peak_mb, diagnostics = _score(config, method, loaded, calibration, stages, stage, seconds)
+        ffn, masks, overlap = _mask(config, method, loaded, weights, scores, stage)
+        del scores  # a full fp32 copy of the FFN weights: not held through retraining
+        retrain_steps = _retrain(config, loaded, ffn, calibration, masks, stage, seconds)
+        size_on_disk = _save(config, loaded, calibration, staging, stage)
+        suites = _evaluate_pruned(config, method, inputs, dense_scores, staging, stage, seconds)
+        report = _report(
+            config,
+            method,
+            loaded,
+            ffn,
+            calibration,
+            seconds=seconds | {"total": time.perf_counter() - started},
+            peak_mb=peak_mb,
+            diagnostics=diagnostics | overlap,
+            retrain_steps=retrain_steps,
+            size_on_disk=size_on_disk,
+            suites=suites,
+        )
+        report.to_disk(staging)
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return PruneResult(out=out, report=report)
+
+
+# ----------------------------------------------------------------------------- stages
+@dataclass(frozen=True)
+class _Loaded:
+    """The model to prune (pruned in place as the run goes) and what the report needs of it dense."""
+
+    encoder: SentenceTransformerEncoder
+    device: str
+    ffn: FfnModel
+    dense_bytes: int
+    dense_params: int
+    dense_width: int
+    tokenizer_settings: TokenizerSettings
+
+    @property
+    def model(self) -> SentenceTransformer:
+        return self.encoder.model
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The suites the run reads (``None`` where neither calibration nor evaluation needs one)."""
+
+    domain_bench: Benchmark | None
+    general_bench: Benchmark | None
+
+    def sides(self, config: PruneConfig) -> tuple[tuple[str, Benchmark | None, tuple[str, ...]], ...]:
+        """``(side, suite, tasks)`` for the domain then the general suite."""
+        return (
+            ("domain", self.domain_bench, config.domain_tasks),
+            ("general", self.general_bench, config.general_tasks),
+        )
+
+
+class _Candidates(NamedTuple):
+    """One side's candidate calibration pairs, where they come from and that source's checksum."""
+
+    pairs: list[Pair]
+    source: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """The chosen calibration sets per side, their stage-cache keys, and what came from the cache."""
+
+    sets: dict[str, CalibrationSet]
+    keys: dict[str, str]
+    reused: dict[str, dict[str, bool]]
+
+
+def _load(config: PruneConfig) -> _Loaded:
+    """Load the model onto the run's device and note its dense size and tokenizer settings."""
     encoder = _load_encoder(config.model)
     model = encoder.model
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     ffn = ffn_model(model)
-    dense_bytes = _parameter_bytes(model)
-    dense_params = sum(p.numel() for p in model.parameters())
-    dense_width = ffn.layers[0].width
-    tokenizer_settings = TokenizerSettings.capture(model)  # put back before saving: a stable fingerprint
+    return _Loaded(
+        encoder=encoder,
+        device=device,
+        ffn=ffn,
+        dense_bytes=_parameter_bytes(model),
+        dense_params=sum(p.numel() for p in model.parameters()),
+        dense_width=ffn.layers[0].width,
+        tokenizer_settings=TokenizerSettings.capture(model),  # put back before saving: a stable fingerprint
+    )
 
-    needs_domain_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN) or config.retrain_steps > 0
-    needs_general_pairs = config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_GENERAL)
+
+def _needs_pairs(config: PruneConfig, method: PruneMethod) -> dict[str, bool]:
+    """Which sides need calibration pairs: those the method reads moments of, and the domain for retraining."""
+    return {
+        "domain": method.needs_domain_moments or config.retrain_steps > 0,
+        "general": method.needs_general_moments,
+    }
+
+
+def _open_inputs(config: PruneConfig, method: PruneMethod, stage: OnStage) -> _Inputs:
+    """Open (or build) the suites the run needs; unknown task names fail here, before any work."""
+    needs = _needs_pairs(config, method)
     # prune takes any built benchmark for either side (check_kind=False), as it always has.
     domain_bench = (
         open_suite(
             config.domain, config.size, config.benchmarks, config.domain_benchmark, check_kind=False, on_step=stage
         )
-        if config.evaluate or (needs_domain_pairs and config.pairs is None)
+        if config.evaluate or (needs["domain"] and config.pairs is None)
         else None
     )
     general_bench = (
         open_suite(
             Domain.GENERAL, config.size, config.benchmarks, config.general_benchmark, check_kind=False, on_step=stage
         )
-        if config.evaluate or needs_general_pairs
+        if config.evaluate or needs["general"]
         else None
     )
-
-    if config.evaluate:  # unknown task names fail here, before any work
-        for bench, tasks in ((domain_bench, config.domain_tasks), (general_bench, config.general_tasks)):
+    inputs = _Inputs(domain_bench, general_bench)
+    if config.evaluate:
+        for _, bench, tasks in inputs.sides(config):
             for task in tasks:
                 bench.task(task)
+    return inputs
 
-    t = time.perf_counter()
-    candidates: dict[str, tuple[list[TrainingPair], str, str]] = {}
-    if needs_domain_pairs:
-        candidates["domain"] = _domain_candidates(config, domain_bench)
-    if needs_general_pairs:
+
+def _candidates(config: PruneConfig, method: PruneMethod, inputs: _Inputs) -> dict[str, _Candidates]:
+    """Every side's candidate pairs; too few of them is bad input, reported before any work."""
+    needs = _needs_pairs(config, method)
+    candidates: dict[str, _Candidates] = {}
+    if needs["domain"]:
+        candidates["domain"] = _domain_candidates(config, inputs.domain_bench)
+    if needs["general"]:
+        general_bench = inputs.general_bench
         pairs, tasks = train_split_pairs(general_bench, config.seed)
-        candidates["general"] = (
-            pairs,
-            f"{general_bench.path} train splits ({', '.join(tasks) or 'none'})",
-            general_bench.checksum,
+        candidates["general"] = _Candidates(
+            pairs, f"{general_bench.path} train splits ({', '.join(tasks) or 'none'})", general_bench.checksum
         )
-    for name, (pairs, source, _) in candidates.items():  # before any work: too few pairs is bad input
+    for name, (pairs, source, _) in candidates.items():
         if len(pairs) < config.min_calibration_pairs:
             raise DomainembError(
                 f"too few {name} calibration pairs: {len(pairs)} from {source}, need at least {config.min_calibration_pairs} "
                 "(give more pairs, or lower min_calibration_pairs in a config file)"
             )
-
     if config.retrain_steps > 0 and config.pairs is None:
         log.warning(
             "retraining on same-label train-split pairs, which costs retrieval scores; "
             "query-passage pairs from domainemb synth (--pairs) retrain far better (BENCHMARKS.md, Pruning)"
         )
+    return candidates
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.pruning-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    seconds["calibration"] = time.perf_counter() - t
-    try:
-        suites_dense: dict[str, dict[str, float]] = {}
-        if config.evaluate:
-            stage("scoring the dense model")
-            te = time.perf_counter()
-            for side, bench, tasks in (
-                ("domain", domain_bench, config.domain_tasks),
-                ("general", general_bench, config.general_tasks),
-            ):
-                dense_out = staging / "results" if config.dense_results is None else Path(config.dense_results)
-                suites_dense[side] = _main_scores(encoder, bench, tasks, dense_out, config, use_cache=True)
-            seconds["evaluation"] = time.perf_counter() - te
 
-        stage("choosing calibration pairs")
-        t = time.perf_counter()
-        sets: dict[str, CalibrationSet] = {}
-        sizes = {"domain": config.domain_calibration, "general": config.general_calibration}
-        keys: dict[str, str] = {}
-        reused: dict[str, dict[str, bool]] = {name: {"pairs": False, "moments": False} for name in candidates}
+def _domain_candidates(config: PruneConfig, bench: Benchmark | None) -> _Candidates:
+    if config.pairs is not None:
+        pairs, checksum = synth_pairs(config.pairs)
+        return _Candidates(pairs, str(config.pairs), checksum)
+    pairs, tasks = train_split_pairs(bench, config.seed)
+    return _Candidates(pairs, f"{bench.path} train splits ({', '.join(tasks) or 'none'})", bench.checksum)
+
+
+def _evaluate_dense(
+    config: PruneConfig, loaded: _Loaded, inputs: _Inputs, staging: Path, stage: OnStage, seconds: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """The dense model's main scores per side and task (none unless ``config.evaluate``)."""
+    dense_scores: dict[str, dict[str, float]] = {}
+    if not config.evaluate:
+        return dense_scores
+    stage("scoring the dense model")
+    with _timed(seconds, "evaluation"):
+        for side, bench, tasks in inputs.sides(config):
+            dense_out = staging / "results" if config.dense_results is None else Path(config.dense_results)
+            dense_scores[side] = _main_scores(loaded.encoder, bench, tasks, dense_out, config, use_cache=True)
+    return dense_scores
+
+
+def _calibrate(
+    config: PruneConfig,
+    loaded: _Loaded,
+    candidates: dict[str, _Candidates],
+    stages: StageCache | None,
+    stage: OnStage,
+    seconds: dict[str, float],
+) -> _Calibration:
+    """Choose each side's calibration pairs by k-means coverage, or take them from the stage cache."""
+    stage("choosing calibration pairs")
+    sets: dict[str, CalibrationSet] = {}
+    sizes = {"domain": config.domain_calibration, "general": config.general_calibration}
+    keys: dict[str, str] = {}
+    reused: dict[str, dict[str, bool]] = {name: {"pairs": False, "moments": False} for name in candidates}
+    with _timed(seconds, "calibration"):
         for name, (pairs, source, checksum) in candidates.items():
             keys[name] = stage_key(
                 stage="calibration",
-                model=encoder.fingerprint,
+                model=loaded.encoder.fingerprint,
                 pairs=pairs_digest(pairs),
                 size=sizes[name],
                 pool=config.candidate_pool,
@@ -186,7 +317,7 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
                 pairs,
                 source,
                 checksum,
-                model,
+                loaded.model,
                 sizes[name],
                 config.min_calibration_pairs,
                 config.candidate_pool,
@@ -194,145 +325,215 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
             )
             if stages:
                 stages.put_calibration(keys[name], sets[name].pairs)
-        seconds["calibration"] += time.perf_counter() - t
+    return _Calibration(sets, keys, reused)
 
-        stage(f"scoring weights ({config.method})")
-        t = time.perf_counter()
-        weights = ffn.weights()
-        moments: dict[str, GradientMoments] = {}
-        with _peak_memory(device) as peak:
-            previous_length = model.max_seq_length
-            model.max_seq_length = config.max_seq_length
-            try:
-                for name in ("domain", "general"):
-                    if (name == "domain" and config.method in (PruneMethod.GAPRUNE, PruneMethod.FISHER_DOMAIN)) or (
-                        name == "general" and needs_general_pairs
-                    ):
-                        key = stage_key(
-                            stage="moments",
-                            calibration=keys[name],
-                            batch_size=config.batch_size,
-                            max_seq_length=config.max_seq_length,
-                            scale=config.scale,
-                            device=device,
-                            weights=sorted(weights),
-                        )
-                        cached = stages.moments(key, device) if stages else None
-                        if cached is not None:
-                            log.info("%s gradient moments: reused from %s", name, stages.root)
-                            reused[name]["moments"] = True
-                            moments[name] = cached
-                            continue
-                        moments[name] = infonce_moments(
-                            model, weights, sets[name].pairs, config.batch_size, config.scale
-                        )
-                        if stages:
-                            stages.put_moments(key, moments[name])
-            finally:
-                model.max_seq_length = previous_length
-            scores = importance_scores(
-                config.method,
-                weights,
-                domain=moments.get("domain"),
-                general=moments.get("general"),
-                variant=config.variant,
-                alpha=config.alpha,
-                beta=config.beta,
-                gamma=config.gamma,
-                seed=config.seed,
-            )
-        seconds["scoring"] = time.perf_counter() - t
-        diagnostics = _dai_terms(weights, moments, config) if config.method is PruneMethod.GAPRUNE else {}
-        del moments
 
-        stage("pruning")
-        masks = None
-        if config.structured:
-            shrink_ffn(ffn, neuron_scores(ffn, scores), config.sparsity)
-            ffn = ffn_model(model)
-        else:
-            masks = masks_from_scores(scores, config.sparsity, config.ranking)
-            if config.method is not PruneMethod.MAGNITUDE:
-                diagnostics["pruned_overlap_with_magnitude"] = _overlap_with_magnitude(weights, masks, config)
-            apply_masks(weights, masks)
-        del scores
+def _score(
+    config: PruneConfig,
+    method: PruneMethod,
+    loaded: _Loaded,
+    calibration: _Calibration,
+    stages: StageCache | None,
+    stage: OnStage,
+    seconds: dict[str, float],
+) -> tuple[dict[str, torch.nn.Parameter], dict[str, torch.Tensor], float | None, dict[str, float]]:
+    """Gradient moments of the sides the method needs (or the stage cache's), then every FFN weight's score.
 
-        retrain_steps = 0
-        if config.retrain_steps:
-            stage(f"retraining ({config.retrain_steps} steps)")
-            from domainemb.prune.retrain import retrain
+    Returns:
+        The FFN weights, their scores, the peak memory (MB) while scoring, and the method's
+        diagnostics for the report.
+    """
+    stage(f"scoring weights ({method.name})")
+    weights = loaded.ffn.weights()
+    moments: dict[str, GradientMoments] = {}
+    model = loaded.model
+    with _timed(seconds, "scoring"), _peak_memory(loaded.device) as peak:
+        previous_length = model.max_seq_length
+        model.max_seq_length = config.max_seq_length
+        try:
+            for name, needed in (("domain", method.needs_domain_moments), ("general", method.needs_general_moments)):
+                if needed:
+                    moments[name] = _moments(config, name, loaded, weights, calibration, stages)
+        finally:
+            model.max_seq_length = previous_length
+        settings = config.scoring_settings()
+        scores = method.scores(weights, moments.get("domain"), moments.get("general"), settings)
+    diagnostics = method.diagnostics(weights, Moments(moments.get("domain"), moments.get("general")), settings)
+    return weights, scores, peak.get("mb"), diagnostics
 
-            t = time.perf_counter()
-            outcome = retrain(
-                model, sets["domain"].pairs, config, weights=None if config.structured else ffn.weights(), masks=masks
-            )
-            retrain_steps = outcome.steps
-            seconds["retraining"] = time.perf_counter() - t
 
-        stage("saving")
-        tokenizer_settings.restore(model)
-        model.save(str(staging / "model"))
-        size_on_disk = {
-            "dense_weights_bytes": dense_bytes,
-            "model_weights_bytes": _safetensors_bytes(staging / "model"),
-        }
-        if not config.structured:
-            size_on_disk["sparse_weights_bytes"] = save_sparse(staging / "model", staging / "model.sparse")[
-                "sparse_bytes"
-            ]
-        if sets:
-            (staging / "calibration").mkdir()
-            for name, chosen in sets.items():
-                write_pairs(chosen.pairs, staging / "calibration" / f"{name}.jsonl")
+def _moments(
+    config: PruneConfig,
+    name: str,
+    loaded: _Loaded,
+    weights: dict[str, torch.nn.Parameter],
+    calibration: _Calibration,
+    stages: StageCache | None,
+) -> GradientMoments:
+    """One side's InfoNCE gradient moments on its calibration pairs, or the stage cache's."""
+    key = stage_key(
+        stage="moments",
+        calibration=calibration.keys[name],
+        batch_size=config.batch_size,
+        max_seq_length=config.max_seq_length,
+        scale=config.scale,
+        device=loaded.device,
+        weights=sorted(weights),
+    )
+    cached = stages.moments(key, loaded.device) if stages else None
+    if cached is not None:
+        log.info("%s gradient moments: reused from %s", name, stages.root)
+        calibration.reused[name]["moments"] = True
+        return cached
+    moments = infonce_moments(loaded.model, weights, calibration.sets[name].pairs, config.batch_size, config.scale)
+    if stages:
+        stages.put_moments(key, moments)
+    return moments
 
-        suites: dict[str, SuiteScores] = {}
-        if config.evaluate:
-            stage("scoring the pruned model")
-            te = time.perf_counter()
-            pruned = _saved_encoder(staging / "model", config)
-            for side, bench, tasks in (
-                ("domain", domain_bench, config.domain_tasks),
-                ("general", general_bench, config.general_tasks),
-            ):
-                scored = _main_scores(pruned, bench, tasks, staging / "results", config, use_cache=config.cache_pruned)
-                suites[side] = SuiteScores.from_scores(str(bench.path), bench.checksum, suites_dense[side], scored)
-            seconds["evaluation"] += time.perf_counter() - te
 
-        per_layer, ffn_sparsity = _sparsity(ffn, config, dense_width)
-        pruned_params = sum(p.numel() for p in model.parameters())
-        zeros = sum(int((w == 0).sum()) for w in ffn.weights().values()) if not config.structured else 0
-        seconds["total"] = time.perf_counter() - started
-        report = PruneReport(
-            model=config.model,
-            model_fingerprint=encoder.fingerprint,
-            domain=config.domain.value,
-            method=config.method.value,
-            variant=config.variant.value if config.method is PruneMethod.GAPRUNE else None,
-            structured=config.structured,
-            target_sparsity=config.sparsity,
-            ranking=config.ranking.value,
-            hyperparameters=config.to_dict(),
-            per_layer=[asdict(row) for row in per_layer],
-            ffn_sparsity=ffn_sparsity,
-            model_sparsity=round((dense_params - pruned_params + zeros) / dense_params, 6),
-            ffn_width={"dense": dense_width, "pruned": ffn.layers[0].width} if config.structured else None,
-            calibration={name: s.summary() | {"reused_from_stage_cache": reused[name]} for name, s in sets.items()},
-            seconds={k: round(v, 3) for k, v in seconds.items()},
-            scoring_peak_memory_mb=peak.get("mb"),
-            diagnostics=diagnostics,
-            retrain_steps=retrain_steps,
-            size_on_disk=size_on_disk,
-            suites=suites,
-            seed=config.seed,
-            device=device,
-            versions=_versions(),
+def _mask(
+    config: PruneConfig,
+    method: PruneMethod,
+    loaded: _Loaded,
+    weights: dict[str, torch.nn.Parameter],
+    scores: dict[str, torch.Tensor],
+    stage: OnStage,
+) -> tuple[FfnModel, dict[str, torch.Tensor] | None, dict[str, float]]:
+    """Zero the lowest-scored weights (or, structured, cut out the lowest-scored neurons).
+
+    Returns:
+        The model's FFN layers after pruning, the masks (``None`` when structured), and the
+        overlap-with-magnitude diagnostic where the method asks for it.
+    """
+    stage("pruning")
+    if config.structured:
+        shrink_ffn(loaded.ffn, neuron_scores(loaded.ffn, scores), config.sparsity)
+        return ffn_model(loaded.model), None, {}
+    masks = masks_from_scores(scores, config.sparsity, config.ranking)
+    overlap = (
+        {"pruned_overlap_with_magnitude": _overlap_with_magnitude(weights, masks, config)}
+        if method.compare_with_magnitude
+        else {}
+    )
+    apply_masks(weights, masks)
+    return loaded.ffn, masks, overlap
+
+
+def _retrain(
+    config: PruneConfig,
+    loaded: _Loaded,
+    ffn: FfnModel,
+    calibration: _Calibration,
+    masks: dict[str, torch.Tensor] | None,
+    stage: OnStage,
+    seconds: dict[str, float],
+) -> int:
+    """InfoNCE steps on the domain calibration pairs with the pruned weights held at zero; the steps taken."""
+    if not config.retrain_steps:
+        return 0
+    stage(f"retraining ({config.retrain_steps} steps)")
+    from domainemb.prune.retrain import retrain
+
+    with _timed(seconds, "retraining"):
+        outcome = retrain(
+            loaded.model,
+            calibration.sets["domain"].pairs,
+            config,
+            weights=None if config.structured else ffn.weights(),
+            masks=masks,
         )
-        report.to_disk(staging)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return PruneResult(out=out, report=report)
+    return outcome.steps
+
+
+def _save(
+    config: PruneConfig, loaded: _Loaded, calibration: _Calibration, staging: Path, stage: OnStage
+) -> dict[str, int]:
+    """Write the pruned model (and its sparse form), and the calibration pairs; the sizes on disk."""
+    stage("saving")
+    loaded.tokenizer_settings.restore(loaded.model)
+    loaded.model.save(str(staging / "model"))
+    size_on_disk = {
+        "dense_weights_bytes": loaded.dense_bytes,
+        "model_weights_bytes": _safetensors_bytes(staging / "model"),
+    }
+    if not config.structured:
+        size_on_disk["sparse_weights_bytes"] = save_sparse(staging / "model", staging / "model.sparse")["sparse_bytes"]
+    if calibration.sets:
+        (staging / "calibration").mkdir()
+        for name, chosen in calibration.sets.items():
+            write_pairs(staging / "calibration" / f"{name}.jsonl", chosen.pairs)
+    return size_on_disk
+
+
+def _evaluate_pruned(
+    config: PruneConfig,
+    method: PruneMethod,
+    inputs: _Inputs,
+    dense_scores: dict[str, dict[str, float]],
+    staging: Path,
+    stage: OnStage,
+    seconds: dict[str, float],
+) -> dict[str, SuiteScores]:
+    """The saved pruned model's scores beside the dense ones, per suite (none unless ``config.evaluate``)."""
+    suites: dict[str, SuiteScores] = {}
+    if not config.evaluate:
+        return suites
+    stage("scoring the pruned model")
+    with _timed(seconds, "evaluation"):
+        pruned = _saved_encoder(staging / "model", config, method)
+        for side, bench, tasks in inputs.sides(config):
+            scored = _main_scores(pruned, bench, tasks, staging / "results", config, use_cache=config.cache_pruned)
+            suites[side] = SuiteScores.from_scores(str(bench.path), bench.checksum, dense_scores[side], scored)
+    return suites
+
+
+def _report(
+    config: PruneConfig,
+    method: PruneMethod,
+    loaded: _Loaded,
+    ffn: FfnModel,
+    calibration: _Calibration,
+    *,
+    seconds: dict[str, float],
+    peak_mb: float | None,
+    diagnostics: dict[str, float],
+    retrain_steps: int,
+    size_on_disk: dict[str, int],
+    suites: dict[str, SuiteScores],
+) -> PruneReport:
+    """What the run did and what it cost, measured on the pruned model."""
+    model = loaded.model
+    per_layer, ffn_sparsity = _sparsity(ffn, config, loaded.dense_width)
+    pruned_params = sum(p.numel() for p in model.parameters())
+    zeros = sum(int((w == 0).sum()) for w in ffn.weights().values()) if not config.structured else 0
+    return PruneReport(
+        model=config.model,
+        model_fingerprint=loaded.encoder.fingerprint,
+        domain=config.domain.value,
+        method=method.name,
+        variant=method.variant(config.scoring_settings()),
+        structured=config.structured,
+        target_sparsity=config.sparsity,
+        ranking=config.ranking.value,
+        hyperparameters=config.to_dict(),
+        per_layer=[asdict(row) for row in per_layer],
+        ffn_sparsity=ffn_sparsity,
+        model_sparsity=round((loaded.dense_params - pruned_params + zeros) / loaded.dense_params, 6),
+        ffn_width={"dense": loaded.dense_width, "pruned": ffn.layers[0].width} if config.structured else None,
+        calibration={
+            name: s.summary() | {"reused_from_stage_cache": calibration.reused[name]}
+            for name, s in calibration.sets.items()
+        },
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        scoring_peak_memory_mb=peak_mb,
+        diagnostics=diagnostics,
+        retrain_steps=retrain_steps,
+        size_on_disk=size_on_disk,
+        suites=suites,
+        seed=config.seed,
+        device=loaded.device,
+        versions=_versions(),
+    )
 
 
 # ----------------------------------------------------------------------------- input
@@ -350,14 +551,6 @@ def _load_encoder(name: str) -> SentenceTransformerEncoder:
     return encoder
 
 
-def _domain_candidates(config: PruneConfig, bench: Benchmark | None) -> tuple[list[TrainingPair], str, str]:
-    if config.pairs is not None:
-        pairs, checksum = synth_pairs(config.pairs)
-        return pairs, str(config.pairs), checksum
-    pairs, tasks = train_split_pairs(bench, config.seed)
-    return pairs, f"{bench.path} train splits ({', '.join(tasks) or 'none'})", bench.checksum
-
-
 # ----------------------------------------------------------------------------- evaluation
 def _main_scores(
     encoder: Encoder, bench: Benchmark, tasks: tuple[str, ...], out: Path, config: PruneConfig, use_cache: bool
@@ -368,10 +561,10 @@ def _main_scores(
     return {s.task: s.main_score for s in result.scores}
 
 
-def _saved_encoder(folder: Path, config: PruneConfig) -> SentenceTransformerEncoder:
+def _saved_encoder(folder: Path, config: PruneConfig, method: PruneMethod) -> SentenceTransformerEncoder:
     from domainemb.evaluation.encoders import sentence_transformer_from_folder
 
-    label = f"{config.method}-{config.variant}" if config.method is PruneMethod.GAPRUNE else str(config.method)
+    label = method.label(config.scoring_settings())
     kind = "structured" if config.structured else "unstructured"
     name = f"pruned-{label}-{kind}-{config.sparsity:g}-r{config.retrain_steps}"
     return sentence_transformer_from_folder(
@@ -385,25 +578,6 @@ def _sparsity(ffn: FfnModel, config: PruneConfig, dense_width: int) -> tuple[lis
         removed = round(1 - ffn.layers[0].width / dense_width, 6)
         return [LayerSparsity(layer.index, removed, removed, removed) for layer in ffn.layers], removed
     return sparsity_by_layer([(layer.index, layer.up.weight, layer.down.weight) for layer in ffn.layers])
-
-
-def _dai_terms(
-    weights: dict[str, torch.nn.Parameter], moments: dict[str, GradientMoments], config: PruneConfig
-) -> dict[str, float]:
-    """Mean size of each DAI term over all FFN weights: shows which term decides the ranking."""
-    from domainemb.prune.gradients import alignment
-
-    f_dom, f_gen = moments["domain"].fisher(), moments["general"].fisher()
-    s = alignment(moments["domain"], moments["general"])
-    totals = {"fisher_term_abs": 0.0, "magnitude_term": 0.0, "alignment_abs": 0.0}
-    count = 0
-    for name, w in weights.items():
-        theta = w.detach().float().abs()
-        totals["fisher_term_abs"] += float(((f_dom[name] - config.beta * f_gen[name]) * theta).abs().sum())
-        totals["magnitude_term"] += float((config.gamma * theta.sqrt()).sum())
-        totals["alignment_abs"] += float(s[name].abs().sum())
-        count += theta.numel()
-    return {f"mean_{k}": v / count for k, v in totals.items()}
 
 
 def _overlap_with_magnitude(
@@ -422,6 +596,14 @@ def _parameter_bytes(model: torch.nn.Module) -> int:
 
 def _safetensors_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*.safetensors"))
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], key: str) -> Iterator[None]:
+    """Add the block's wall time to ``seconds[key]``."""
+    start = time.perf_counter()
+    yield
+    seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
 
 
 @contextmanager

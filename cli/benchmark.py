@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from domainemb.cli._common import console, out, user_errors
+from domainemb.cli._common import out, user_errors
+from domainemb.cli.progress import StageProgress
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.synth.config import Generator
 from domainemb.types import Domain, Size
@@ -49,7 +49,6 @@ def build_benchmark(
     """Build a self-describing benchmark folder (parquet per task split + manifest.json)."""
     from domainemb.domains.build import BuildConfig
     from domainemb.domains.build import build_benchmark as build
-    from domainemb.domains.registry import domain_tasks
     from domainemb.suites import suite_folder
     from domainemb.synth.corpus_task import corpus_task_for
 
@@ -64,19 +63,8 @@ def build_benchmark(
     config = BuildConfig(
         domain=domain, out=out_dir or suite_folder(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
     )
-    total = len(domain_tasks(domain)) + len(config.user_tasks) + len(extra)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task(f"building {domain}", total=total)
-        state = {"started": 0}
-
-        def on_task(name: str) -> None:
-            if state["started"]:
-                progress.advance(bar)
-            state["started"] += 1
-            progress.update(bar, description=f"{domain}: {name}")
-
-        result = build(config, on_task=on_task, extra_specs=extra)
+    with StageProgress(f"building {domain}") as progress:
+        result = build(config, on_event=progress, extra_specs=extra)
     table = Table(title=f"{domain} benchmark ({size}) -> {result.path}  [{result.seconds:.1f}s]")
     for col in ("task", "type", "main score", "sizes", "licence"):
         table.add_column(col, overflow="fold")

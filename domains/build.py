@@ -11,7 +11,6 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from domainemb.domains.readers import SourceFiles
 from domainemb.domains.registry import domain_tasks
 from domainemb.domains.tables import Tables, validate
 from domainemb.errors import DomainembError
+from domainemb.progress import OnEvent, StageEvent
 from domainemb.types import Domain, Size, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def default_out(domain: Domain | str, size: Size | str) -> Path:
 def build_benchmark(
     config: BuildConfig,
     files: SourceFiles | None = None,
-    on_task: Callable[[str], None] | None = None,
+    on_event: OnEvent | None = None,
     extra_specs: tuple[TaskSpec, ...] = (),
 ) -> BuildResult:
     """Build ``config.domain``'s benchmark into ``config.out``.
@@ -72,7 +72,8 @@ def build_benchmark(
     Args:
         config: What to build.
         files: Source file access (mirror / pinned download); defaults to the environment's.
-        on_task: Called with each task name as it starts (for progress display).
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` as each task starts
+            (``<domain>: <task>``, counting the tasks built so far).
         extra_specs: Additional tasks (e.g. a synthetic corpus task) built alongside the suite.
 
     Returns:
@@ -100,9 +101,9 @@ def build_benchmark(
     try:
         entries = []
         sources: dict[str, dict[str, object]] = {}
-        for spec in specs:
-            if on_task:
-                on_task(spec.name)
+        for n, spec in enumerate(specs):
+            if on_event:
+                on_event(StageEvent(f"{config.domain}: {spec.name}", done=n, total=len(specs)))
             tables = _task_tables(spec, files, config)
             entries.append(_write_task(spec, tables, tmp / spec.name))
             for s in spec.sources:

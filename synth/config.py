@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from domainemb.errors import DomainembError
+from domainemb.options import option
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain
 
 
@@ -82,38 +84,54 @@ class SynthConfig:
         seed: Seed of every sampling decision.
     """
 
-    domain: Domain
-    corpus: Path
-    out: Path
-    generator: Generator = Generator.LLM
-    kinds: tuple[PairKind, ...] = tuple(PairKind)
-    personas_file: Path | None = None
-    per_chunk: int = 1
-    limit: int | None = None
-    chunk_tokens: int = 160
-    chunk_overlap: int = 32
-    prompt_style: PromptStyle | None = None
-    templates_dir: Path | None = None
-    base_url: str | None = None
-    llm_model: str | None = None
-    concurrency: int = 16
-    timeout: float = 60.0
-    max_retries: int = 5
-    temperature: float = 0.7
-    max_tokens: int = 256
-    price_prompt: float | None = None
-    price_completion: float | None = None
-    max_copy_ratio: float = 0.6
-    negatives: int = 3
-    mine_ranks: tuple[int, int] = (10, 210)
-    mine_margin: float = 0.95
-    consistency_top_k: int = 20
-    near_duplicate: float = 0.95
-    decontam_ngram: int = 13
-    benchmarks: tuple[Path, ...] = ()
-    embedding_model: str | None = None
-    server_threads: int | None = None
-    seed: int = 42
+    domain: Domain = option(help="Domain of the corpus: personas, classification tasks, decontamination benchmark.")
+    corpus: Path = option(help="Folder of documents (txt, md, html, jsonl, pdf).")
+    out: Path = option(help="Output JSONL (default: work/synth/DOMAIN/pairs.jsonl).")
+    generator: Generator = option(Generator.LLM, help="llm: an LLM writes queries; ict / crop: LLM-free baselines.")
+    kinds: tuple[PairKind, ...] = option(
+        tuple(PairKind), help="Pair kinds for the llm generator (repeatable).", flag="--kind"
+    )
+    personas_file: Path | None = option(None, help="YAML file of extra personas.", flag="--personas")
+    per_chunk: int = option(1, help="Examples per chunk.")
+    limit: int | None = option(None, help="Generate at most this many examples (sampled across documents).")
+    chunk_tokens: int = option(160, help="Chunk size in whitespace tokens.")
+    chunk_overlap: int = option(32, help="Tokens shared by consecutive chunks.")
+    prompt_style: PromptStyle | None = option(
+        None, help="fewshot (default for the local server) or chat (default for an endpoint)."
+    )
+    templates_dir: Path | None = option(
+        None, help="Folder of prompt templates overriding the shipped ones.", flag="--templates"
+    )
+    base_url: str | None = option(
+        None, help="OpenAI-compatible endpoint (else OPENAI_BASE_URL; else the local llama.cpp server)."
+    )
+    llm_model: str | None = option(None, help="Model name at the endpoint.")
+    concurrency: int = option(16, help="Requests in flight at once.")
+    timeout: float = option(60.0, help="Seconds per request before it is retried.")
+    max_retries: int = option(5, help="Retries per request (429, 5xx, timeouts, connection errors).")
+    temperature: float = option(0.7, help="Sampling temperature.")
+    max_tokens: int = option(256, help="Token limit of an answer.")
+    price_prompt: float | None = option(None, help="USD per million prompt tokens, for the cost estimate.")
+    price_completion: float | None = option(None, help="USD per million completion tokens.")
+    max_copy_ratio: float = option(
+        0.6, help="Reject a query when more than this share of its word trigrams occur in its passage."
+    )
+    negatives: int = option(3, help="Hard negatives mined per pair.")
+    mine_ranks: tuple[int, int] = option(
+        (10, 210), help="Rank window FIRST:LAST that negatives are drawn from.", metavar="FIRST:LAST"
+    )
+    mine_margin: float = option(0.95, help="Skip negatives scoring above this times the positive.")
+    consistency_top_k: int = option(20, help="Drop pairs whose positive ranks below this (0: off).")
+    near_duplicate: float = option(0.95, help="Query cosine similarity that counts as a near duplicate.")
+    decontam_ngram: int = option(13, help="Drop pairs sharing a word n-gram this long with the benchmark's test data.")
+    benchmarks: tuple[Path, ...] = option(
+        (),
+        help=f"Built benchmark(s) to decontaminate against (default: the domain's under {DEFAULT_BENCHMARKS}).",
+        flag="--benchmark",
+    )
+    embedding_model: str | None = option(None, help="Model for mining and filtering (default: packaged MiniLM).")
+    server_threads: int | None = option(None, help="CPU threads of the local LLM server.", flag="--threads")
+    seed: int = option(42, help="Seed of every sampling decision.")
 
     def __post_init__(self) -> None:
         def set_(name: str, value: object) -> None:
@@ -140,15 +158,6 @@ class SynthConfig:
             raise DomainembError(f"synth: mine_ranks must be 0 <= first < last, got {self.mine_ranks}")
         if self.out.suffix != ".jsonl":
             raise DomainembError(f"{self.out}: the output must be a .jsonl file")
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> SynthConfig:
-        """Build from a mapping (a config file); unknown keys are an error, not ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise DomainembError(f"synth config: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
-        return cls(**values)
 
     @property
     def effective_kinds(self) -> tuple[PairKind, ...]:

@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import domainemb
 from domainemb.atomic import write_atomic
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
+from domainemb.progress import OnEvent, StageEvent
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
 from domainemb.synth.corpus import Chunk, Corpus, chunk_corpus, read_corpus
 from domainemb.synth.decontam import HeldOut, find_benchmarks, load_held_out
@@ -54,7 +54,6 @@ from domainemb.synth.text import stable_hash
 log = logging.getLogger(__name__)
 
 LOCAL_CONCURRENCY = 2
-Progress = Callable[[int, int], None]  # (items finished in this run, items to do in this run)
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def synthesize(
     config: SynthConfig,
     client: LLMClient | None = None,
     embedder: TextEmbedder | None = None,
-    on_progress: Progress | None = None,
+    on_event: OnEvent | None = None,
     held_out: HeldOut | None = None,
 ) -> SynthResult:
     """Run (or resume) a synthesis run and write its pairs and card.
@@ -86,7 +85,8 @@ def synthesize(
         client: LLM client; ``None`` builds one from the config (starting the local server when no
             endpoint is configured).
         embedder: Embedding model for near-duplicates, consistency and mining; ``None``: the config's.
-        on_progress: Called after each item generated in this run.
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` as generation starts, after
+            each item generated in this run (counting this run's items), and as the pairs are filtered.
         held_out: Precomputed decontamination data; ``None``: loaded from the config's benchmarks.
 
     Returns:
@@ -108,7 +108,9 @@ def synthesize(
         held_out = load_held_out(config.domain, benchmarks, config.decontam_ngram)
     drops: dict[str, int] = {}
     chunks = _training_chunks(corpus, config, held_out, drops)
-    gen = generate(chunks, config, client, on_progress)
+    gen = generate(chunks, config, client, on_event)
+    if on_event:
+        on_event(StageEvent("filtering the pairs, mining hard negatives"))
     pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out)
     write_pairs(config.out, pairs)
     card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start)
@@ -128,7 +130,7 @@ class Generation:
 
 
 def generate(
-    chunks: list[Chunk], config: SynthConfig, client: LLMClient | None = None, on_progress: Progress | None = None
+    chunks: list[Chunk], config: SynthConfig, client: LLMClient | None = None, on_event: OnEvent | None = None
 ) -> Generation:
     """Plan items over ``chunks`` and generate the ones not yet in the run's logs (resumable).
 
@@ -147,12 +149,14 @@ def generate(
         if done.torn:
             log.warning("%s: cut a torn last line left by an interrupted run", config.raw_path)
         log.info("%d items planned, %d already done, %d to generate", len(items), stats["resumed"], len(todo))
+        if on_event:
+            on_event(_generated(config, 0, len(todo)))
         if llm and todo:
             endpoint = _endpoint(config, client, stack)
             # llama.cpp's server answers one request at a time: a queue of 16 would only wait (and time out);
             # two in flight keep it busy while an answer is parsed.
             concurrency = min(config.concurrency, LOCAL_CONCURRENCY) if endpoint.local else config.concurrency
-            asyncio.run(_run_llm(todo, endpoint.client, config, concurrency, done, failed, on_progress))
+            asyncio.run(_run_llm(todo, endpoint.client, config, concurrency, done, failed, on_event))
             usage = getattr(endpoint.client, "usage", None)
             if usage is not None:
                 stats["requests"] = usage.requests
@@ -160,7 +164,7 @@ def generate(
             stats["llm_model"] = endpoint.client.model
             stats["local_server"] = endpoint.local
         elif todo:
-            _run_local(todo, config, done, failed, on_progress)
+            _run_local(todo, config, done, failed, on_event)
         if style is not None:
             stats["prompt_style"] = style.value
         pairs = [pair_from_record(done.records[i.key], str(config.raw_path)) for i in items if i.key in done]
@@ -257,7 +261,7 @@ async def _run_llm(
     concurrency: int,
     done: AppendLog,
     failed: AppendLog,
-    on_progress: Progress | None,
+    on_event: OnEvent | None,
 ) -> None:
     pending = iter(items)
     finished = 0
@@ -285,8 +289,8 @@ async def _run_llm(
             else:
                 done.append(_record(item, pair, tally))
             finished += 1
-            if on_progress:
-                on_progress(finished, len(items))
+            if on_event:
+                on_event(_generated(config, finished, len(items)))
 
     try:
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
@@ -297,7 +301,7 @@ async def _run_llm(
 
 
 def _run_local(
-    items: list[WorkItem], config: SynthConfig, done: AppendLog, failed: AppendLog, on_progress: Progress | None
+    items: list[WorkItem], config: SynthConfig, done: AppendLog, failed: AppendLog, on_event: OnEvent | None
 ) -> None:
     make = ict_pair if config.generator is Generator.ICT else crop_pair
     for n, item in enumerate(items, start=1):
@@ -305,8 +309,13 @@ def _run_local(
             done.append(_record(item, make(item, config.seed), Counter()))
         except ItemFailed as exc:
             failed.append(_failure(item, exc, Counter()))
-        if on_progress:
-            on_progress(n, len(items))
+        if on_event:
+            on_event(_generated(config, n, len(items)))
+
+
+def _generated(config: SynthConfig, done: int, total: int) -> StageEvent:
+    """Generation's progress: ``done`` of this run's ``total`` items finished."""
+    return StageEvent(f"synth {config.domain} ({config.generator})", done=done, total=total)
 
 
 def _tokens(done: AppendLog, failed: AppendLog) -> dict[str, int]:

@@ -1,0 +1,101 @@
+"""The one progress display of the commands, and the typed stage events the library sends it."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from synth_data import HashEmbedder, write_corpus
+
+from domainemb.cli.progress import StageProgress
+from domainemb.progress import StageEvent
+
+
+def _terminal() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, force_terminal=True, width=120, color_system=None), buffer
+
+
+def test_an_uncounted_event_is_a_stage_and_a_counted_one_a_bar():
+    console, buffer = _terminal()
+    with StageProgress("comparing", console=console) as progress:
+        assert progress.description == "comparing" and progress.counts == (0, None)
+        progress(StageEvent("loading the model"))
+        assert progress.description == "loading the model" and progress.counts == (0, None)
+        progress(StageEvent("minilm: TinySTS", done=3, total=10, detail="loss 0.1234"))
+        assert progress.description == "minilm: TinySTS" and progress.counts == (3, 10)
+    frame = buffer.getvalue()
+    assert "minilm: TinySTS" in frame and "3/10" in frame and "loss 0.1234" in frame and "eta" in frame
+
+
+def test_a_stage_without_a_count_shows_no_count():
+    console, buffer = _terminal()
+    with StageProgress(console=console) as progress:
+        progress(StageEvent("scoring the dense model"))
+    frame = buffer.getvalue()
+    assert "scoring the dense model" in frame
+    assert "/?" not in frame and "eta" not in frame and "-:--:--" not in frame
+
+
+def test_a_count_moves_its_bar_on_and_a_new_count_starts_a_new_bar():
+    with StageProgress(show=False) as progress:
+        progress(StageEvent("base: A", done=0, total=4))
+        first = progress._bar
+        progress(StageEvent("base: B", done=1, total=4))
+        assert progress._bar == first and progress.counts == (1, 4)  # same bar: elapsed and ETA carry on
+        progress(StageEvent("adapted: A", done=0, total=4))
+        assert progress._bar != first and progress.counts == (0, 4)  # the count went back: a new bar
+        second = progress._bar
+        progress(StageEvent("training", done=5, total=20))
+        assert progress._bar != second and progress.counts == (5, 20)  # another total: a new bar
+        third = progress._bar
+        progress(StageEvent("saving"))
+        assert progress._bar != third and progress.counts == (0, None)
+
+
+def test_a_display_that_waits_draws_nothing_until_the_first_event():
+    console, buffer = _terminal()
+    with StageProgress("checking input", start=False, console=console) as progress:
+        assert not progress.started
+    assert buffer.getvalue() == ""  # a bad input stays a one-line error
+    console, buffer = _terminal()
+    with StageProgress("checking input", start=False, console=console) as progress:
+        progress(StageEvent("training", done=0, total=8))
+        assert progress.started
+    assert "training" in buffer.getvalue()
+
+
+def test_a_hidden_display_never_draws():
+    console, buffer = _terminal()
+    with StageProgress("training", show=False, console=console) as progress:
+        progress(StageEvent("training", done=1, total=2))
+        assert not progress.started
+    assert buffer.getvalue() == ""
+
+
+def test_synth_sends_typed_events_counting_this_runs_items(tmp_path):
+    from domainemb.synth.config import SynthConfig
+    from domainemb.synth.decontam import HeldOut
+    from domainemb.synth.pipeline import synthesize
+
+    config = SynthConfig(
+        domain="finance",
+        corpus=write_corpus(tmp_path / "corpus", docs=3),
+        out=tmp_path / "pairs.jsonl",
+        generator="ict",
+        negatives=0,
+        consistency_top_k=0,
+        near_duplicate=1.0,
+    )
+    events: list[StageEvent] = []
+    synthesize(config, embedder=HashEmbedder(), held_out=HeldOut.from_texts([]), on_event=events.append)
+    assert all(isinstance(e, StageEvent) for e in events)
+    counted = [e for e in events if e.total is not None]
+    assert counted[0].done == 0 and counted[-1].done == counted[-1].total > 0
+    assert [e.done for e in counted] == list(range(counted[-1].total + 1))
+    assert {e.stage for e in counted} == {"synth finance (ict)"}
+    assert events[-1].total is None  # then the pairs are filtered
+
+    again: list[StageEvent] = []  # a rerun has nothing left to generate
+    synthesize(config, embedder=HashEmbedder(), held_out=HeldOut.from_texts([]), on_event=again.append)
+    assert [(e.done, e.total) for e in again if e.total is not None] == [(0, 0)]

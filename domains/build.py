@@ -17,6 +17,7 @@ from pathlib import Path
 import domainemb
 from domainemb.atomic import swap_into_place
 from domainemb.domains.fetch import sha256_file
+from domainemb.domains.helpers import SEED
 from domainemb.domains.lite import LiteCaps, subsample
 from domainemb.domains.manifest import MANIFEST, Manifest, TaskEntry
 from domainemb.domains.readers import SourceFiles
@@ -46,7 +47,7 @@ class BuildConfig:
     out: Path
     size: Size = Size.LITE
     user_tasks: tuple[Path, ...] = ()
-    seed: int = 42
+    seed: int = SEED
     caps: LiteCaps = field(default_factory=LiteCaps)
 
 

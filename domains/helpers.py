@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from domainemb.domains.tables import Tables
 
 #: Seed of the builders' random choices (hard negatives, the 50/50 splits of
-#: :func:`~domainemb.domains.splits.halves`); task descriptions quote it.
+#: :func:`~domainemb.domains.splits.halves`), quoted by task descriptions, and the default seed of
+#: lite subsampling (:class:`~domainemb.domains.build.BuildConfig`).
 SEED = 42
 
 Parsed = TypeVar("Parsed")

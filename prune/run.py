@@ -34,6 +34,7 @@ from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.pairs import write_pairs
+from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.prune.architecture import FfnModel, ffn_model
 from domainemb.prune.calibration import CalibrationSet, calibration_set, synth_pairs, train_split_pairs
 from domainemb.prune.config import PruneConfig
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OnStage = Callable[[str], None]
+OnStage = Callable[[str], None]  # inside a run, each stage function names itself; prune() sends the StageEvent
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class PruneResult:
     report: PruneReport
 
 
-def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
+def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
     """Prune ``config.model`` for ``config.domain`` and write the run folder ``config.out``.
 
     The stages, in order: load the model, check the input, score the dense model on the suites,
@@ -75,14 +76,19 @@ def prune(config: PruneConfig, on_stage: OnStage | None = None) -> PruneResult:
 
     Args:
         config: The run.
-        on_stage: Called with a short description as each stage starts (for progress display).
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` as each stage starts (for
+            progress display).
 
     Raises:
         DomainembError: bad input (unknown model or architecture, unreadable pairs, too few
             calibration pairs, an output folder that is not a previous prune run); nothing is written
             to ``config.out``.
     """
-    stage = on_stage or (lambda name: None)
+    event = on_event or ignore
+
+    def stage(name: str) -> None:
+        event(StageEvent(name))
+
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     out = Path(config.out)
@@ -135,7 +141,7 @@ class _Loaded:
 
     encoder: SentenceTransformerEncoder
     device: str
-    ffn: FfnModel
+    ffn: FfnModel  # as loaded: structured pruning replaces the layers (the mask stage returns the new ones)
     dense_bytes: int
     dense_params: int
     dense_width: int

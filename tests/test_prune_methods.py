@@ -69,7 +69,7 @@ def test_a_new_method_runs_end_to_end(registry, tiny_bert_folder, tiny_benchmark
         general_tasks=("TinySTS",),
     )
     stages: list[str] = []
-    result = prune(config, on_stage=stages.append)
+    result = prune(config, on_event=lambda event: stages.append(event.stage))
 
     assert toy.seen == [(True, False)]  # the domain moments it declared, and nothing else
     report = PruneReport.from_disk(result.out)

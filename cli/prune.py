@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.cli.progress import StageProgress
 from domainemb.prune.methods import MethodName
 from domainemb.types import Domain
 
@@ -67,8 +68,8 @@ def prune(
         from dataclasses import replace
 
         config = replace(config, evaluate=False)
-    with console.status("pruning") as status:
-        result = run(config, on_stage=lambda stage: status.update(stage))
+    with StageProgress("pruning") as progress:
+        result = run(config, on_event=progress)
     report = result.report
 
     label = f"{report.method}/{report.variant}" if report.variant else report.method

@@ -2,11 +2,12 @@
 
 One concern per module:
 
-* :mod:`~domainemb.prune.config`: ``PruneConfig`` and the method / variant / ranking vocabularies;
+* :mod:`~domainemb.prune.config`: ``PruneConfig`` and the variant / ranking vocabularies;
 * :mod:`~domainemb.prune.architecture`: where a model's FFN matrices are (known architectures only);
 * :mod:`~domainemb.prune.calibration`: domain and general calibration pairs, k-means coverage;
 * :mod:`~domainemb.prune.gradients`: streamed Fisher and gradient-alignment statistics;
-* :mod:`~domainemb.prune.importance`: DAI (paper and normalised) and the baselines' scores;
+* :mod:`~domainemb.prune.methods`: the prune methods, one file each (GAPrune's DAI, paper and normalised, and the
+  baselines), in a registry (``METHODS``): a new method is one file plus one registry line;
 * :mod:`~domainemb.prune.masks`: exact-count masks, global or per layer, and reached sparsity;
 * :mod:`~domainemb.prune.structured`: removing whole FFN neurons;
 * :mod:`~domainemb.prune.retrain`: retraining through the adapter's trainer with masks held;

@@ -1,9 +1,9 @@
-"""Small deterministic inputs for the adapt tests: a pairs file, a tiny model, tiny suites.
+"""Small deterministic inputs for the adapt tests: a pairs file and the tasks of tiny suites.
 
 The pairs are keyword sentences about a few finance and medicine topics, one "document" per
 topic-and-number, so a model can learn to match a query to its passage in a few dozen steps. The
-tiny model is a 2-layer BERT with MiniLM's tokenizer (random weights, saved as a
-sentence-transformers folder): training it takes a fraction of a second per step.
+tiny model the adapt tests train (``tiny_model`` in tests/conftest.py) is a 2-layer BERT with
+MiniLM's tokenizer: training it takes a fraction of a second per step.
 """
 
 from __future__ import annotations
@@ -12,12 +12,8 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-from prune_data import tiny_model_folder
-
-from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import pair_tables, retrieval_tables
-from domainemb.types import Domain, LicenceFlag, Size, Source, TaskSpec, TaskType
+from domainemb.types import Domain, LicenceFlag, Source, TaskSpec, TaskType
 
 TOPICS = {
     "rates": ["interest rates", "the central bank", "inflation", "bond yields", "monetary policy"],
@@ -84,11 +80,6 @@ SYNTH_CARD = {
 }
 
 
-def tiny_model(folder: Path) -> Path:
-    """Save a randomly initialised 2-layer BERT (MiniLM's tokenizer, mean pooling, normalised) as a sentence-transformers folder."""
-    return tiny_model_folder(folder / "tiny-st", max_seq_length=64, normalize=True)
-
-
 SOURCE = Source(
     key="test/adapt-synthetic",
     repo="https://example.org/adapt-synthetic",
@@ -135,11 +126,12 @@ def _spec(name: str, domain: Domain, type: TaskType, build, **kwargs) -> TaskSpe
     )
 
 
-def build_tiny_suites(folder: Path) -> tuple[Path, Path]:
-    """A tiny finance suite (retrieval + STS) and a tiny general suite (retrieval + STS)."""
+def suite_specs() -> dict[Domain, tuple[TaskSpec, ...]]:
+    """A tiny finance suite (retrieval + STS) and a tiny general suite (retrieval + STS):
+    ``tiny_suites("adapt")`` (tests/conftest.py) builds them."""
     finance = ["rates", "earnings", "credit"]
     general = ["trials", "rates"]
-    specs = {
+    return {
         Domain.FINANCE: (
             _spec("TinyFinRetrieval", Domain.FINANCE, TaskType.RETRIEVAL, lambda f: _retrieval(1, finance)),
             _spec("TinyFinSTS", Domain.FINANCE, TaskType.STS, lambda f: _sts(2, finance), min_score=0.0, max_score=5.0),
@@ -149,10 +141,3 @@ def build_tiny_suites(folder: Path) -> tuple[Path, Path]:
             _spec("TinyGenSTS", Domain.GENERAL, TaskType.STS, lambda f: _sts(4, general), min_score=0.0, max_score=5.0),
         ),
     }
-    paths = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
-        for domain, extra in specs.items():
-            config = BuildConfig(domain=domain, out=folder / f"{domain.value}-tiny", size=Size.FULL)
-            paths.append(build_benchmark(config, extra_specs=extra).path)
-    return paths[0], paths[1]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-from compare_data import build_suites, fake_models
+from compare_data import fake_models
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -22,13 +21,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def suites(tmp_path_factory) -> tuple[Path, Path]:
-    return build_suites(tmp_path_factory.mktemp("compare-suites"))
-
-
-@pytest.fixture(scope="module")
-def compared(suites, tmp_path_factory):
-    domain, general = suites
+def compared(tiny_suites, tmp_path_factory):
+    domain, general = tiny_suites("compare")
     out = tmp_path_factory.mktemp("compare-out")
     config = CompareConfig(
         domain=Domain.FINANCE,
@@ -117,8 +111,8 @@ def test_results_from_another_task_version_are_refused(compared, tmp_path):
         collect_suite(out / "domain", bench, list(bench.tasks), [ref])
 
 
-def test_bad_input(suites, tmp_path):
-    domain, general = suites
+def test_bad_input(tiny_suites, tmp_path):
+    domain, general = tiny_suites("compare")
     base = dict(models=("kw-all",), out=tmp_path, domain_benchmark=domain, general_benchmark=general, use_cache=False)
     with pytest.raises(DomainembError, match="general is the reference suite"):
         compare(CompareConfig(domain=Domain.GENERAL, **base), encoders=fake_models())
@@ -133,8 +127,8 @@ def test_bad_input(suites, tmp_path):
     assert not (tmp_path / ANALYSIS_FILE).exists()
 
 
-def test_type_filter_keeps_shared_types(suites, tmp_path):
-    domain, general = suites
+def test_type_filter_keeps_shared_types(tiny_suites, tmp_path):
+    domain, general = tiny_suites("compare")
     config = CompareConfig(
         domain=Domain.FINANCE,
         models=("kw-all",),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evaluation_data import TOPICS, build_tiny_benchmark
+from evaluation_data import TOPICS
 
 from domainemb.adapt.pairs import TrainingPair
 from domainemb.domains.benchmark import Benchmark
@@ -27,8 +27,8 @@ class TopicEncoder:
 
 
 @pytest.fixture(scope="module")
-def tiny_bench(tmp_path_factory) -> Benchmark:
-    return Benchmark.open(build_tiny_benchmark(tmp_path_factory.mktemp("tiny-bench") / "bench"))
+def tiny_bench(tiny_benchmark) -> Benchmark:
+    return Benchmark.open(tiny_benchmark)
 
 
 def test_pairs_come_from_train_splits_with_same_label(tiny_bench):

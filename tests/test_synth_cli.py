@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 import pytest
-from synth_data import HashEmbedder, tiny_benchmark, write_corpus
+from synth_data import HashEmbedder, retrieval_benchmark, write_corpus
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -19,7 +19,7 @@ NO_MODEL = ["--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", 
 
 @pytest.fixture()
 def bench(tmp_path):
-    return tiny_benchmark(
+    return retrieval_benchmark(
         tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"]
     )
 

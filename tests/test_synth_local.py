@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from synth_data import read_jsonl, tiny_benchmark, write_corpus
+from synth_data import read_jsonl, retrieval_benchmark, write_corpus
 
 from domainemb.synth.config import PairKind, SynthConfig
 from domainemb.synth.decontam import HeldOut
@@ -103,7 +103,7 @@ def _cmdline(pid: int) -> list[str]:
 
 def test_kill_9_of_synth_leaves_no_orphan_server(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", docs=2)
-    bench = tiny_benchmark(
+    bench = retrieval_benchmark(
         tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"]
     )
     out = tmp_path / "run" / "pairs.jsonl"

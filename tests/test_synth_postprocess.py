@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from synth_data import HashEmbedder, tiny_benchmark
+from synth_data import HashEmbedder, retrieval_benchmark
 
 from domainemb.synth.config import Generator, PairKind, SynthConfig
 from domainemb.synth.corpus import Chunk
@@ -132,7 +132,7 @@ def test_other_kinds_pass_through_mining():
 
 
 def test_held_out_from_built_benchmarks(tmp_path, monkeypatch):
-    bench = tiny_benchmark(
+    bench = retrieval_benchmark(
         tmp_path / "work" / "benchmarks" / "finance-test",
         [TEST_DOC, "another test document here"],
         ["is inflation falling?"],

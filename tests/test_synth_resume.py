@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 from fake_server import FakeOpenAIServer
-from synth_data import read_jsonl, tiny_benchmark, write_corpus
+from synth_data import read_jsonl, retrieval_benchmark, write_corpus
 
 from domainemb.synth.pairs import read_pairs
 
@@ -44,7 +44,7 @@ def _lines(path) -> int:
 
 def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", docs=4, sentences=12)
-    bench = tiny_benchmark(
+    bench = retrieval_benchmark(
         tmp_path / "bench", ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"]
     )
     killed, reference = tmp_path / "killed" / "pairs.jsonl", tmp_path / "reference" / "pairs.jsonl"

@@ -11,13 +11,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
 from evaluation_data import SOURCE, KeywordEncoder, _labelled, _pairs, _retrieval
 
-from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import labelled_tables, pair_tables
 from domainemb.evaluation.encoders import fingerprint_params
-from domainemb.types import Domain, Size, TaskSpec, TaskType
+from domainemb.types import Domain, TaskSpec, TaskType
 
 #: Dataset text that would run script if the report did not escape it.
 PAYLOADS = (
@@ -93,15 +91,9 @@ def _suite_specs(domain: Domain, offset: int) -> tuple[TaskSpec, ...]:
     return tuple(specs)
 
 
-def build_suites(folder: Path) -> tuple[Path, Path]:
-    """A tiny finance suite and a tiny general suite (nothing from the real registry)."""
-    paths = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
-        for domain, offset in ((Domain.FINANCE, 100), (Domain.GENERAL, 200)):
-            config = BuildConfig(domain=domain, out=folder / f"{domain.value}-tiny", size=Size.FULL)
-            paths.append(build_benchmark(config, extra_specs=_suite_specs(domain, offset)).path)
-    return paths[0], paths[1]
+def suite_specs() -> dict[Domain, tuple[TaskSpec, ...]]:
+    """A tiny finance suite and a tiny general suite: ``tiny_suites("compare")`` (tests/conftest.py) builds them."""
+    return {Domain.FINANCE: _suite_specs(Domain.FINANCE, 100), Domain.GENERAL: _suite_specs(Domain.GENERAL, 200)}
 
 
 def keyword_model(name: str, keep: slice) -> KeywordEncoder:

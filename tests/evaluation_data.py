@@ -155,13 +155,15 @@ def tiny_specs() -> tuple[TaskSpec, ...]:
     )
 
 
-def build_tiny_benchmark(out: Path) -> Path:
-    """Build the eight tiny tasks (and nothing else) into ``out``."""
+def build_from_specs(out: Path, domain: Domain, specs: tuple[TaskSpec, ...]) -> Path:
+    """Build a benchmark of ``domain`` into ``out`` that holds ``specs`` and nothing from the real registry.
+
+    Every test benchmark is built here: the ``tiny_benchmark`` and ``tiny_suites`` fixtures
+    (tests/conftest.py) and the synth tests' retrieval benchmarks.
+    """
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
-        return build_benchmark(
-            BuildConfig(domain=Domain.FINANCE, out=out, size=Size.FULL), extra_specs=tiny_specs()
-        ).path
+        return build_benchmark(BuildConfig(domain=domain, out=out, size=Size.FULL), extra_specs=specs).path
 
 
 class KeywordEncoder(VectorEncoder):

@@ -8,11 +8,10 @@ import random
 from pathlib import Path
 
 import numpy as np
-import pytest
+from evaluation_data import build_from_specs
 
-from domainemb.domains.build import BuildConfig, build_benchmark
 from domainemb.domains.tables import retrieval_tables
-from domainemb.types import Domain, LicenceFlag, Size, Source, TaskSpec, TaskType
+from domainemb.types import Domain, LicenceFlag, Source, TaskSpec, TaskType
 
 SUBJECTS = [
     "Revenue",
@@ -88,7 +87,9 @@ _SOURCE = Source(
 )
 
 
-def tiny_benchmark(out: Path, test_docs: list[str], test_queries: list[str], domain: Domain = Domain.FINANCE) -> Path:
+def retrieval_benchmark(
+    out: Path, test_docs: list[str], test_queries: list[str], domain: Domain = Domain.FINANCE
+) -> Path:
     """A built benchmark with one retrieval task whose corpus and queries are the given texts."""
 
     def build(_files):
@@ -107,9 +108,7 @@ def tiny_benchmark(out: Path, test_docs: list[str], test_queries: list[str], dom
         build=build,
         annotations="derived",
     )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
-        return build_benchmark(BuildConfig(domain=domain, out=out, size=Size.FULL), extra_specs=(spec,)).path
+    return build_from_specs(out, domain, (spec,))
 
 
 class HashEmbedder:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from adapt_data import build_tiny_suites, pair_rows, tiny_model, write_pairs
+from adapt_data import pair_rows, write_pairs
 from prune_data import tokenizer_json
 from typer.testing import CliRunner
 
@@ -16,8 +16,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def base_model(tmp_path_factory) -> Path:
-    return tiny_model(tmp_path_factory.mktemp("tiny-model"))
+def base_model(tiny_model) -> Path:
+    return tiny_model(max_seq_length=64, normalize=True)
 
 
 @pytest.fixture
@@ -34,8 +34,8 @@ def _adapt(base: Path | str, pairs: Path, out: Path, config: str | None = None, 
     return runner.invoke(app, [*args, *extra])
 
 
-def test_tiny_run_prints_the_comparison(tmp_path, base_model, pairs_file):
-    domain_suite, general_suite = build_tiny_suites(tmp_path / "suites")
+def test_tiny_run_prints_the_comparison(tmp_path, base_model, pairs_file, tiny_suites):
+    domain_suite, general_suite = tiny_suites("adapt")
     config = (
         "max_steps: 4\nbatch_size: 8\neval_steps: 2\ndev_fraction: 0.25\nlearning_rate: 1.0e-3\nbootstrap_samples: 200\n"
         f"domain_benchmark: {domain_suite}\ngeneral_benchmark: {general_suite}\n"

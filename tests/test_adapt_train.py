@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from adapt_data import SYNTH_CARD, build_tiny_suites, pair_rows, tiny_model, write_pairs
+from adapt_data import SYNTH_CARD, pair_rows, write_pairs
 from transformers import TrainerCallback
 
 from domainemb.adapt.compare import Comparison
@@ -31,8 +31,8 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def base_model(tmp_path_factory) -> Path:
-    return tiny_model(tmp_path_factory.mktemp("tiny-model"))
+def base_model(tiny_model) -> Path:
+    return tiny_model(max_seq_length=64, normalize=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def pairs_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def suites(tmp_path_factory) -> tuple[Path, Path]:
-    return build_tiny_suites(tmp_path_factory.mktemp("suites"))
+def suites(tiny_suites) -> tuple[Path, Path]:
+    return tiny_suites("adapt")
 
 
 def _config(base: Path, pairs: Path, out: Path, **settings) -> AdaptConfig:

@@ -9,7 +9,7 @@ from pathlib import Path
 import mteb
 import numpy as np
 import pytest
-from evaluation_data import KeywordEncoder, build_tiny_benchmark
+from evaluation_data import KeywordEncoder
 from sklearn.metrics import average_precision_score
 
 from domainemb.compare.bootstrap import ItemScores, Unavailable, average_precision, draws, item_scores, prediction_path
@@ -18,10 +18,10 @@ from domainemb.evaluation.mteb_tasks import to_mteb_task
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory) -> tuple[Benchmark, Path, dict[str, float]]:
+def scored(tiny_benchmark, tmp_path_factory) -> tuple[Benchmark, Path, dict[str, float]]:
     """The eight tiny tasks scored by mteb with a keyword model, predictions kept."""
     folder = tmp_path_factory.mktemp("bootstrap")
-    bench = Benchmark.open(build_tiny_benchmark(folder / "bench"))
+    bench = Benchmark.open(tiny_benchmark)
     encoder = KeywordEncoder()
     predictions = prediction_path(folder, encoder.model_name, encoder.revision, "x").parent
     scores = {}

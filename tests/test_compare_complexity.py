@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from evaluation_data import build_tiny_benchmark
 
 from domainemb.compare.complexity import (
     NO_LLM,
@@ -21,8 +20,8 @@ from domainemb.synth.llm import LLMError, LLMResponse
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Benchmark:
-    return Benchmark.open(build_tiny_benchmark(tmp_path_factory.mktemp("complexity") / "bench"))
+def tiny(tiny_benchmark) -> Benchmark:
+    return Benchmark.open(tiny_benchmark)
 
 
 def test_entropy_is_the_mean_word_entropy_in_bits():

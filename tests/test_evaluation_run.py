@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from evaluation_data import KeywordEncoder, build_tiny_benchmark
+from evaluation_data import KeywordEncoder
 from mteb.results import TaskResult
 from typer.testing import CliRunner
 
@@ -24,18 +24,13 @@ from domainemb.types import TaskType
 runner = CliRunner()
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> Path:
-    return build_tiny_benchmark(tmp_path_factory.mktemp("tiny") / "bench")
-
-
-def test_results_are_mteb_task_results_with_provenance(tiny, tmp_path):
+def test_results_are_mteb_task_results_with_provenance(tiny_benchmark, tmp_path):
     encoder = KeywordEncoder()
     result = evaluate(
-        EvaluateConfig(benchmark=tiny, models=("keywords",), out=tmp_path), encoders={"keywords": encoder}
+        EvaluateConfig(benchmark=tiny_benchmark, models=("keywords",), out=tmp_path), encoders={"keywords": encoder}
     )
 
-    bench = Benchmark.open(tiny)
+    bench = Benchmark.open(tiny_benchmark)
     assert [s.task for s in result.scores] == [t.name for t in bench.tasks]
     assert {s.task_type for s in result.scores} == set(TaskType)
     for score in result.scores:
@@ -55,9 +50,13 @@ def test_results_are_mteb_task_results_with_provenance(tiny, tmp_path):
     assert {s.task for s in load_results(tmp_path)} == {t.name for t in bench.tasks}
 
 
-def test_rerun_keeps_scored_tasks_unless_overwrite(tiny, tmp_path):
+def test_rerun_keeps_scored_tasks_unless_overwrite(tiny_benchmark, tmp_path):
     config = EvaluateConfig(
-        benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False
+        benchmark=tiny_benchmark,
+        models=("keywords",),
+        tasks=("TinySTS", "TinyRetrieval"),
+        out=tmp_path,
+        use_cache=False,
     )
     first = evaluate(config, encoders={"keywords": KeywordEncoder()})
     assert not any(s.reused for s in first.scores)
@@ -72,8 +71,10 @@ def test_rerun_keeps_scored_tasks_unless_overwrite(tiny, tmp_path):
     assert forced.calls > 0 and not any(s.reused for s in third.scores)
 
 
-def test_other_seed_or_other_data_are_scored_again(tiny, tmp_path):
-    config = EvaluateConfig(benchmark=tiny, models=("keywords",), tasks=("TinySTS",), out=tmp_path, use_cache=False)
+def test_other_seed_or_other_data_are_scored_again(tiny_benchmark, tmp_path):
+    config = EvaluateConfig(
+        benchmark=tiny_benchmark, models=("keywords",), tasks=("TinySTS",), out=tmp_path, use_cache=False
+    )
     (first,) = evaluate(config, encoders={"keywords": KeywordEncoder()}).scores
 
     other_seed = KeywordEncoder()
@@ -90,8 +91,8 @@ def test_other_seed_or_other_data_are_scored_again(tiny, tmp_path):
     assert other_data.calls > 0 and not again.reused
 
 
-def test_bag_of_words_serves_every_task_type(tiny, tmp_path):
-    result = evaluate(EvaluateConfig(benchmark=tiny, models=("bow",), out=tmp_path))
+def test_bag_of_words_serves_every_task_type(tiny_benchmark, tmp_path):
+    result = evaluate(EvaluateConfig(benchmark=tiny_benchmark, models=("bow",), out=tmp_path))
     assert {s.task_type for s in result.scores} == set(TaskType)
     for s in result.scores:
         assert math.isfinite(s.main_score) and -1 <= s.main_score <= 1, (s.task, s.main_score)
@@ -99,10 +100,10 @@ def test_bag_of_words_serves_every_task_type(tiny, tmp_path):
     assert by_task["TinyRetrieval"] > 0.5 and by_task["TinyClassification"] > 0.5
 
 
-def test_bag_of_words_is_fitted_on_each_task_deterministically(tiny):
+def test_bag_of_words_is_fitted_on_each_task_deterministically(tiny_benchmark):
     from domainemb.evaluation.lexical import BagOfWords
 
-    texts = task_texts(Benchmark.open(tiny), "TinyRetrieval")
+    texts = task_texts(Benchmark.open(tiny_benchmark), "TinyRetrieval")
     a, b = BagOfWords(), BagOfWords()
     a.prepare(texts)
     b.prepare(list(reversed(texts)) + texts[:3])
@@ -110,16 +111,18 @@ def test_bag_of_words_is_fitted_on_each_task_deterministically(tiny):
     assert a.fingerprint == b.fingerprint
 
 
-def test_bm25_scores_retrieval_and_reranking(tiny, tmp_path):
+def test_bm25_scores_retrieval_and_reranking(tiny_benchmark, tmp_path):
     result = evaluate(
-        EvaluateConfig(benchmark=tiny, models=("bm25",), tasks=("TinyRetrieval", "TinyReranking"), out=tmp_path)
+        EvaluateConfig(
+            benchmark=tiny_benchmark, models=("bm25",), tasks=("TinyRetrieval", "TinyReranking"), out=tmp_path
+        )
     )
     assert [s.main_score_name for s in result.scores] == ["ndcg_at_10", "map_at_1000"]
     assert all(s.main_score > 0.5 for s in result.scores)
 
 
-def test_cli_scores_and_prints_a_summary_then_keeps_scored_tasks(tiny, tmp_path):
-    args = ["evaluate", "--benchmark", str(tiny), "--model", "bow", "--model", "bm25", "--out", str(tmp_path)]
+def test_cli_scores_and_prints_a_summary_then_keeps_scored_tasks(tiny_benchmark, tmp_path):
+    args = ["evaluate", "--benchmark", str(tiny_benchmark), "--model", "bow", "--model", "bm25", "--out", str(tmp_path)]
     args += ["--tasks", "TinyRetrieval", "--tasks", "TinyReranking"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -145,32 +148,34 @@ def _assert_clean_failure(result, out: Path, *needles: str) -> None:
     assert not list(out.rglob("*.json")), "no partial result file"
 
 
-def test_unknown_model_suggests_close_names(tiny, tmp_path):
+def test_unknown_model_suggests_close_names(tiny_benchmark, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["evaluate", "--benchmark", str(tiny), "--model", "minlm", "--out", str(out)])
+    result = runner.invoke(app, ["evaluate", "--benchmark", str(tiny_benchmark), "--model", "minlm", "--out", str(out)])
     _assert_clean_failure(result, out, "minlm", "did you mean minilm")
 
 
-def test_folder_that_is_not_a_sentence_transformers_model(tiny, tmp_path):
+def test_folder_that_is_not_a_sentence_transformers_model(tiny_benchmark, tmp_path):
     out, folder = tmp_path / "out", tmp_path / "not-a-model"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    result = runner.invoke(app, ["evaluate", "--benchmark", str(tiny), "--model", str(folder), "--out", str(out)])
+    result = runner.invoke(
+        app, ["evaluate", "--benchmark", str(tiny_benchmark), "--model", str(folder), "--out", str(out)]
+    )
     _assert_clean_failure(result, out, "not-a-model", "not a sentence-transformers model")
 
 
-def test_hub_id_fails_clearly_offline(tiny, tmp_path):
+def test_hub_id_fails_clearly_offline(tiny_benchmark, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["evaluate", "--benchmark", str(tiny), "--model", "someone/some-model", "--out", str(out)]
+        app, ["evaluate", "--benchmark", str(tiny_benchmark), "--model", "someone/some-model", "--out", str(out)]
     )
     _assert_clean_failure(result, out, "someone/some-model", "hub")
 
 
 @pytest.mark.parametrize("damage", ["missing", "altered"])
-def test_benchmark_with_missing_or_altered_file(tiny, tmp_path, damage):
+def test_benchmark_with_missing_or_altered_file(tiny_benchmark, tmp_path, damage):
     bench, out = tmp_path / "bench", tmp_path / "out"
-    shutil.copytree(tiny, bench)
+    shutil.copytree(tiny_benchmark, bench)
     target = bench / "TinySTS" / "test.parquet"
     if damage == "missing":
         target.unlink()
@@ -180,24 +185,26 @@ def test_benchmark_with_missing_or_altered_file(tiny, tmp_path, damage):
     _assert_clean_failure(result, out, "TinySTS/test.parquet", "missing" if damage == "missing" else "altered")
 
 
-def test_task_type_the_model_cannot_serve(tiny, tmp_path):
+def test_task_type_the_model_cannot_serve(tiny_benchmark, tmp_path):
     out = tmp_path / "out"
-    args = ["evaluate", "--benchmark", str(tiny), "--model", "bow", "--model", "bm25", "--out", str(out)]
+    args = ["evaluate", "--benchmark", str(tiny_benchmark), "--model", "bow", "--model", "bm25", "--out", str(out)]
     result = runner.invoke(app, [*args, "--tasks", "TinyRetrieval", "--tasks", "TinyClustering"])
     _assert_clean_failure(result, out, "bm25", "Clustering", "TinyClustering")
 
 
-def test_unknown_task_suggests_close_names(tiny, tmp_path):
+def test_unknown_task_suggests_close_names(tiny_benchmark, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["evaluate", "--benchmark", str(tiny), "--model", "bow", "--tasks", "TinySTs", "--out", str(out)]
+        app, ["evaluate", "--benchmark", str(tiny_benchmark), "--model", "bow", "--tasks", "TinySTs", "--out", str(out)]
     )
     _assert_clean_failure(result, out, "TinySTs", "TinySTS")
 
 
-def test_result_files_are_complete_or_absent(tiny, tmp_path, monkeypatch):
+def test_result_files_are_complete_or_absent(tiny_benchmark, tmp_path, monkeypatch):
     """A failing write leaves no result file (written to a temporary name, then renamed)."""
-    score = evaluate(EvaluateConfig(benchmark=tiny, models=("bow",), tasks=("TinySTS",), out=tmp_path)).scores[0]
+    score = evaluate(
+        EvaluateConfig(benchmark=tiny_benchmark, models=("bow",), tasks=("TinySTS",), out=tmp_path)
+    ).scores[0]
     target = tmp_path / "again" / "TinySTS.json"
 
     class Boom(Exception):
@@ -213,11 +220,15 @@ def test_result_files_are_complete_or_absent(tiny, tmp_path, monkeypatch):
     assert not target.exists() and not list(target.parent.iterdir())
 
 
-def test_save_predictions_keeps_mteb_prediction_files_of_the_tasks_that_run(tiny, tmp_path):
+def test_save_predictions_keeps_mteb_prediction_files_of_the_tasks_that_run(tiny_benchmark, tmp_path):
     from domainemb.evaluation.results import prediction_path
 
     config = EvaluateConfig(
-        benchmark=tiny, models=("keywords",), tasks=("TinySTS", "TinyRetrieval"), out=tmp_path, use_cache=False
+        benchmark=tiny_benchmark,
+        models=("keywords",),
+        tasks=("TinySTS", "TinyRetrieval"),
+        out=tmp_path,
+        use_cache=False,
     )
     encoder = KeywordEncoder()
     assert not any(s.reused for s in evaluate(config, encoders={"keywords": encoder}).scores)

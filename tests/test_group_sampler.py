@@ -6,7 +6,7 @@ import dataclasses
 
 import torch
 from datasets import Dataset
-from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
+from prune_data import calibration_pairs
 from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
 from domainemb.adapt.group_sampler import GROUP_COLUMN, DistinctGroupBatchSampler

@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from evaluation_data import build_tiny_benchmark
-from prune_data import (  # noqa: F401
-    calibration_pairs,
-    minilm_folder,
-    tiny_bert_folder,
-    tiny_model_folder,
-    tokenizer_json,
-    write_pairs_file,
-)
+from prune_data import calibration_pairs, tokenizer_json, write_pairs_file
 from sentence_transformers import SentenceTransformer
 from typer.testing import CliRunner
 
@@ -28,12 +20,6 @@ from domainemb.prune.report import PruneReport
 from domainemb.prune.sparse_io import load_sparse
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def tiny_bench(tmp_path_factory) -> Path:
-    """The evaluation tests' eight-task benchmark: its classification train splits give ~90 pairs."""
-    return build_tiny_benchmark(tmp_path_factory.mktemp("tiny-bench") / "bench")
 
 
 def _config(tmp_path: Path, bench: Path | None = None, **settings) -> Path:
@@ -110,10 +96,10 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
     assert tokenizer_json(out / "model") == tokenizer_json(tiny_bert_folder)  # calibration encoding left no trace
 
 
-def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_path, caplog):
+def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_benchmark, tmp_path, caplog):
     out = tmp_path / "run"
     config = _config(
-        tmp_path, tiny_bench, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"]
+        tmp_path, tiny_benchmark, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"]
     )
     result = _prune(
         "--model",
@@ -151,7 +137,7 @@ def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_bench, tmp_p
     )  # no --pairs: told
 
 
-def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_bench, tmp_path):
+def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_benchmark, tmp_path):
     """Magnitude prunes the same weights for every domain: with ``cache_pruned`` the second run
     encodes nothing new and scores the same; without it the pruned model never enters the cache."""
     from domainemb.evaluation.cache import EmbeddingCache, default_cache_path
@@ -171,7 +157,7 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
         "--out",
         str(plain_out),
         "--config",
-        str(_config(tmp_path, tiny_bench, **tasks)),
+        str(_config(tmp_path, tiny_benchmark, **tasks)),
     )
     assert result.exit_code == 0, result.output
     fingerprint = fingerprint_folder(plain_out / "model")
@@ -181,7 +167,7 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
     reports = []
     for domain in ("finance", "chemistry"):
         out = tmp_path / domain
-        config = _config(tmp_path, tiny_bench, cache_pruned=True, **tasks)
+        config = _config(tmp_path, tiny_benchmark, cache_pruned=True, **tasks)
         result = _prune(
             "--model",
             str(tiny_bert_folder),
@@ -209,7 +195,7 @@ def test_cache_pruned_reuses_an_identical_pruned_model(tiny_bert_folder, tiny_be
     )
 
 
-def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench, tmp_path, monkeypatch):
+def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_benchmark, tmp_path, monkeypatch):
     """A second GAPrune run with the same stage cache neither chooses pairs nor runs a gradient
     pass, and prunes exactly the weights an uncached run prunes."""
     from domainemb.evaluation.encoders import fingerprint_folder
@@ -232,7 +218,7 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
             "--out",
             str(out),
             "--config",
-            str(_config(tmp_path, tiny_bench, **settings)),
+            str(_config(tmp_path, tiny_benchmark, **settings)),
         )
         assert result.exit_code == 0, result.output
         return out
@@ -272,10 +258,14 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
         run("resized", stage_cache=str(stages), domain_calibration=20)
 
 
-def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_bench, tmp_path):
+def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_benchmark, tmp_path):
     dense = tmp_path / "dense"
     config = _config(
-        tmp_path, tiny_bench, dense_results=str(dense), domain_tasks=["TinyClassification"], general_tasks=["TinySTS"]
+        tmp_path,
+        tiny_benchmark,
+        dense_results=str(dense),
+        domain_tasks=["TinyClassification"],
+        general_tasks=["TinySTS"],
     )
     stamps, reports = [], []
     for method in ("magnitude", "random"):
@@ -340,10 +330,10 @@ def test_structured_run_loads_with_plain_sentence_transformers(tiny_bert_folder,
 
 
 @pytest.mark.slow
-def test_minilm_gaprune_with_retraining(tiny_bench, tmp_path):
+def test_minilm_gaprune_with_retraining(tiny_benchmark, tmp_path):
     """The real model: every stage of a GAPrune run with retraining, scored on two tiny tasks."""
     out = tmp_path / "run"
-    config = _config(tmp_path, tiny_bench, domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
+    config = _config(tmp_path, tiny_benchmark, domain_tasks=["TinyClassification"], general_tasks=["TinySTS"])
     result = _prune(
         "--model", "minilm", "--domain", "medicine", "--retrain-steps", "3", "--out", str(out), "--config", str(config)
     )
@@ -381,8 +371,8 @@ def test_unknown_config_key(tmp_path):
     _assert_clean_failure(result, out, "unknown key 'alpah'", "did you mean 'alpha'")
 
 
-def test_model_without_known_ffn_layers(tmp_path):
-    folder = tiny_model_folder(tmp_path / "albert", "albert")
+def test_model_without_known_ffn_layers(tiny_model, tmp_path):
+    folder = tiny_model("albert")
     out = tmp_path / "run"
     result = _prune(
         "--model", str(folder), "--domain", "finance", "--method", "magnitude", "--no-eval", "--out", str(out)

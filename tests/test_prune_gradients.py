@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from prune_data import calibration_pairs, tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
+from prune_data import calibration_pairs
 
 from domainemb.prune.architecture import ffn_model
 from domainemb.prune.gradients import infonce_moments

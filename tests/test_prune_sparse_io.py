@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-from prune_data import tiny_bert, tiny_bert_folder  # noqa: F401 - fixtures
 from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 

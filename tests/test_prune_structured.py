@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from prune_data import tiny_bert, tiny_bert_folder, tiny_model_folder  # noqa: F401 - fixtures
 from sentence_transformers import SentenceTransformer
 
 from domainemb.errors import DomainembError
@@ -47,8 +46,8 @@ def test_structured_model_loads_is_smaller_and_encodes(tiny_bert, tiny_bert_fold
 
 
 @pytest.mark.parametrize("model_type", ["mpnet", "distilbert"])
-def test_structured_other_architectures(model_type, tmp_path):
-    folder = tiny_model_folder(tmp_path / model_type, model_type)
+def test_structured_other_architectures(model_type, tiny_model, tmp_path):
+    folder = tiny_model(model_type)
     model = SentenceTransformer(str(folder), device="cpu")
     ffn = ffn_model(model)
     shrink_ffn(ffn, neuron_scores(ffn, {n: w.detach().abs() for n, w in ffn.weights().items()}), 0.5)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from prune_data import tiny_model_folder, tokenizer_json
+from prune_data import tokenizer_json
 from sentence_transformers import SentenceTransformer
 
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 
 
-def test_restore_puts_back_what_encoding_changed(tmp_path):
-    folder = tiny_model_folder(tmp_path / "tiny", max_seq_length=16)
+def test_restore_puts_back_what_encoding_changed(tiny_model, tmp_path):
+    folder = tiny_model(max_seq_length=16)
     model = SentenceTransformer(str(folder), device="cpu")
     loaded = TokenizerSettings.capture(model)
     model.encode(["a text longer than one token", "short"])

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from domainemb.adapt.pairs import TrainingPair
+from domainemb.pairs import Pair
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -26,7 +26,7 @@ DEV_NAME = "dev"
 DEV_METRIC = f"{DEV_NAME}_cosine_ndcg@10"
 
 
-def train_datasets(pairs: Sequence[TrainingPair], hard_negatives: int) -> Dataset | DatasetDict:
+def train_datasets(pairs: Sequence[Pair], hard_negatives: int) -> Dataset | DatasetDict:
     """The training data: one dataset, or one per negatives layout when both occur.
 
     Args:
@@ -52,9 +52,7 @@ def train_datasets(pairs: Sequence[TrainingPair], hard_negatives: int) -> Datase
     return DatasetDict(parts)
 
 
-def dev_evaluator(
-    dev: Sequence[TrainingPair], max_queries: int, batch_size: int, seed: int
-) -> InformationRetrievalEvaluator:
+def dev_evaluator(dev: Sequence[Pair], max_queries: int, batch_size: int, seed: int) -> InformationRetrievalEvaluator:
     """nDCG@10 retrieval over the dev split: dev queries against every dev positive and negative.
 
     Args:

@@ -36,7 +36,6 @@ from domainemb.adapt.compare import COMPARISON_FILE, Comparison, ModelRef, build
 from domainemb.adapt.config import AdaptConfig
 from domainemb.adapt.data import DEV_METRIC, dev_evaluator
 from domainemb.adapt.losses import build_loss
-from domainemb.adapt.pairs import PairFile, read_pairs
 from domainemb.adapt.progress import OnProgress
 from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
@@ -44,6 +43,7 @@ from domainemb.atomic import swap_into_place
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.jsonio import write_json
+from domainemb.pairs import PairFile, read_pairs
 from domainemb.types import Domain
 
 if TYPE_CHECKING:

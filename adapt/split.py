@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from domainemb.adapt.pairs import TrainingPair
 from domainemb.errors import DomainembError
+from domainemb.pairs import Pair
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,13 @@ class DevSplit:
         dev_documents: Number of source documents in ``dev``.
     """
 
-    train: tuple[TrainingPair, ...]
-    dev: tuple[TrainingPair, ...]
+    train: tuple[Pair, ...]
+    dev: tuple[Pair, ...]
     train_documents: int
     dev_documents: int
 
 
-def split_by_document(pairs: Sequence[TrainingPair], dev_fraction: float, seed: int) -> DevSplit:
+def split_by_document(pairs: Sequence[Pair], dev_fraction: float, seed: int) -> DevSplit:
     """Put ``ceil(dev_fraction * documents)`` whole documents into dev, the rest into train.
 
     Args:

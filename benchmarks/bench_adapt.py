@@ -140,10 +140,11 @@ def _read_config(path: Path | None) -> dict[str, Any]:
 
 
 def _figures(domain: str, generator: str, pairs: Path, out: Path, synth_seconds: float) -> dict[str, Any]:
+    from domainemb.pairs import read_card
+
     comparison = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
     record = json.loads((out / "adapt.json").read_text(encoding="utf-8"))
-    card_path = pairs.with_name(f"{pairs.stem}.card.json")
-    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+    card = read_card(pairs) or {}
     return {
         "domain": domain,
         "generator": generator,

@@ -20,6 +20,7 @@ another pair with a different ``doc_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -29,9 +30,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from domainemb.adapt.pairs import TrainingPair, read_pairs
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
+from domainemb.pairs import Pair, read_pairs
 from domainemb.types import TaskType
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class CalibrationSet:
     """
 
     name: str
-    pairs: tuple[TrainingPair, ...]
+    pairs: tuple[Pair, ...]
     source: str
     source_checksum: str
     candidates: int
@@ -70,13 +71,13 @@ class CalibrationSet:
         }
 
 
-def synth_pairs(path: Path) -> tuple[list[TrainingPair], str]:
+def synth_pairs(path: Path) -> tuple[list[Pair], str]:
     """The pairs of a ``domainemb synth`` file and the file's sha256."""
     pair_file = read_pairs(path)
     return list(pair_file.pairs), pair_file.sha256
 
 
-def train_split_pairs(benchmark: Benchmark, seed: int = 42) -> tuple[list[TrainingPair], list[str]]:
+def train_split_pairs(benchmark: Benchmark, seed: int = 42) -> tuple[list[Pair], list[str]]:
     """Same-label pairs from the train splits of ``benchmark``'s labelled tasks.
 
     Each train text is an anchor once; its positive is the next text of its label in a seeded
@@ -85,7 +86,7 @@ def train_split_pairs(benchmark: Benchmark, seed: int = 42) -> tuple[list[Traini
     Returns:
         The pairs (no negatives yet) and the names of the tasks they came from.
     """
-    pairs: list[TrainingPair] = []
+    pairs: list[Pair] = []
     tasks: list[str] = []
     for entry in benchmark.tasks:
         if TaskType(entry.type) not in TRAIN_SPLIT_TYPES:
@@ -106,9 +107,7 @@ def train_split_pairs(benchmark: Benchmark, seed: int = 42) -> tuple[list[Traini
                 continue
             for i, text in enumerate(texts):
                 pairs.append(
-                    TrainingPair(
-                        query=text, positive=texts[(i + 1) % len(texts)], negatives=(), doc_id=f"{entry.name}/{label}"
-                    )
+                    Pair(query=text, positive=texts[(i + 1) % len(texts)], negatives=(), doc_id=f"{entry.name}/{label}")
                 )
         if len(pairs) > before:
             tasks.append(entry.name)
@@ -117,7 +116,7 @@ def train_split_pairs(benchmark: Benchmark, seed: int = 42) -> tuple[list[Traini
 
 def calibration_set(
     name: str,
-    candidates: Sequence[TrainingPair],
+    candidates: Sequence[Pair],
     source: str,
     source_checksum: str,
     model: SentenceTransformer,
@@ -168,9 +167,7 @@ def coverage_indices(embeddings: np.ndarray, size: int, seed: int) -> list[int]:
     return sorted(taken)
 
 
-def mine_negatives(
-    pairs: Sequence[TrainingPair], model: SentenceTransformer, batch_size: int = 64
-) -> list[TrainingPair]:
+def mine_negatives(pairs: Sequence[Pair], model: SentenceTransformer, batch_size: int = 64) -> list[Pair]:
     """Give every pair without a negative the most query-similar positive of another ``doc_id``.
 
     Pairs that already carry negatives keep them. A pair with no other ``doc_id`` to draw from
@@ -188,38 +185,12 @@ def mine_negatives(
         similarity[doc_ids == pairs[i].doc_id] = -np.inf
         j = int(np.argmax(similarity))
         if np.isfinite(similarity[j]):
-            p = pairs[i]
-            out[i] = TrainingPair(
-                query=p.query,
-                positive=p.positive,
-                negatives=(pairs[j].positive,),
-                doc_id=p.doc_id,
-                kind=p.kind,
-                generator=p.generator,
-            )
+            out[i] = dataclasses.replace(pairs[i], negatives=(pairs[j].positive,))
     if any(not p.negatives for p in out):
         # The loss needs one column layout per batch: pairs without a negative drop theirs.
         log.warning("some calibration pairs have no hard negative; all pairs use in-batch negatives only")
-        out = [
-            TrainingPair(
-                query=p.query, positive=p.positive, negatives=(), doc_id=p.doc_id, kind=p.kind, generator=p.generator
-            )
-            for p in out
-        ]
+        out = [dataclasses.replace(p, negatives=()) for p in out]
     return out
-
-
-def write_pairs(pairs: Sequence[TrainingPair], path: Path) -> None:
-    """Write pairs in the shared JSONL layout (for the run's record)."""
-    from domainemb.synth.pairs import jsonl_line
-
-    with path.open("w", encoding="utf-8") as f:
-        for p in pairs:
-            f.write(
-                jsonl_line(
-                    {"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}
-                )
-            )
 
 
 def _embed(model: SentenceTransformer, texts: list[str], batch_size: int) -> np.ndarray:

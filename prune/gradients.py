@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from domainemb.adapt.pairs import TrainingPair
+from domainemb.pairs import Pair
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def alignment(domain: GradientMoments, general: GradientMoments) -> dict[str, Te
 def infonce_moments(
     model: nn.Module,
     weights: Mapping[str, nn.Parameter],
-    pairs: Sequence[TrainingPair],
+    pairs: Sequence[Pair],
     batch_size: int,
     scale: float,
     on_batch: Callable[[int, int], None] | None = None,
@@ -127,14 +127,14 @@ def infonce_moments(
     return moments
 
 
-def _batches(pairs: Sequence[TrainingPair], batch_size: int) -> Iterator[Sequence[TrainingPair]]:
+def _batches(pairs: Sequence[Pair], batch_size: int) -> Iterator[Sequence[Pair]]:
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
         if len(batch) >= 2:  # one pair alone has no in-batch negative
             yield batch
 
 
-def _features(model: nn.Module, batch: Sequence[TrainingPair]) -> list[dict[str, Tensor]]:
+def _features(model: nn.Module, batch: Sequence[Pair]) -> list[dict[str, Tensor]]:
     """Tokenised columns (anchor, positive[, negative]) on the model's device."""
     columns = [[p.query for p in batch], [p.positive for p in batch]]
     if all(p.negatives for p in batch):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from torch import Tensor, nn
 from transformers import TrainerCallback
 
-from domainemb.adapt.pairs import TrainingPair
+from domainemb.pairs import Pair
 from domainemb.prune.masks import apply_masks
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class MaskCallback(TrainerCallback):
 
 def retrain(
     model: SentenceTransformer,
-    pairs: Sequence[TrainingPair],
+    pairs: Sequence[Pair],
     config: PruneConfig,
     weights: Mapping[str, nn.Parameter] | None = None,
     masks: Mapping[str, Tensor] | None = None,

@@ -12,7 +12,7 @@ interrupted run leaves either a whole entry or none.
 
 Layout::
 
-    ROOT/calibration-<key>.jsonl    the chosen pairs (query, positive, negatives, doc_id, kind, generator)
+    ROOT/calibration-<key>.jsonl    the chosen pairs, in the pairs file format (domainemb.pairs)
     ROOT/moments-<key>.safetensors  sum and sum of squares of the batch gradients, and the batch count
 """
 
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domainemb.adapt.pairs import TrainingPair
-from domainemb.jsonio import write_atomic
+from domainemb.atomic import write_atomic
+from domainemb.pairs import Pair, pair_from_record, write_pairs
 from domainemb.prune.gradients import GradientMoments
-from domainemb.synth.pairs import jsonl_line
 
 
 def stage_key(**parts: Any) -> str:
@@ -36,7 +35,7 @@ def stage_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def pairs_digest(pairs: Sequence[TrainingPair]) -> str:
+def pairs_digest(pairs: Sequence[Pair]) -> str:
     """sha256 hex of the pairs' texts and document ids, in order."""
     digest = hashlib.sha256()
     for p in pairs:
@@ -50,39 +49,17 @@ class StageCache:
 
     root: Path
 
-    def calibration(self, key: str) -> tuple[TrainingPair, ...] | None:
+    def calibration(self, key: str) -> tuple[Pair, ...] | None:
         """The pairs stored under ``key``, or ``None``."""
         path = self.root / f"calibration-{key}.jsonl"
         if not path.is_file():
             return None
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
-        return tuple(
-            TrainingPair(
-                query=r["query"],
-                positive=r["positive"],
-                negatives=tuple(r["negatives"]),
-                doc_id=r["doc_id"],
-                kind=r["kind"],
-                generator=r["generator"],
-            )
-            for r in rows
-        )
+        # Every stored pair, in order: not read_pairs, which would drop exact repeats the choice kept.
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line]
+        return tuple(pair_from_record(json.loads(line), f"{path}: line {n}") for n, line in enumerate(lines, start=1))
 
-    def put_calibration(self, key: str, pairs: Sequence[TrainingPair]) -> None:
-        text = "".join(
-            jsonl_line(
-                {
-                    "query": p.query,
-                    "positive": p.positive,
-                    "negatives": list(p.negatives),
-                    "doc_id": p.doc_id,
-                    "kind": p.kind,
-                    "generator": p.generator,
-                }
-            )
-            for p in pairs
-        )
-        write_atomic(self.root / f"calibration-{key}.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    def put_calibration(self, key: str, pairs: Sequence[Pair]) -> None:
+        write_pairs(self.root / f"calibration-{key}.jsonl", pairs)
 
     def moments(self, key: str, device: str = "cpu") -> GradientMoments | None:
         """The gradient moments stored under ``key`` (on ``device``), or ``None``."""

@@ -8,7 +8,7 @@ One module per concern:
 * ``server``: the local llama.cpp server with SmolLM2-135M-Instruct;
 * ``generate``: the deterministic plan, one LLM example end to end, the ict and crop generators;
 * ``postprocess`` and ``decontam``: deduplication, ranking consistency, hard negatives, 13-gram decontamination;
-* ``pairs``: the output record, ``read_pairs`` (the contract with ``adapt`` and ``prune``), the resumable log;
+* ``pairs``: the planned example's key and the resumable log (the pairs file itself is :mod:`domainemb.pairs`);
 * ``pipeline``: one run, from corpus to pairs and ``<stem>.card.json``;
 * ``export`` and ``corpus_task``: a domain's training-side texts as a corpus; the user's corpus as a benchmark task.
 """

@@ -11,25 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from domainemb.errors import DomainembError
 from domainemb.options import option
+from domainemb.pairs import Generator, PairKind  # the pairs file's vocabularies, re-exported
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain
-
-
-class Generator(StrEnum):
-    """How a pair is made: by an LLM, or by the LLM-free baselines (inverse cloze, independent crops)."""
-
-    LLM = "llm"
-    ICT = "ict"
-    CROP = "crop"
-
-
-class PairKind(StrEnum):
-    """What a pair trains: short query -> passage, long -> long, paraphrase (STS), text -> label."""
-
-    SHORT_LONG = "short-long"
-    LONG_LONG = "long-long"
-    STS = "sts"
-    CLASSIFICATION = "classification"
 
 
 class PromptStyle(StrEnum):

@@ -27,8 +27,8 @@ from domainemb.atomic import swap_into_place
 from domainemb.domains.readers import SourceFiles
 from domainemb.domains.registry import domain_tasks
 from domainemb.errors import DomainembError
+from domainemb.pairs import jsonl_line
 from domainemb.synth.decontam import HeldOut, test_texts
-from domainemb.synth.pairs import jsonl_line
 from domainemb.synth.text import normalise, stable_hash
 from domainemb.types import Domain
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from domainemb.pairs import Pair
 from domainemb.synth.config import (
     KIND_WEIGHTS,
     Generator,
@@ -23,7 +24,7 @@ from domainemb.synth.config import (
 )
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.llm import LLMClient, LLMError, LLMRequest, LLMResponse
-from domainemb.synth.pairs import Pair, pair_key
+from domainemb.synth.pairs import pair_key
 from domainemb.synth.personas import Persona
 from domainemb.synth.templates import Template, classification_tasks, sample_attributes
 from domainemb.synth.text import copy_ratio, normalise, spans, stable_hash

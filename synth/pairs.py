@@ -1,12 +1,5 @@
-"""Training pairs: the record, its deterministic key, the reader, and the append-only log behind resumption.
-
-The JSONL format is the contract between ``synth`` and its consumers (``adapt``, ``prune``)::
-
-    {"key": str, "query": str, "positive": str, "negatives": [str, ...], "persona": str | null,
-     "kind": "short-long" | "long-long" | "sts" | "classification", "doc_id": str, "chunk_id": str,
-     "generator": "llm" | "ict" | "crop", "llm_model": str | null, "template_hash": str | null}
-
-Lines may carry more fields (the raw log keeps the sampled attributes); readers ignore them.
+"""synth's side of the pairs file (the format itself is :mod:`domainemb.pairs`): the deterministic
+key of a planned example, and the append-only log behind resumption.
 
 Resumption: every finished item is one line appended with a single ``write`` to a file opened in
 append mode. After ``kill -9`` the file holds whole lines, plus at most one torn last line; opening
@@ -18,41 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from domainemb.errors import DataError
-from domainemb.synth.config import Generator, PairKind
+from domainemb.pairs import Generator, PairKind, jsonl_line
 from domainemb.synth.text import stable_hash
-
-_STR_FIELDS = ("key", "query", "positive", "doc_id", "chunk_id")
-_OPTIONAL_STR = ("persona", "llm_model", "template_hash")
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One training example: a query, its positive, optional hard negatives, and where it came from."""
-
-    key: str
-    query: str
-    positive: str
-    negatives: tuple[str, ...]
-    persona: str | None
-    kind: PairKind
-    doc_id: str
-    chunk_id: str
-    generator: Generator
-    llm_model: str | None
-    template_hash: str | None
-
-    def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["negatives"] = list(self.negatives)
-        record["kind"] = self.kind.value
-        record["generator"] = self.generator.value
-        return record
 
 
 def pair_key(
@@ -67,94 +33,6 @@ def pair_key(
 ) -> str:
     """Deterministic id of one planned example: the same plan gives the same keys in every run."""
     return stable_hash(str(generator), persona, str(kind), doc_id, start, end, template_hash, sample)[:32]
-
-
-def pair_from_record(record: Any, where: str = "record") -> Pair:
-    """Validate a decoded JSON object as a :class:`Pair`.
-
-    Raises:
-        ValueError: describing the first problem.
-    """
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: not a JSON object")
-    for name in _STR_FIELDS:
-        if not isinstance(record.get(name), str) or not record[name].strip():
-            raise ValueError(f"{where}: field {name!r} must be a non-empty string")
-    for name in _OPTIONAL_STR:
-        if record.get(name) is not None and not isinstance(record[name], str):
-            raise ValueError(f"{where}: field {name!r} must be a string or null")
-    negatives = record.get("negatives", [])
-    if not isinstance(negatives, list) or not all(isinstance(n, str) and n.strip() for n in negatives):
-        raise ValueError(f"{where}: field 'negatives' must be a list of non-empty strings")
-    try:
-        kind, generator = PairKind(record.get("kind")), Generator(record.get("generator"))
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-    return Pair(
-        key=record["key"],
-        query=record["query"],
-        positive=record["positive"],
-        negatives=tuple(negatives),
-        persona=record.get("persona"),
-        kind=kind,
-        doc_id=record["doc_id"],
-        chunk_id=record["chunk_id"],
-        generator=generator,
-        llm_model=record.get("llm_model"),
-        template_hash=record.get("template_hash"),
-    )
-
-
-def read_pairs(path: Path | str) -> list[Pair]:
-    """Read a pairs JSONL file written by ``domainemb synth``.
-
-    Raises:
-        DataError: naming the file and line for a missing file, invalid JSON, a missing or mistyped
-            field, an unknown kind or generator, or a duplicate key.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("training pairs", str(path), "missing file")
-    pairs, seen = [], set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                pair = pair_from_record(json.loads(line), f"line {lineno}")
-            except json.JSONDecodeError as exc:
-                raise DataError("training pairs", str(path), f"line {lineno}: invalid JSON ({exc.msg})") from None
-            except ValueError as exc:
-                raise DataError("training pairs", str(path), str(exc)) from None
-            if pair.key in seen:
-                raise DataError("training pairs", str(path), f"line {lineno}: duplicate key {pair.key!r}")
-            seen.add(pair.key)
-            pairs.append(pair)
-    return pairs
-
-
-#: Characters that ``str.splitlines`` treats as line breaks but JSON leaves unescaped (with ``ensure_ascii=False``).
-_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def jsonl_line(record: dict[str, Any]) -> str:
-    """One JSONL line: UTF-8 text kept readable, but no character any reader could take for a line break."""
-    line = json.dumps(record, ensure_ascii=False)
-    for char, escaped in _LINE_BREAKS.items():
-        if char in line:
-            line = line.replace(char, escaped)
-    return line + "\n"
-
-
-def write_pairs(path: Path, pairs: Iterable[Pair]) -> None:
-    """Write a complete pairs file atomically (temporary sibling, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for pair in pairs:
-            fh.write(jsonl_line(pair.to_record()))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass

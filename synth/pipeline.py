@@ -25,6 +25,7 @@ import domainemb
 from domainemb.atomic import write_atomic
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
+from domainemb.pairs import Pair, pair_from_record, write_pairs
 from domainemb.progress import OnEvent, StageEvent
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
 from domainemb.synth.corpus import Chunk, Corpus, chunk_corpus, read_corpus
@@ -38,7 +39,7 @@ from domainemb.synth.generate import (
     plan,
 )
 from domainemb.synth.llm import LLMClient, OpenAIClient, RetryPolicy
-from domainemb.synth.pairs import AppendLog, Pair, pair_from_record, write_pairs
+from domainemb.synth.pairs import AppendLog
 from domainemb.synth.personas import personas_for
 from domainemb.synth.postprocess import (
     SentenceTransformerEmbedder,
@@ -167,7 +168,9 @@ def generate(
             _run_local(todo, config, done, failed, on_event)
         if style is not None:
             stats["prompt_style"] = style.value
-        pairs = [pair_from_record(done.records[i.key], str(config.raw_path)) for i in items if i.key in done]
+        pairs = [
+            pair_from_record(done.records[i.key], str(config.raw_path), strict=True) for i in items if i.key in done
+        ]
         planned = {i.key for i in items}
         failures = {k: r for k, r in failed.records.items() if k not in done and k in planned}
         tokens = _tokens(done, failed)

@@ -16,10 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
+from domainemb.pairs import Pair
 from domainemb.synth.config import PASSAGE_KINDS, SynthConfig
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut
-from domainemb.synth.pairs import Pair
 from domainemb.synth.text import normalise, stable_hash
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,12 @@ MiniLM's tokenizer: training it takes a fraction of a second per step.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
+from domainemb import pairs
 from domainemb.domains.tables import pair_tables, retrieval_tables
+from domainemb.jsonio import write_json
 from domainemb.types import Domain, LicenceFlag, Source, TaskSpec, TaskType
 
 TOPICS = {
@@ -60,12 +61,11 @@ def pair_rows(n_docs: int = 12, per_doc: int = 4, negatives: int = 1, seed: int 
 
 
 def write_pairs(path: Path, rows: list[dict] | None = None, card: dict | None = None) -> Path:
-    """Write ``rows`` (default :func:`pair_rows`) as JSONL, and ``card`` as the synth card beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``rows`` (default :func:`pair_rows`) as a pairs file, and ``card`` as the synth card beside it."""
     rows = pair_rows() if rows is None else rows
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pairs.write_pairs(path, [pairs.pair_from_record(row) for row in rows])
     if card is not None:
-        path.with_name(f"{path.stem}.card.json").write_text(json.dumps(card), encoding="utf-8")
+        write_json(pairs.card_path(path), card)
     return path
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from domainemb.adapt.pairs import TrainingPair
+from domainemb.pairs import Pair, write_pairs
 
 TOPICS = [
     "bond yields rose",
@@ -26,13 +26,13 @@ def tokenizer_json(folder: Path) -> tuple[object, object]:
     return saved["truncation"], saved["padding"]
 
 
-def calibration_pairs(n: int, negatives: bool = True) -> list[TrainingPair]:
+def calibration_pairs(n: int, negatives: bool = True) -> list[Pair]:
     """``n`` short pairs over six topics; each with a hard negative from the next topic."""
     pairs = []
     for i in range(n):
         topic, other = TOPICS[i % len(TOPICS)], TOPICS[(i + 1) % len(TOPICS)]
         pairs.append(
-            TrainingPair(
+            Pair(
                 query=f"why {topic} in case {i}",
                 positive=f"report {i}: {topic} this quarter",
                 negatives=(f"report {i}: {other} this quarter",) if negatives else (),
@@ -42,14 +42,7 @@ def calibration_pairs(n: int, negatives: bool = True) -> list[TrainingPair]:
     return pairs
 
 
-def write_pairs_file(path: Path, pairs: list[TrainingPair]) -> Path:
-    """The pairs in the synth JSONL layout."""
-    with path.open("w", encoding="utf-8") as f:
-        for p in pairs:
-            f.write(
-                json.dumps(
-                    {"query": p.query, "positive": p.positive, "negatives": list(p.negatives), "doc_id": p.doc_id}
-                )
-                + "\n"
-            )
+def write_pairs_file(path: Path, pairs: list[Pair]) -> Path:
+    """Write ``pairs`` as a pairs file (:func:`domainemb.pairs.write_pairs`) and return its path."""
+    write_pairs(path, pairs)
     return path

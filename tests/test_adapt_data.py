@@ -13,9 +13,9 @@ from domainemb.adapt.bootstrap import bootstrap_mean
 from domainemb.adapt.card import END, START, render_section, write_card
 from domainemb.adapt.compare import Comparison, ModelRef, build_comparison, compare_suite
 from domainemb.adapt.data import IN_BATCH_ONLY, WITH_NEGATIVES, dev_evaluator, train_datasets
-from domainemb.adapt.pairs import read_pairs
 from domainemb.adapt.split import split_by_document
 from domainemb.errors import DataError, DomainembError
+from domainemb.pairs import read_pairs
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -99,9 +99,9 @@ def test_only_the_card_named_after_the_pairs_file_is_read(tmp_path):
 
 def test_reads_what_synth_writes(tmp_path):
     """The shared contract: a file from synth's own writer trains as it is."""
-    from domainemb.synth.config import Generator, PairKind
-    from domainemb.synth.pairs import Pair, pair_key
-    from domainemb.synth.pairs import write_pairs as synth_write
+    from domainemb.pairs import Generator, Pair, PairKind
+    from domainemb.pairs import write_pairs as synth_write
+    from domainemb.synth.pairs import pair_key
 
     written = [
         Pair(

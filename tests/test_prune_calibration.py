@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from evaluation_data import TOPICS
 
-from domainemb.adapt.pairs import TrainingPair
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
+from domainemb.pairs import Pair
 from domainemb.prune.calibration import calibration_set, coverage_indices, mine_negatives, train_split_pairs
 
 
@@ -61,16 +61,14 @@ def test_coverage_takes_one_row_nearest_each_centroid():
 
 def test_mined_negative_is_the_closest_other_group():
     pairs = [
-        TrainingPair("interest rates and inflation", "the central bank raised rates", (), "a"),
-        TrainingPair("the reaction needs a catalyst", "a solvent and the polymer", (), "b"),
-        TrainingPair("bond yields and monetary policy", "the rate hike surprised", (), "c"),
+        Pair("interest rates and inflation", "the central bank raised rates", (), "a"),
+        Pair("the reaction needs a catalyst", "a solvent and the polymer", (), "b"),
+        Pair("bond yields and monetary policy", "the rate hike surprised", (), "c"),
     ]
     mined = mine_negatives(pairs, TopicEncoder())
     assert mined[0].negatives == ("the rate hike surprised",)  # same topic, other group: a hard negative
     assert mined[1].negatives in {("the central bank raised rates",), ("the rate hike surprised",)}
-    kept = mine_negatives(
-        [TrainingPair("q", "p", ("given",), "a"), TrainingPair("q2", "p2", ("n2",), "b")], TopicEncoder()
-    )
+    kept = mine_negatives([Pair("q", "p", ("given",), "a"), Pair("q2", "p2", ("n2",), "b")], TopicEncoder())
     assert [p.negatives for p in kept] == [("given",), ("n2",)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from domainemb.adapt.pairs import TrainingPair
+from domainemb.pairs import Pair
 from domainemb.prune.gradients import GradientMoments
 from domainemb.prune.stage_cache import StageCache, pairs_digest, stage_key
 
@@ -15,8 +15,8 @@ ODD = "line\u2028separator, next\x85line, paragraph\u2029end"
 def test_calibration_round_trip_keeps_odd_line_breaks(tmp_path):
     cache = StageCache(tmp_path / "stages")
     pairs = (
-        TrainingPair(query=ODD, positive="p1", negatives=("n1",), doc_id="d1", kind="classification", generator=None),
-        TrainingPair(query="q2", positive=ODD, negatives=(ODD,), doc_id="d2"),
+        Pair(query=ODD, positive="p1", negatives=("n1",), doc_id="d1", kind="classification", generator=None),
+        Pair(query="q2", positive=ODD, negatives=(ODD,), doc_id="d2"),
     )
     assert cache.calibration("k") is None
     cache.put_calibration("k", pairs)
@@ -39,10 +39,10 @@ def test_moments_round_trip(tmp_path):
 
 
 def test_keys_change_with_any_input():
-    pairs = [TrainingPair(query="q", positive="p", negatives=(), doc_id="d")]
+    pairs = [Pair(query="q", positive="p", negatives=(), doc_id="d")]
     base = stage_key(model="a", pairs=pairs_digest(pairs), size=10)
     assert base == stage_key(size=10, pairs=pairs_digest(list(pairs)), model="a")
     assert base != stage_key(model="b", pairs=pairs_digest(pairs), size=10)
     assert base != stage_key(model="a", pairs=pairs_digest(pairs), size=11)
-    changed = [TrainingPair(query="q", positive="p", negatives=(), doc_id="e")]
+    changed = [Pair(query="q", positive="p", negatives=(), doc_id="e")]
     assert pairs_digest(changed) != pairs_digest(pairs)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from domainemb.cli.main import app
 from domainemb.domains.benchmark import Benchmark
-from domainemb.synth.pairs import read_pairs
+from domainemb.pairs import read_pairs
 
 runner = CliRunner()
 NO_MODEL = ["--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", "1.0"]
@@ -43,14 +43,14 @@ def test_synth_ict_writes_pairs_and_card(tmp_path, bench):
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    pairs = read_pairs(out)
+    pairs = read_pairs(out, strict=True).pairs
     assert pairs and {p.generator.value for p in pairs} == {"ict"}
     card = json.loads((out.with_name(f"{out.stem}.card.json")).read_text())
     assert card["counts"]["pairs"] == len(pairs) and card["config"]["generator"] == "ict"
     assert card["decontamination"]["against"] == [str(bench)]
     assert f"{len(pairs)} pairs" in result.output
     again = runner.invoke(app, args)  # a rerun does nothing new and gives the same file
-    assert again.exit_code == 0 and read_pairs(out) == pairs
+    assert again.exit_code == 0 and read_pairs(out, strict=True).pairs == pairs
     assert (
         json.loads((out.with_name(f"{out.stem}.card.json")).read_text())["items"]["resumed"] == card["items"]["planned"]
     )
@@ -146,9 +146,9 @@ def test_build_benchmark_corpus_task_splits_by_document(tmp_path, monkeypatch, b
     assert result.exit_code == 0, result.output
     card = json.loads((pairs_out.with_name(f"{pairs_out.stem}.card.json")).read_text())
     assert card["drops"]["test-documents"] == 2
-    assert not {p.doc_id for p in read_pairs(pairs_out)} & test_docs
+    assert not {p.doc_id for p in read_pairs(pairs_out, strict=True).pairs} & test_docs
     corpus_texts = set(pl.concat([tables["corpus"]["text"]]).to_list())
-    assert not any(p.positive in corpus_texts for p in read_pairs(pairs_out))
+    assert not any(p.positive in corpus_texts for p in read_pairs(pairs_out, strict=True).pairs)
 
 
 @pytest.mark.slow

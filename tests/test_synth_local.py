@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from synth_data import read_jsonl, retrieval_benchmark, write_corpus
 
+from domainemb.pairs import read_pairs
 from domainemb.synth.config import PairKind, SynthConfig
 from domainemb.synth.decontam import HeldOut
-from domainemb.synth.pairs import read_pairs
 from domainemb.synth.pipeline import synthesize
 from domainemb.synth.server import free_port, local_model_path
 
@@ -81,7 +81,7 @@ def test_real_generations_through_the_local_server(tmp_path, monkeypatch):
     assert card["llm"]["llm_model"] == "SmolLM2-135M-Instruct-Q4_1"
     assert card["items"]["planned"] == 3 and card["items"]["generated"] + card["failed"]["total"] == 3
     assert card["items"]["generated"] >= 1  # the small model manages most short queries
-    for pair in read_pairs(out):
+    for pair in read_pairs(out, strict=True).pairs:
         assert pair.llm_model == "SmolLM2-135M-Instruct-Q4_1" and 2 <= len(pair.query.split()) <= 40
     for failure in (
         read_jsonl(out.with_name("pairs.failed.jsonl")) if out.with_name("pairs.failed.jsonl").exists() else []

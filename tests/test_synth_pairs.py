@@ -1,4 +1,4 @@
-"""The pairs file contract (``read_pairs``) and the append-only log behind resumption."""
+"""The pairs file contract as synth writes it (``read_pairs(strict=True)``) and the append-only log behind resumption."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 
 from domainemb.errors import DataError
-from domainemb.synth.config import Generator, PairKind
-from domainemb.synth.pairs import AppendLog, Pair, pair_key, read_pairs, write_pairs
+from domainemb.pairs import Generator, Pair, PairKind, card_path, read_card, read_pairs, write_pairs
+from domainemb.synth.pairs import AppendLog, pair_key
 
 PAIR = Pair(
     key="k1",
@@ -58,11 +58,11 @@ def test_roundtrip_and_schema(tmp_path):
         and records[0]["kind"] == "short-long"
         and records[0]["negatives"] == ["Costs fell."]
     )
-    assert read_pairs(path) == [PAIR, other]
+    assert read_pairs(path, strict=True).pairs == (PAIR, other)
     # extra fields (the raw log's attributes and usage) are ignored by readers
     with open(path, "a") as fh:
         fh.write(json.dumps({**records[0], "key": "k3", "attributes": {"clarity": "clear"}}) + "\n")
-    assert read_pairs(path)[-1].key == "k3"
+    assert read_pairs(path, strict=True).pairs[-1].key == "k3"
 
 
 @pytest.mark.parametrize(
@@ -81,13 +81,13 @@ def test_bad_lines_are_data_errors(tmp_path, line, problem):
     path = tmp_path / "pairs.jsonl"
     path.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=problem) as err:
-        read_pairs(path)
+        read_pairs(path, strict=True)
     assert str(path) in str(err.value)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="missing file"):
-        read_pairs(tmp_path / "none.jsonl")
+        read_pairs(tmp_path / "none.jsonl", strict=True)
 
 
 def test_keys_are_deterministic():
@@ -134,4 +134,55 @@ def test_lines_never_split_on_unicode_line_breaks(tmp_path):
     write_pairs(path, [odd])
     text = path.read_text(encoding="utf-8")
     assert len(text.splitlines()) == 1 and "café" in text
-    assert read_pairs(path) == [odd]
+    assert read_pairs(path, strict=True).pairs == (odd,)
+
+
+# ----------------------------------------------------------------------------- one reader, two readings
+def test_the_default_reading_keeps_synths_provenance(tmp_path):
+    """adapt and prune read a synth file into the same pairs synth wrote, provenance included."""
+    path = tmp_path / "pairs.jsonl"
+    write_pairs(path, [PAIR])
+    (pair,) = read_pairs(path).pairs
+    assert pair == PAIR and pair.kind is PairKind.SHORT_LONG and pair.generator is Generator.LLM
+
+
+def test_a_hand_written_file_trains_but_is_not_synth_output(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    row = {"query": "q", "positive": "p", "doc_id": "d", "kind": "qa", "generator": 3, "persona": 7}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (pair,) = read_pairs(path).pairs
+    assert (pair.kind, pair.generator, pair.persona, pair.key) == ("qa", None, None, None)
+    with pytest.raises(DataError, match="line 1: missing field 'key'"):
+        read_pairs(path, strict=True)
+
+
+def test_only_the_default_reading_drops_repeats_and_refuses_an_empty_file(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    write_pairs(path, [PAIR, Pair(**{**PAIR.__dict__, "key": "k2"})])
+    assert len(read_pairs(path, strict=True).pairs) == 2 and read_pairs(path, strict=True).duplicates == 0
+    assert len(read_pairs(path).pairs) == 1 and read_pairs(path).duplicates == 1
+    write_pairs(path, [])
+    assert read_pairs(path, strict=True).pairs == ()
+    with pytest.raises(DataError, match="no pairs"):
+        read_pairs(path)
+
+
+def test_written_records_are_plain_json_in_the_files_field_order(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    write_pairs(path, [Pair("q", "p", (), "d"), PAIR])
+    bare, full = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    assert list(bare) == list(full) == list(PAIR.to_record())
+    assert (
+        list(full)
+        == "key query positive negatives persona kind doc_id chunk_id generator llm_model template_hash".split()
+    )
+    assert bare == {**dict.fromkeys(SCHEMA_KEYS), "query": "q", "positive": "p", "negatives": [], "doc_id": "d"}
+    assert {type(PAIR.to_record()[name]) for name in ("kind", "generator")} == {str}  # not the enums
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # written atomically, nothing left beside
+
+
+def test_the_card_beside_a_pairs_file(tmp_path):
+    assert card_path(tmp_path / "fin.jsonl") == tmp_path / "fin.card.json"
+    assert read_card(tmp_path / "fin.jsonl") is None
+    card_path(tmp_path / "fin.jsonl").write_text("{not json", encoding="utf-8")
+    assert read_card(tmp_path / "fin.jsonl") is None

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from synth_data import HashEmbedder, retrieval_benchmark
 
+from domainemb.pairs import Pair
 from domainemb.synth.config import Generator, PairKind, SynthConfig
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut, NgramIndex, find_benchmarks, load_held_out
-from domainemb.synth.pairs import Pair
 from domainemb.synth.postprocess import (
     decontaminate,
     dedupe_exact,
@@ -24,7 +24,8 @@ TEST_DOC = "the central bank raised its policy rate by fifty basis points to fig
 
 
 def _pair(key, query, positive, doc="d0", kind=PairKind.SHORT_LONG, negatives=()):
-    return Pair(key, query, positive, tuple(negatives), None, kind, doc, f"{doc}#0", Generator.LLM, "m", "h")
+    provenance = {"key": key, "chunk_id": f"{doc}#0", "llm_model": "m", "template_hash": "h"}
+    return Pair(query, positive, tuple(negatives), doc, kind, Generator.LLM, **provenance)
 
 
 def test_ngram_index_matches_a_brute_force_reference():

@@ -17,7 +17,7 @@ from collections import Counter
 from fake_server import FakeOpenAIServer
 from synth_data import read_jsonl, retrieval_benchmark, write_corpus
 
-from domainemb.synth.pairs import read_pairs
+from domainemb.pairs import read_pairs
 
 SECRET = "sk-domainemb-resume-SECRET-42"
 
@@ -79,7 +79,7 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path):
     planned = card["items"]["planned"]
     assert len(keys) == planned  # zero lost: every planned item is in the log, once
     assert card["items"]["resumed"] >= at_kill - 1 and card["failed"]["total"] == 0
-    resumed, fresh = read_pairs(killed), read_pairs(reference)
+    resumed, fresh = read_pairs(killed, strict=True).pairs, read_pairs(reference, strict=True).pairs
     assert resumed == fresh and len(resumed) == planned
     for stream in (err1, second.stderr, third.stderr):
         assert SECRET.encode() not in stream

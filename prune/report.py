@@ -1,6 +1,8 @@
 """``prune_report.json``: what one pruning run did and what it cost, typed and serialisable.
 
-Reports (the benchmark tables) read these files only; they never re-run a model.
+Reports (the benchmark tables, the ``domainemb report`` page) read these files only; they never
+re-run a model. The file is :meth:`PruneReport.to_dict` with sorted keys; ``format`` names its
+version.
 """
 
 from __future__ import annotations
@@ -101,15 +103,36 @@ class PruneReport:
     versions: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (``format`` included)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PruneReport:
+        """Read what :meth:`to_dict` wrote.
+
+        Raises:
+            ValueError: not a prune report of this format.
+            TypeError: a field is missing or unknown.
+        """
+        found = data.get("format") if isinstance(data, dict) else None
+        if found != FORMAT:
+            raise ValueError(f"not a prune report (format {found!r}, expected {FORMAT})")
+        suites = {name: SuiteScores(**scores) for name, scores in data.get("suites", {}).items()}
+        return cls(**{**data, "suites": suites})
+
     def to_disk(self, folder: Path) -> Path:
         path = Path(folder) / REPORT
-        write_json(path, asdict(self), sort_keys=True)
+        write_json(path, self.to_dict(), sort_keys=True)
         return path
 
     @classmethod
     def from_disk(cls, path: Path) -> PruneReport:
-        """Read a report file (or the report inside a run folder)."""
+        """Read a report file (or the report inside a run folder).
+
+        Raises:
+            ValueError: not a prune report of this format (or not JSON).
+            TypeError: a field is missing or unknown.
+        """
         path = Path(path)
-        raw = json.loads((path / REPORT if path.is_dir() else path).read_text(encoding="utf-8"))
-        raw["suites"] = {k: SuiteScores(**v) for k, v in raw.get("suites", {}).items()}
-        return cls(**raw)
+        return cls.from_dict(json.loads((path / REPORT if path.is_dir() else path).read_text(encoding="utf-8")))

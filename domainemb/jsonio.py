@@ -8,8 +8,6 @@ from typing import Any
 
 from domainemb.atomic import write_atomic
 
-__all__ = ["write_atomic", "write_json"]  # write_atomic lives in domainemb.atomic; kept importable here
-
 
 def write_json(path: Path, data: Any, *, indent: int = 2, sort_keys: bool = False) -> None:
     """Write ``data`` as UTF-8 JSON to ``path`` atomically (parents created; non-JSON values as ``str``)."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 import domainemb
+from domainemb.atomic import swap_into_place
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
@@ -127,7 +128,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
             suites=suites,
         )
         report.to_disk(staging)
-        _swap_into_place(staging, out)
+        swap_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -659,13 +660,3 @@ def _versions() -> dict[str, str]:
         "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__,
     }
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(out)

@@ -20,7 +20,7 @@ the general suite -- with seeded bootstrap confidence intervals over tasks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,23 +30,14 @@ import domainemb
 from domainemb.adapt.bootstrap import bootstrap_mean
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
+from domainemb.suites import ModelRef
 from domainemb.types import TaskType
 
 if TYPE_CHECKING:
-    from domainemb.evaluation.encoders import Encoder
     from domainemb.evaluation.results import TaskScore
 
 FORMAT = "domainemb-adapt-comparison/1"
 COMPARISON_FILE = "comparison.json"
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """Which model: the name given, the name results are filed under, and its weights' fingerprint."""
-
-    name: str
-    model_name: str
-    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +78,10 @@ class SuiteComparison:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Base versus adapted model on the domain and general suites (see the module docstring)."""
+    """Base versus adapted model on the domain and general suites (see the module docstring).
+
+    ``base`` and ``adapted`` are kept by name, model name and fingerprint (:meth:`ModelRef.identity`).
+    """
 
     domain: str
     base: ModelRef
@@ -112,7 +106,7 @@ class Comparison:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"format": FORMAT, **asdict(self)}
+        data = {"format": FORMAT, **asdict(self), "base": self.base.identity(), "adapted": self.adapted.identity()}
         data["headline"] = {k: asdict(v) if v else None for k, v in self.headline.items()}
         return data
 
@@ -152,7 +146,9 @@ class Comparison:
                 "created",
             )
         }
-        return cls(base=ModelRef(**data["base"]), adapted=ModelRef(**data["adapted"]), suites=suites, **fields)
+        return cls(
+            base=ModelRef.from_dict(data["base"]), adapted=ModelRef.from_dict(data["adapted"]), suites=suites, **fields
+        )
 
 
 def compare_suite(
@@ -217,28 +213,6 @@ def _change(tasks: list[TaskChange], samples: int, seed: int, confidence: float)
         n_tasks=n,
         confidence=confidence,
     )
-
-
-def score_suite(
-    benchmark: Path,
-    encoders: dict[str, Encoder],
-    tasks: Sequence[str],
-    out: Path,
-    seed: int,
-    batch_size: int,
-    on_task: Callable[[str, str], None] | None = None,
-    on_plan: Callable[[int], None] | None = None,
-) -> list[TaskScore]:
-    """Score ``encoders`` on ``benchmark`` with the evaluation engine, results under ``out/results``.
-
-    Tasks already scored there for the same model fingerprint and data are reused, not run again.
-    """
-    from domainemb.evaluation.run import EvaluateConfig, evaluate
-
-    config = EvaluateConfig(
-        benchmark=benchmark, models=tuple(encoders), tasks=tuple(tasks), out=out, seed=seed, batch_size=batch_size
-    )
-    return list(evaluate(config, encoders=encoders, on_task=on_task, on_plan=on_plan).scores)
 
 
 def build_comparison(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from domainemb.errors import DomainembError
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size
 from domainemb.yamlconfig import plain, read_settings
 
@@ -124,7 +125,7 @@ class AdaptConfig:
 
     evaluate: bool = True
     size: Size = Size.LITE
-    benchmarks: Path = Path("work/benchmarks")
+    benchmarks: Path = DEFAULT_BENCHMARKS
     domain_benchmark: Path | None = None
     general_benchmark: Path | None = None
     domain_tasks: tuple[str, ...] = ()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import domainemb
 from domainemb.adapt.card import render_section, write_card
-from domainemb.adapt.compare import COMPARISON_FILE, Comparison, ModelRef, build_comparison, score_suite
+from domainemb.adapt.compare import COMPARISON_FILE, Comparison, build_comparison
 from domainemb.adapt.config import AdaptConfig
 from domainemb.adapt.data import DEV_METRIC, dev_evaluator
 from domainemb.adapt.losses import build_loss
@@ -44,6 +44,7 @@ from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.jsonio import write_json
 from domainemb.pairs import PairFile, read_pairs
+from domainemb.suites import ModelRef, find_suites, open_suites, score_models, suite_folder
 from domainemb.types import Domain
 
 if TYPE_CHECKING:
@@ -124,9 +125,8 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
     base = load_base(config.base)
     tokenizer_settings = TokenizerSettings.capture(base.model)  # put back before saving: a stable fingerprint
     build_loss(base.model, config)  # checks the loss settings against the model (e.g. Matryoshka dims)
-    suites = _suite_paths(config) if config.evaluate else {}
-    for path in suites.values():
-        _verify_if_built(path)
+    if config.evaluate:
+        _check_suites(config)
 
     out.mkdir(parents=True, exist_ok=True)
     if main_process:
@@ -148,7 +148,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
 
     comparison = None
     if config.evaluate:
-        comparison = _compare(config, suites, model_dir, record, hooks)
+        comparison = _compare(config, model_dir, record, hooks)
         comparison.to_disk(out / COMPARISON_FILE)
         write_card(model_dir, render_section(record, comparison))
     if not config.keep_checkpoints:
@@ -202,25 +202,15 @@ def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
             )
 
 
-def _suite_paths(config: AdaptConfig) -> dict[str, Path]:
-    from domainemb.domains.build import default_out
-
-    def path(domain: Domain, given: Path | None) -> Path:
-        return given or Path(config.benchmarks) / default_out(domain, config.size).name
-
-    return {
-        "domain": path(Domain(config.domain), config.domain_benchmark),
-        "general": path(Domain.GENERAL, config.general_benchmark),
-    }
-
-
-def _verify_if_built(path: Path) -> None:
-    from domainemb.domains.benchmark import Benchmark
-
-    if path.exists():
-        Benchmark.open(path)  # raises DataError on a missing or altered file
-    else:
-        log.info("%s: not built yet; it will be built after training", path)
+def _check_suites(config: AdaptConfig) -> None:
+    """Check the suites before training: the built ones are verified, the missing ones are built after it."""
+    found = find_suites(
+        config.domain, config.size, config.benchmarks, config.domain_benchmark, config.general_benchmark
+    )
+    for bench, domain in zip(found, (config.domain, Domain.GENERAL), strict=True):
+        if bench is None:
+            folder = suite_folder(domain, config.size, config.benchmarks)
+            log.info("%s: not built yet; it will be built after training", folder)
 
 
 def _train(
@@ -318,10 +308,7 @@ def adapted_model_name(config: AdaptConfig) -> str:
     return f"domainemb-adapted/{base}-{Domain(config.domain).value}"
 
 
-def _compare(
-    config: AdaptConfig, suites: dict[str, Path], model_dir: Path, record: dict[str, Any], hooks: AdaptHooks
-) -> Comparison:
-    from domainemb.domains.build import BuildConfig, build_benchmark
+def _compare(config: AdaptConfig, model_dir: Path, record: dict[str, Any], hooks: AdaptHooks) -> Comparison:
     from domainemb.evaluation.encoders import sentence_transformer_from_folder
 
     stage = hooks.on_stage or (lambda text: None)
@@ -333,26 +320,33 @@ def _compare(
         model_name=record["adapted"]["model_name"],
         fingerprint=record["adapted"]["fingerprint"],
     )
-    encoders = {config.base: base, adapted_name: adapted}
+    suites = open_suites(
+        config.domain,
+        config.size,
+        config.benchmarks,
+        config.domain_benchmark,
+        config.general_benchmark,
+        build_seed=config.seed,  # a suite built here is subsampled with the run's seed
+        on_step=stage,
+    )
     scores = {}
-    for suite, path in suites.items():
-        if not path.exists():
-            stage(f"building the {suite} suite")
-            domain = Domain(config.domain) if suite == "domain" else Domain.GENERAL
-            build_benchmark(BuildConfig(domain=domain, out=path, size=config.size, seed=config.seed))
+    for suite, bench, tasks in (
+        ("domain", suites.domain, config.domain_tasks),
+        ("general", suites.general, config.general_tasks),
+    ):
         stage(f"scoring base and adapted model on the {suite} suite")
-        tasks = config.domain_tasks if suite == "domain" else config.general_tasks
         # The engine files the results under OUT/results, in mteb's layout.
-        scores[suite] = score_suite(
-            path,
-            encoders,
-            tasks,
+        result = score_models(
+            bench,
+            [base, adapted],
             Path(config.out),
-            config.seed,
-            config.eval_batch_size,
-            hooks.on_eval_task,
-            hooks.on_eval_plan,
+            tasks=tasks,
+            seed=config.seed,
+            batch_size=config.eval_batch_size,
+            on_task=hooks.on_eval_task,
+            on_plan=hooks.on_eval_plan,
         )
+        scores[suite] = list(result.scores)
     return build_comparison(
         domain=Domain(config.domain).value,
         base=ModelRef(name=config.base, model_name=base.model_name, fingerprint=base.fingerprint),

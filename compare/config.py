@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from domainemb.suites import DEFAULT_BENCHMARKS, suite_name
 from domainemb.types import Domain, Size, TaskType
 
 #: Lexical baselines scored in every comparison, whatever models the user names.
@@ -41,7 +42,7 @@ class CompareConfig:
     models: tuple[str, ...]
     size: Size = Size.LITE
     out: Path | None = None
-    benchmarks: Path = Path("work") / "benchmarks"
+    benchmarks: Path = DEFAULT_BENCHMARKS
     domain_benchmark: Path | None = None
     general_benchmark: Path | None = None
     tasks: tuple[str, ...] = ()
@@ -60,7 +61,7 @@ class CompareConfig:
     @property
     def out_dir(self) -> Path:
         """``out``, or ``work/compare/<domain>-<size>``."""
-        return self.out or Path("work") / "compare" / f"{Domain(self.domain).value}-{Size(self.size).value}"
+        return self.out or Path("work") / "compare" / suite_name(self.domain, self.size)
 
     @property
     def all_models(self) -> tuple[str, ...]:

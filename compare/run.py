@@ -3,8 +3,9 @@
 Steps: open (or build, into the benchmarks folder) both suites; check the input (task names, a
 general counterpart for the domain's task types, model names) before anything is scored; run the
 evaluation engine for every model and the ``bm25`` / ``bow`` baselines on the tasks each can serve;
-read the results back from disk, checking that each was scored on this version of its task; measure
-dataset complexity; write ``analysis.json``, which ``domainemb report`` renders.
+collect the scores it returns, checking that each was scored on this version of its task, with the
+per-item predictions it keeps for the bootstrap intervals; measure dataset complexity; write
+``analysis.json``, which ``domainemb report`` renders.
 
 Output folder::
 
@@ -32,10 +33,12 @@ from domainemb.compare.bootstrap import ItemScores, Unavailable, item_scores, pr
 from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity, measure_tasks
 from domainemb.compare.config import BASELINES, CompareConfig
 from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.manifest import MANIFEST, TaskEntry
+from domainemb.domains.manifest import TaskEntry
 from domainemb.errors import DomainembError, unknown_name
 from domainemb.evaluation.encoders import Encoder, load_encoder
+from domainemb.evaluation.results import TaskScore
 from domainemb.jsonio import write_json
+from domainemb.suites import ModelRef, open_suites, score_models
 from domainemb.types import Domain, Size, TaskType
 
 log = logging.getLogger(__name__)
@@ -48,18 +51,6 @@ EXAMPLES = 3
 EXAMPLE_CHARS = 300
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A compared model: the name given, where its results are filed, and its fingerprint."""
-
-    name: str
-    model_name: str
-    revision: str
-    fingerprint: str
-    baseline: bool
-    serves: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -91,39 +82,28 @@ def compare(
         raise DomainembError(
             "general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it"
         )
-    domain_bench = _open_suite(config.domain_benchmark, Domain(config.domain), config, step)
-    general_bench = _open_suite(config.general_benchmark, Domain.GENERAL, config, step)
-    if domain_bench.manifest.size != general_bench.manifest.size:
-        raise DomainembError(
-            f"the domain suite is {domain_bench.manifest.size} and the general suite {general_bench.manifest.size}; "
-            "compare suites of the same size"
-        )
+    domain_bench, general_bench = open_suites(
+        config.domain,
+        config.size,
+        config.benchmarks,
+        config.domain_benchmark,
+        config.general_benchmark,
+        on_step=step,
+    )
     domain_tasks, general_tasks = _select_tasks(domain_bench, general_bench, config)
     loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in config.all_models}
     models = [
-        ModelRef(
-            name=name,
-            model_name=e.model_name,
-            revision=e.revision,
-            fingerprint=e.fingerprint,
-            baseline=name in BASELINES and name not in config.models,
-            serves=tuple(sorted(e.serves)),
-        )
+        ModelRef.of(e, name=name, baseline=name in BASELINES and name not in config.models)
         for name, e in loaded.items()
     ]
 
     out = config.out_dir
     suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
-    for key, (bench, entries) in suites.items():
-        for name, encoder in loaded.items():
-            served = [e.name for e in entries if TaskType(e.type) in encoder.serves]
-            if served:
-                step(f"{key} suite: scoring {name} on {len(served)} tasks")
-                _evaluate(config, bench, out / key, name, encoder, served)
-
+    scores = {
+        key: _score(config, key, bench, entries, loaded, out / key, step) for key, (bench, entries) in suites.items()
+    }
     results = {
-        key: collect_suite(out / key, bench, entries, models, seed=config.seed)
-        for key, (bench, entries) in suites.items()
+        key: scored_suite(out / key, bench, entries, models, scores[key]) for key, (bench, entries) in suites.items()
     }
     step("measuring dataset complexity")
     complexity = _complexity(config, out, suites)
@@ -158,23 +138,6 @@ def compare(
 
 
 # ----------------------------------------------------------------------------- input
-def _open_suite(folder: Path | None, domain: Domain, config: CompareConfig, step: Progress) -> Benchmark:
-    """The given benchmark folder, or ``benchmarks/<domain>-<size>`` (built there when absent)."""
-    if folder is not None:
-        bench = Benchmark.open(folder)
-        if (bench.manifest.domain == Domain.GENERAL.value) != (domain is Domain.GENERAL):
-            want = "the general suite" if domain is Domain.GENERAL else "a domain suite"
-            raise DomainembError(f"{folder} is a {bench.manifest.domain} benchmark, not {want}")
-        return bench
-    path = config.benchmarks / f"{domain.value}-{Size(config.size).value}"
-    if (path / MANIFEST).is_file():
-        return Benchmark.open(path)
-    from domainemb.domains.build import BuildConfig, build_benchmark
-
-    step(f"building the {domain.value} {Size(config.size).value} suite into {path}")
-    return Benchmark.open(build_benchmark(BuildConfig(domain=domain, out=path, size=Size(config.size))).path)
-
-
 def _select_tasks(
     domain: Benchmark, general: Benchmark, config: CompareConfig
 ) -> tuple[list[TaskEntry], list[TaskEntry]]:
@@ -203,31 +166,56 @@ def _select_tasks(
     return selected
 
 
-def _evaluate(
-    config: CompareConfig, bench: Benchmark, out: Path, name: str, encoder: Encoder, tasks: list[str]
-) -> None:
-    from domainemb.evaluation.run import EvaluateConfig, evaluate
-
-    evaluate(
-        EvaluateConfig(
-            benchmark=bench.path,
-            models=(name,),
-            tasks=tuple(tasks),
-            out=out,
-            overwrite=config.overwrite,
-            seed=config.seed,
-            batch_size=config.batch_size,
-            use_cache=config.use_cache,
-            save_predictions=True,  # per-item predictions feed the bootstrap intervals
-        ),
-        encoders={name: encoder},
-    )
+def _score(
+    config: CompareConfig,
+    key: str,
+    bench: Benchmark,
+    entries: list[TaskEntry],
+    loaded: Mapping[str, Encoder],
+    out: Path,
+    step: Progress,
+) -> dict[str, dict[str, TaskScore]]:
+    """Score every model on the tasks of ``entries`` it serves: ``{model: {task: score}}``."""
+    scores: dict[str, dict[str, TaskScore]] = {}
+    for name, encoder in loaded.items():
+        served = [e.name for e in entries if TaskType(e.type) in encoder.serves]
+        if served:
+            step(f"{key} suite: scoring {name} on {len(served)} tasks")
+            result = score_models(
+                bench,
+                [encoder],
+                out,
+                tasks=served,
+                seed=config.seed,
+                batch_size=config.batch_size,
+                use_cache=config.use_cache,
+                overwrite=config.overwrite,
+                save_predictions=True,  # per-item predictions feed the bootstrap intervals
+            )
+            scores[name] = {s.task: s for s in result.scores}
+    return scores
 
 
 # ----------------------------------------------------------------------------- results
-def collect_suite(
-    out: Path, bench: Benchmark, entries: list[TaskEntry], models: list[ModelRef], seed: int = 42
+def scored_suite(
+    out: Path,
+    bench: Benchmark,
+    entries: list[TaskEntry],
+    models: list[ModelRef],
+    scores: Mapping[str, Mapping[str, TaskScore]],
 ) -> SuiteResults:
+    """Every model's ``scores`` on ``entries`` (as the evaluation engine returned them, by model and task).
+
+    A task outside a model's types (``bm25`` on classification) is missing by design. Per-item
+    scores for the bootstrap intervals come from the predictions the engine keeps in ``out``.
+
+    Raises:
+        DomainembError: a score for another version of the task's data than ``bench`` holds.
+    """
+    return _suite_results(out, bench, entries, models, lambda model, entry: scores[model.name][entry.name])
+
+
+def collect_suite(out: Path, bench: Benchmark, entries: list[TaskEntry], models: list[ModelRef]) -> SuiteResults:
     """Read every model's results on ``entries`` back from ``out`` (the evaluation engine's layout).
 
     A task outside a model's types (``bm25`` on classification) is missing by design.
@@ -236,8 +224,35 @@ def collect_suite(
         DomainembError: a result file that should be there is not, or was scored on another
             version of the task's data than ``bench`` holds.
     """
+    return _suite_results(out, bench, entries, models, lambda model, entry: _read_score(out, model, entry))
+
+
+def _read_score(out: Path, model: ModelRef, entry: TaskEntry) -> TaskScore:
+    from domainemb.evaluation.results import result_path
+
+    path = result_path(out, model.model_name, model.revision, entry.name)
+    if not path.is_file():
+        raise DomainembError(
+            f"{out}: no result of model {model.name} on task {entry.name} (expected {path}); "
+            "run `domainemb compare` again to score what is missing"
+        )
+    try:
+        return TaskScore.from_disk(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DomainembError(
+            f"{path}: unreadable result ({exc}); delete it and run `domainemb compare` again"
+        ) from None
+
+
+def _suite_results(
+    out: Path,
+    bench: Benchmark,
+    entries: list[TaskEntry],
+    models: list[ModelRef],
+    score_of: Callable[[ModelRef, TaskEntry], TaskScore],
+) -> SuiteResults:
     from domainemb.evaluation.mteb_tasks import data_revision
-    from domainemb.evaluation.results import TaskScore, result_path
+    from domainemb.evaluation.results import result_path
 
     scores: dict[str, dict[str, float | None]] = {}
     items: dict[str, dict[str, ItemScores | Unavailable]] = {}
@@ -246,20 +261,10 @@ def collect_suite(
         for entry in entries:
             if entry.type not in model.serves:
                 continue
-            path = result_path(out, model.model_name, model.revision, entry.name)
-            if not path.is_file():
-                raise DomainembError(
-                    f"{out}: no result of model {model.name} on task {entry.name} (expected {path}); "
-                    "run `domainemb compare` again to score what is missing"
-                )
-            try:
-                score = TaskScore.from_disk(path)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise DomainembError(
-                    f"{path}: unreadable result ({exc}); delete it and run `domainemb compare` again"
-                ) from None
+            score = score_of(model, entry)
             expected = data_revision(entry)
             if score.provenance.task_data_revision != expected:
+                path = result_path(out, model.model_name, model.revision, entry.name)
                 raise DomainembError(
                     f"{path}: scored on another version of task {entry.name} (data revision "
                     f"{score.provenance.task_data_revision}, the benchmark {bench.path} holds {expected}); "

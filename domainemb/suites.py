@@ -62,6 +62,9 @@ def find_suite(
 ) -> Benchmark | None:
     """The suite when it is built; ``None`` when it is still to be built in ``benchmarks``.
 
+    ``benchmarks/<domain>-<size>`` is to be built when it holds no manifest; when it holds other
+    files instead, that is an error here, before any work, rather than when a build there fails.
+
     Args:
         domain: The suite's domain (``general`` for the reference suite).
         size: Which build (``lite`` or ``full``) is looked up in ``benchmarks``.
@@ -71,7 +74,7 @@ def find_suite(
             wanted, or the other way round.
 
     Raises:
-        DataError: a missing or altered file, or a given ``folder`` that holds no benchmark.
+        DataError: a missing or altered file, or a folder that holds no benchmark.
         DomainembError: a given ``folder`` of the wrong kind.
     """
     from domainemb.domains.benchmark import Benchmark
@@ -83,7 +86,9 @@ def find_suite(
             _check_kind(bench, Domain(domain))
         return bench
     path = suite_folder(domain, size, benchmarks)
-    return Benchmark.open(path) if (path / MANIFEST).is_file() else None
+    if (path / MANIFEST).is_file() or _holds_something(path):
+        return Benchmark.open(path)  # without a manifest, this names the folder and the missing file
+    return None
 
 
 def open_suite(
@@ -112,8 +117,10 @@ def open_suite(
         DomainembError: a given ``folder`` of the wrong kind, or a build that fails.
     """
     bench = find_suite(domain, size, benchmarks, folder, check_kind=check_kind)
-    if bench is not None:
-        return bench
+    return bench if bench is not None else _build(domain, size, benchmarks, build_seed, on_step)
+
+
+def _build(domain: Domain | str, size: Size | str, benchmarks: Path, seed: int, on_step: OnStep | None) -> Benchmark:
     from domainemb.domains.benchmark import Benchmark
     from domainemb.domains.build import BuildConfig, build_benchmark
 
@@ -122,8 +129,12 @@ def open_suite(
     log.info(message)
     if on_step:
         on_step(message)
-    built = build_benchmark(BuildConfig(domain=Domain(domain), out=path, size=Size(size), seed=build_seed))
+    built = build_benchmark(BuildConfig(domain=Domain(domain), out=path, size=Size(size), seed=seed))
     return Benchmark.open(built.path)
+
+
+def _holds_something(path: Path) -> bool:
+    return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
 
 class Suites(NamedTuple):
@@ -143,27 +154,54 @@ def open_suites(
     build_seed: int = DEFAULT_BUILD_SEED,
     on_step: OnStep | None = None,
 ) -> Suites:
-    """Both suites (see :func:`open_suite`), checked to be of the same size.
+    """Both suites (see :func:`open_suite`), checked by :func:`find_suites` before either is built.
+
+    Args:
+        domain: The domain suite's domain.
+        size: Which build is looked up in, or built into, ``benchmarks``.
+        benchmarks: The folder of built suites, ``<domain>-<size>`` each.
+        domain_folder: A built domain benchmark to use instead.
+        general_folder: A built general benchmark to use instead.
+        build_seed: Seed of the lite subsampling of a suite that is built.
+        on_step: Called with ``"building the <domain> <size> suite into <folder>"`` before a build.
 
     Raises:
-        DataError: a missing or altered file, or a given folder that holds no benchmark.
+        DataError: a missing or altered file, or a folder that holds no benchmark.
         DomainembError: a given folder of the wrong kind, suites of different sizes, or a failed build.
     """
-    opened = Suites(
-        domain=open_suite(domain, size, benchmarks, domain_folder, build_seed=build_seed, on_step=on_step),
-        general=open_suite(Domain.GENERAL, size, benchmarks, general_folder, build_seed=build_seed, on_step=on_step),
+    found = find_suites(domain, size, benchmarks, domain_folder, general_folder)
+    return Suites(
+        domain=found[0] or _build(domain, size, benchmarks, build_seed, on_step),
+        general=found[1] or _build(Domain.GENERAL, size, benchmarks, build_seed, on_step),
     )
-    check_same_size(opened.domain, opened.general)
-    return opened
 
 
-def check_same_size(domain: Benchmark, general: Benchmark) -> None:
-    """Raise :class:`DomainembError` unless both suites are the same build size."""
-    if domain.manifest.size != general.manifest.size:
+def find_suites(
+    domain: Domain | str,
+    size: Size | str,
+    benchmarks: Path = DEFAULT_BENCHMARKS,
+    domain_folder: Path | None = None,
+    general_folder: Path | None = None,
+) -> tuple[Benchmark | None, Benchmark | None]:
+    """Both suites where built (see :func:`find_suite`), ``None`` where still to be built.
+
+    Lets a stage check its suites before long work (training) and build the missing ones after it.
+
+    Raises:
+        DataError: a missing or altered file, or a folder that holds no benchmark.
+        DomainembError: a given folder of the wrong kind, or suites of different sizes (a suite
+            still to be built counts as ``size``).
+    """
+    found = (
+        find_suite(domain, size, benchmarks, domain_folder),
+        find_suite(Domain.GENERAL, size, benchmarks, general_folder),
+    )
+    domain_size, general_size = (Size(size).value if b is None else b.manifest.size for b in found)
+    if domain_size != general_size:
         raise DomainembError(
-            f"the domain suite is {domain.manifest.size} and the general suite {general.manifest.size}; "
-            "compare suites of the same size"
+            f"the domain suite is {domain_size} and the general suite {general_size}; compare suites of the same size"
         )
+    return found
 
 
 def _check_kind(bench: Benchmark, domain: Domain) -> None:

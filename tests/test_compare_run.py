@@ -101,7 +101,7 @@ def test_results_from_another_task_version_are_refused(compared, tmp_path):
     data[PROVENANCE_KEY]["task_data_revision"] = "0" * 16
     path.write_text(json.dumps(data))
     bench = Benchmark.open(config.domain_benchmark)
-    from domainemb.compare.run import ModelRef
+    from domainemb.suites import ModelRef
 
     ref = ModelRef(**{**model, "serves": tuple(model["serves"])})
     with pytest.raises(DomainembError, match="another version of task DomSTS"):
@@ -157,8 +157,8 @@ def test_prediction_files_in_the_engine_layout_give_intervals(compared, tmp_path
     import mteb
 
     from domainemb.compare.bootstrap import ItemScores, prediction_path
-    from domainemb.compare.run import ModelRef
     from domainemb.evaluation.mteb_tasks import to_mteb_task
+    from domainemb.suites import ModelRef
 
     config, result = compared
     out = tmp_path / "out"

@@ -58,10 +58,6 @@ class BuildResult:
     seconds: float
 
 
-def default_out(domain: Domain | str, size: Size | str) -> Path:
-    return Path("work") / "benchmarks" / f"{Domain(domain).value}-{Size(size).value}"
-
-
 def build_benchmark(
     config: BuildConfig,
     files: SourceFiles | None = None,

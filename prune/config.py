@@ -205,11 +205,6 @@ class PruneConfig:
 
         return ScoringSettings(variant=self.variant, alpha=self.alpha, beta=self.beta, gamma=self.gamma, seed=self.seed)
 
-    def benchmark_folder(self, domain: Domain) -> Path:
-        """The suite folder used for ``domain`` (the domain's own or the general one)."""
-        explicit = self.general_benchmark if domain is Domain.GENERAL else self.domain_benchmark
-        return explicit or self.benchmarks / f"{domain.value}-{self.size.value}"
-
     def to_dict(self) -> dict[str, Any]:
         """Every setting, JSON-ready (for the report)."""
         return {k: plain(v) for k, v in asdict(self).items()}

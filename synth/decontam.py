@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from domainemb.domains.tables import TEXT_COLUMNS, Tables
+from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.synth.text import ngram_hashes, normalise
 from domainemb.types import Domain
 
@@ -107,7 +108,7 @@ def test_texts(tables: Tables) -> Iterator[str]:
             yield from (t for t in series.drop_nulls().to_list() if t)
 
 
-def find_benchmarks(domain: Domain | str, root: Path = Path("work/benchmarks")) -> list[Path]:
+def find_benchmarks(domain: Domain | str, root: Path = DEFAULT_BENCHMARKS) -> list[Path]:
     """Built benchmark folders of ``domain`` under ``root`` (each with a manifest naming that domain)."""
     domain = Domain(domain)
     found = []

@@ -83,8 +83,8 @@ def list_tasks(
         Path, typer.Option(help="Where built benchmarks are looked up for sizes.")
     ] = DEFAULT_BENCHMARKS,
 ) -> None:
-    """Show domains, tasks, types, sizes and licences (sizes from built benchmarks when present)."""
-    from domainemb.domains.catalog import catalog
+    """Show domains, tasks, types, sizes and licences (sizes from built benchmarks), then the training corpora."""
+    from domainemb.domains.catalog import catalog, corpus_catalog
 
     table = Table(title=f"domainemb tasks ({size})")
     for col in ("domain", "task", "type", "main score", "sizes", "licence"):
@@ -93,6 +93,14 @@ def list_tasks(
         sizes = ", ".join(f"{k}={v}" for k, v in row.sizes.items()) if row.sizes else "(not built)"
         table.add_row(row.domain, row.name, row.type, row.main_score, sizes, _flag(row.licence_flag))
     out.print(table)
+    corpora = corpus_catalog(domain or list(Domain))
+    if corpora:
+        table = Table(title="training corpora (export-corpus; no task uses them)")
+        for col in ("domain", "corpus", "passage", "licence", "flag"):
+            table.add_column(col, overflow="fold")
+        for c in corpora:
+            table.add_row(c.domain, c.name, c.unit, c.licence, _flag(c.licence_flag))
+        out.print(table)
 
 
 def _flag(flag: str) -> str:

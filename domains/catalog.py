@@ -1,4 +1,5 @@
-"""What `domainemb list` shows: every registered task with its type, licence and built sizes."""
+"""What `domainemb list` shows: every registered task with its type, licence and built sizes, and the
+training corpora (which feed no task) with their licences."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domainemb.domains.manifest import MANIFEST, Manifest
-from domainemb.domains.registry import domain_tasks
+from domainemb.domains.registry import domain_tasks, domain_training_corpora
 from domainemb.types import Domain, Size
 
 
@@ -42,6 +43,32 @@ def catalog(domains: list[Domain], size: Size, benchmarks: Path) -> list[Catalog
                 )
             )
     return rows
+
+
+@dataclass(frozen=True)
+class CorpusRow:
+    domain: str
+    name: str
+    unit: str
+    licence: str
+    licence_flag: str
+    repo: str
+
+
+def corpus_catalog(domains: list[Domain]) -> list[CorpusRow]:
+    """Registered training corpora of ``domains`` (unlabelled text for ``export-corpus``, feeding no task)."""
+    return [
+        CorpusRow(
+            domain=domain.value,
+            name=corpus.name,
+            unit=corpus.unit.value,
+            licence=corpus.source.licence,
+            licence_flag=corpus.source.licence_flag.value,
+            repo=corpus.source.repo,
+        )
+        for domain in domains
+        for corpus in domain_training_corpora(domain)
+    ]
 
 
 def sources_markdown(domains: list[Domain]) -> str:

@@ -4,6 +4,9 @@ Datasets (``shared/data/chemistry/``): ChEBI-20 (molecule descriptions + SMILES)
 chemistry questions with topics and multiple-choice options), ChemProt (chemical-protein relation
 sentences), ChemRxivQuest (questions grounded in ChemRxiv preprint full texts) and the OpenStax
 Chemistry 2e textbook (structure-derived tasks, see :mod:`domainemb.domains.openstax`).
+
+Training corpus (``TRAINING_CORPORA``, feeding no task): the OpenStax *Organic Chemistry* textbook
+(see :mod:`domainemb.domains.corpora`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from collections import defaultdict
 from functools import partial
 
+from domainemb.domains.corpora import PassageUnit, TrainingCorpus
 from domainemb.domains.helpers import lowercase_alphanumerics, parse_once, task_spec, text_id
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles, decode, parse_json
@@ -139,6 +143,26 @@ OPENSTAX_CHEM = openstax_source(
 )
 
 SOURCES: list[Source] = [CHEBI20, CHEMBENCH, CHEMPROT, CHEMRXIVQUEST, OPENSTAX_CHEM]
+
+
+# ----------------------------------------------------------------------------- training corpora
+OPENSTAX_ORGANIC = openstax_source(
+    key="chemistry/openstax-organic-chemistry",
+    repo="https://github.com/openstax/osbooks-organic-chemistry",
+    commit="93b8bef22b8e4c712b638a16b66ab7f53057077f",
+    archive="openstax-organic-chemistry-cnxml.tar.xz",
+    sha256="09b9f65b8e507268d462b944ea88f6a98cd1e3dfa0e73126db100ec9de536446",
+    licence="CC BY-NC-SA 4.0 (LICENSE / README)",
+    citation="John McMurry. Organic Chemistry. OpenStax, Rice University, Houston, Texas.",
+)
+
+TRAINING_CORPORA: list[TrainingCorpus] = [
+    TrainingCorpus(
+        OPENSTAX_ORGANIC,
+        PassageUnit.PARAGRAPH,
+        "the OpenStax Organic Chemistry textbook, a different book from Chemistry 2e / Atoms First",
+    ),
+]
 
 
 # ----------------------------------------------------------------------------- shared helpers

@@ -5,6 +5,9 @@ FOMC statements, FiQA posts, SemEval-2017 headlines), numerical-claim detection,
 over reports and filings turned into retrieval / reranking (TAT-QA, FinanceBench), earnings-call
 question/answer matching and answer-feature classification (SubjECTive-QA), clustering by native
 metadata, and the structure-derived tasks of the OpenStax *Principles of Finance* textbook.
+
+Training corpora (``TRAINING_CORPORA``, feeding no task): MAEC's earnings-call transcripts and the
+OpenStax *Principles of Accounting* textbook (see :mod:`domainemb.domains.corpora`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from domainemb.domains.corpora import PassageUnit, TrainingCorpus
 from domainemb.domains.helpers import SEED, parse_once, task_spec, text_id
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles
@@ -286,6 +290,55 @@ SOURCES: list[Source] = [
     SUBJECTIVE_QA,
     TATQA,
     TWITTER,
+]
+
+
+# ----------------------------------------------------------------------------- training corpora
+MAEC = Source(
+    key="finance/maec-earnings-calls",
+    repo="https://github.com/Earnings-Call-Dataset/MAEC-A-Multimodal-Aligned-Earnings-Conference-Call-Dataset-for-Financial-Risk-Prediction",
+    commit="65a109f5b1a8cb4c96e8337b749ce3db41f2c210",
+    files=(
+        SourceFile(
+            "maec-transcripts.tar.xz",
+            "91e3806950a8a0d439bac57981bb21f3bdaabf4ce1aa24bd8b46ca46097784c7",
+            None,  # a repack (git archive | xz) of MAEC_Dataset/*/text.txt, LICENSE and README.md
+        ),
+    ),
+    licence="CC BY-SA 4.0 (LICENSE)",
+    licence_flag=LicenceFlag.OPEN,
+    citation=(
+        "Jiazheng Li, Linyi Yang, Barry Smyth, Ruihai Dong. MAEC: A Multimodal Aligned Earnings Conference "
+        "Call Dataset for Financial Risk Prediction. Proceedings of CIKM 2020. doi:10.1145/3340531.3412879."
+    ),
+    mteb_license="cc-by-sa-4.0",
+)
+
+OPENSTAX_ACCOUNTING = openstax_source(
+    key="finance/openstax-principles-accounting",
+    repo="https://github.com/openstax/osbooks-principles-accounting-bundle",
+    commit="2165bf6454c0279c1284e19ac7febc101f7956ad",
+    archive="openstax-principles-accounting-cnxml.tar.xz",
+    sha256="13f2eb1bdf1a25a8a47470b3d60c5e3d87279fc0f77e9a474c608f1b8c8b7847",
+    licence="CC BY-NC-SA 4.0 (LICENSE / README)",
+    citation=(
+        "Mitchell Franklin, Patty Graybeal, Dixon Cooper. Principles of Accounting, Volume 1: Financial "
+        "Accounting and Volume 2: Managerial Accounting. OpenStax, Rice University, Houston, Texas."
+    ),
+)
+
+TRAINING_CORPORA: list[TrainingCorpus] = [
+    TrainingCorpus(
+        MAEC,
+        PassageUnit.SENTENCE_WINDOW,
+        "3,443 earnings-call transcripts of S&P 1500 companies, 2015-2018, one sentence per line; "
+        "some are the calls SubjECTive-QA quotes, so decontamination drops those passages",
+    ),
+    TrainingCorpus(
+        OPENSTAX_ACCOUNTING,
+        PassageUnit.PARAGRAPH,
+        "the OpenStax Principles of Accounting textbook (both volumes), a different book from Principles of Finance",
+    ),
 ]
 
 

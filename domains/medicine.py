@@ -10,6 +10,9 @@ spec says so and is marked ``annotations="derived"``.
 Not used: BIOSSES' negation/antonym subsets (all pairs are contradictions, so no second class or
 graded score), HealthVer's train split and the Medical Abstracts train split (not in the snapshot),
 and MeQSum as a summarization task (mteb's Summarization needs human-scored machine summaries).
+
+Training corpus (``TRAINING_CORPORA``, feeding no task): the OpenStax *Microbiology* textbook (see
+:mod:`domainemb.domains.corpora`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from domainemb.domains.corpora import PassageUnit, TrainingCorpus
 from domainemb.domains.helpers import collapse_whitespace, parse_once, task_spec, text_id
 from domainemb.domains.openstax import openstax_source, openstax_tasks
 from domainemb.domains.readers import SourceFiles, decode
@@ -185,6 +189,29 @@ OPENSTAX_ANATOMY = openstax_source(
 )
 
 SOURCES: list[Source] = [BIOSSES, HOC, HEALTHVER, MEDICAL_ABSTRACTS, MQP, MEDQUAD, MEQSUM, PUBMEDQA, OPENSTAX_ANATOMY]
+
+
+# ----------------------------------------------------------------------------- training corpora
+OPENSTAX_MICROBIOLOGY = openstax_source(
+    key="medicine/openstax-microbiology",
+    repo="https://github.com/openstax/osbooks-microbiology",
+    commit="f1d8d4e9941417f25610a239045c35488d56cf22",
+    archive="openstax-microbiology-cnxml.tar.xz",
+    sha256="a9c970d3b5168fc0c4f4dba1c4ce7bb7e84f2d6098b38a9c7e924ec99cb1651c",
+    licence="CC BY-NC-SA 4.0 (LICENSE / README)",
+    citation=(
+        "Nina Parker, Mark Schneegurt, Anh-Hue Thi Tu, Philip Lister, Brian M. Forster. Microbiology. OpenStax, "
+        "Rice University, Houston, Texas."
+    ),
+)
+
+TRAINING_CORPORA: list[TrainingCorpus] = [
+    TrainingCorpus(
+        OPENSTAX_MICROBIOLOGY,
+        PassageUnit.PARAGRAPH,
+        "the OpenStax Microbiology textbook, a different book from Anatomy and Physiology 2e",
+    ),
+]
 
 
 # ----------------------------------------------------------------------------- shared helpers

@@ -9,6 +9,10 @@ its meaning, paragraph or subsection -> its chapter) and is marked ``annotations
 Only the modules that sit in a chapter of the book's first collection (sorted by file name) are
 used: this drops front/back matter (preface, appendices) and, for bundles holding two editions
 over shared modules (Chemistry 2e and Chemistry: Atoms First 2e), gives each module one chapter.
+
+A book that is a domain's training corpus (:mod:`domainemb.domains.corpora`) feeds no task; it is
+read by :func:`book_paragraphs`: every paragraph of every chapter of all its collections (a bundle
+of two volumes gives both), each with the heading it sits under.
 """
 
 from __future__ import annotations
@@ -59,6 +63,21 @@ class Book:
     paragraphs: tuple[tuple[str, str], ...]  # (text, chapter)
     sections: tuple[tuple[str, str], ...]  # (title + text of a module's top-level <section>, chapter)
     definitions: tuple[Definition, ...]
+
+
+@dataclass(frozen=True)
+class BookParagraph:
+    """One paragraph of a book, for a training corpus.
+
+    Args:
+        module: The CNXML module (textbook section) it belongs to, e.g. ``"m67849"``.
+        heading: The title of the innermost ``<section>`` holding it, else the module's title.
+        text: The paragraph as plain text (:func:`_text`).
+    """
+
+    module: str
+    heading: str
+    text: str
 
 
 def openstax_source(key: str, repo: str, commit: str, archive: str, sha256: str, licence: str, citation: str) -> Source:
@@ -159,20 +178,9 @@ def _book(files: SourceFiles, source: Source) -> Book:
 
 @parse_once
 def _parse_book(files: SourceFiles, source: Source, archive: str) -> Book:
-    modules: dict[str, ET.Element] = {}
-    collections: dict[str, ET.Element] = {}
-    for member, data in files.tar_members(source, archive):
-        parts = Path(member).parts
-        if len(parts) == 3 and parts[0] == "modules" and parts[2] == "index.cnxml":
-            modules[parts[1]] = _xml(data, source.key, member)
-        elif len(parts) == 2 and parts[0] == "collections" and member.endswith(".collection.xml"):
-            collections[member] = _xml(data, source.key, member)
-    if not collections:
-        raise DataError(source.key, archive, "no collections/*.collection.xml in the archive")
+    modules, collections = _archive(files, source, archive)
     chapter_of = _chapters(collections[min(collections)])
-    missing = sorted(set(chapter_of) - set(modules))
-    if missing:
-        raise DataError(source.key, archive, f"collection lists module {missing[0]} that the archive lacks")
+    _check_modules(chapter_of, modules, source, archive)
 
     paragraphs, sections, definitions = [], [], []
     for module_id, chapter in chapter_of.items():  # reading order
@@ -190,6 +198,71 @@ def _parse_book(files: SourceFiles, source: Source, archive: str) -> Book:
                 definitions.append(Definition(term, meaning, chapter))
     chapters = tuple(dict.fromkeys(chapter_of.values()))
     return Book(chapters, tuple(paragraphs), tuple(sections), tuple(definitions))
+
+
+def _archive(files: SourceFiles, source: Source, archive: str) -> tuple[dict[str, ET.Element], dict[str, ET.Element]]:
+    """The parsed ``modules/<id>/index.cnxml`` (by module id) and ``collections/*.collection.xml`` (by member name)."""
+    modules: dict[str, ET.Element] = {}
+    collections: dict[str, ET.Element] = {}
+    for member, data in files.tar_members(source, archive):
+        parts = Path(member).parts
+        if len(parts) == 3 and parts[0] == "modules" and parts[2] == "index.cnxml":
+            modules[parts[1]] = _xml(data, source.key, member)
+        elif len(parts) == 2 and parts[0] == "collections" and member.endswith(".collection.xml"):
+            collections[member] = _xml(data, source.key, member)
+    if not collections:
+        raise DataError(source.key, archive, "no collections/*.collection.xml in the archive")
+    return modules, collections
+
+
+def _check_modules(chapter_of: dict[str, str], modules: dict[str, ET.Element], source: Source, archive: str) -> None:
+    missing = sorted(set(chapter_of) - set(modules))
+    if missing:
+        raise DataError(source.key, archive, f"collection lists module {missing[0]} that the archive lacks")
+
+
+def book_paragraphs(files: SourceFiles, source: Source) -> tuple[BookParagraph, ...]:
+    """Every paragraph of ``source``'s book (at least 12 words), in reading order, with its heading.
+
+    Unlike the tasks, which use the first collection only, this reads the chapters of every
+    collection (sorted by file name; a module listed twice is read once), so both volumes of a
+    two-volume bundle count.
+    """
+    archive = source.files[0].name
+    modules, collections = _archive(files, source, archive)
+    chapter_of: dict[str, str] = {}
+    for name in sorted(collections):
+        for module_id, chapter in _chapters(collections[name]).items():
+            chapter_of.setdefault(module_id, chapter)
+    _check_modules(chapter_of, modules, source, archive)
+    out: list[BookParagraph] = []
+    for module_id in chapter_of:
+        module = modules[module_id]
+        content = module.find(f"{_CNXML}content")
+        if content is None:
+            continue
+        title = _text(module.find(f"{_CNXML}title"))
+        for heading, text in _headed_paragraphs(content, title):
+            if len(text.split()) >= _MIN_PARA_WORDS:
+                out.append(BookParagraph(module_id, heading, text))
+    return tuple(out)
+
+
+def _headed_paragraphs(node: ET.Element, heading: str) -> list[tuple[str, str]]:
+    """(heading, text) of the paragraphs :func:`_paragraphs` finds, each under its innermost section title."""
+    out: list[tuple[str, str]] = []
+    for child in node:
+        if child.tag in _SKIP:
+            continue
+        if child.tag == f"{_CNXML}para":
+            text = _text(child)
+            if text:
+                out.append((heading, text))
+        elif child.tag == f"{_CNXML}section":
+            out += _headed_paragraphs(child, _text(child.find(f"{_CNXML}title")) or heading)
+        else:
+            out += _headed_paragraphs(child, heading)
+    return out
 
 
 def _xml(data: bytes, dataset: str, member: str) -> ET.Element:

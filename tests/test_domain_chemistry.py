@@ -41,8 +41,13 @@ def test_suite_shape_and_sources() -> None:
     specs = domain_tasks("chemistry")
     assert len(specs) >= 6 and len({s.type for s in specs}) >= 4
     assert len({s.name for s in specs}) == len(specs)
-    assert {s.key.split("/")[1] for s in chemistry.SOURCES} == {p.name for p in (DATA / "chemistry").iterdir()}
-    for src in chemistry.SOURCES:
+    # every staged folder is a task source or a training corpus (which feeds no task)
+    staged = {p.name for p in (DATA / "chemistry").iterdir()}
+    corpora = {c.name for c in chemistry.TRAINING_CORPORA}
+    assert corpora == {"openstax-organic-chemistry"} and corpora <= staged
+    assert {s.key.split("/")[1] for s in chemistry.SOURCES} == staged - corpora
+    assert not corpora & {s.key.split("/")[1] for spec in specs for s in spec.sources}
+    for src in chemistry.SOURCES + [c.source for c in chemistry.TRAINING_CORPORA]:
         assert len(src.commit) == 40
         for f in src.files:
             assert sha256_file(DATA / src.key / f.name) == f.sha256
@@ -50,6 +55,8 @@ def test_suite_shape_and_sources() -> None:
     assert flags["ChemProtRelationClassification"] is LicenceFlag.UNCLEAR
     assert flags["OpenStaxChemGlossaryRetrieval"] is LicenceFlag.NC
     assert flags["ChemBenchTopicClassification"] is LicenceFlag.OPEN
+    assert chemistry.OPENSTAX_ORGANIC.licence_flag is LicenceFlag.NC
+    assert chemistry.OPENSTAX_ORGANIC.licence.startswith("CC BY-NC-SA 4.0")
 
 
 def test_build_is_deterministic(tables) -> None:

@@ -16,7 +16,7 @@ from domainemb.domains import medicine  # noqa: E402
 from domainemb.domains.fetch import sha256_file  # noqa: E402
 from domainemb.domains.readers import SourceFiles  # noqa: E402
 from domainemb.domains.tables import validate  # noqa: E402
-from domainemb.types import Domain, TaskType  # noqa: E402
+from domainemb.types import Domain, LicenceFlag, TaskType  # noqa: E402
 
 DATA = Path(os.environ["DOMAINEMB_DATA"])
 pytestmark = pytest.mark.skipif(not (DATA / "medicine").is_dir(), reason="medicine data mirror not found")
@@ -44,10 +44,16 @@ def test_suite_shape_without_openstax():
     assert len(SPECS) == len(medicine.TASKS) and all(s.domain is Domain.MEDICINE for s in medicine.TASKS)
     used = {src.key for s in medicine.TASKS for src in s.sources}
     staged = {f"medicine/{p.name}" for p in (DATA / "medicine").iterdir() if p.is_dir()}
-    assert used == {src.key for src in medicine.SOURCES} == staged
+    corpora = {c.source.key for c in medicine.TRAINING_CORPORA}  # staged, but they feed no task
+    assert corpora == {"medicine/openstax-microbiology"} and corpora <= staged
+    assert used == {src.key for src in medicine.SOURCES} == staged - corpora
+    assert medicine.OPENSTAX_MICROBIOLOGY.licence_flag is LicenceFlag.NC
+    assert medicine.OPENSTAX_MICROBIOLOGY.licence.startswith("CC BY-NC-SA 4.0")
 
 
-@pytest.mark.parametrize("source", medicine.SOURCES, ids=lambda s: s.key)
+@pytest.mark.parametrize(
+    "source", medicine.SOURCES + [c.source for c in medicine.TRAINING_CORPORA], ids=lambda s: s.key
+)
 def test_pinned_checksums_match_the_mirror(source):
     assert len(source.commit) == 40
     for f in source.files:

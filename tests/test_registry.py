@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from domainemb.domains.registry import all_tasks, domain_sources, domain_tasks, get_task
+from domainemb.domains.corpora import PassageUnit
+from domainemb.domains.registry import all_tasks, domain_sources, domain_tasks, domain_training_corpora, get_task
 from domainemb.errors import UnknownNameError
 from domainemb.types import MTEB_TYPES, Domain, LicenceFlag, TaskType
 
@@ -77,17 +78,60 @@ def test_suite_minimum_sizes(domain, min_tasks, min_types):
 
 @pytest.mark.parametrize("domain", list(Domain))
 def test_every_staged_dataset_is_accounted_for(domain, data_dir):
-    """Each dataset folder in the mirror is a Source of its domain (or listed as unusable with a reason)."""
+    """Each dataset folder in the mirror is a Source of its domain, a training corpus of it, or listed as unusable with a reason."""
     staged = {p.name for p in (data_dir / domain.value).iterdir() if p.is_dir()}
     used = {s.key.split("/", 1)[1] for s in domain_sources(domain)}
+    corpora = {c.name for c in domain_training_corpora(domain)}
     from domainemb.domains import registry
 
     unused = getattr(registry._module(domain), "UNUSED", {})
-    assert staged - used <= set(unused), f"unused without a reason: {sorted(staged - used - set(unused))}"
+    left = staged - used - corpora
+    assert left <= set(unused), f"unused without a reason: {sorted(left - set(unused))}"
+    assert corpora <= staged, f"training corpora missing from the mirror: {sorted(corpora - staged)}"
+    assert not corpora & used, "a training corpus never feeds a task"
     for name, reason in unused.items():
         assert len(reason) > 20, name
     task_sources = {s.key for t in domain_tasks(domain) for s in t.sources}
     assert task_sources == {s.key for s in domain_sources(domain)}, "every declared source feeds a task"
+
+
+#: The staged unlabelled corpora of issue 18: (key, passage unit, licence flag, licence as stated).
+CORPORA = [
+    ("finance/maec-earnings-calls", PassageUnit.SENTENCE_WINDOW, LicenceFlag.OPEN, "CC BY-SA 4.0"),
+    ("finance/openstax-principles-accounting", PassageUnit.PARAGRAPH, LicenceFlag.NC, "CC BY-NC-SA 4.0"),
+    ("chemistry/openstax-organic-chemistry", PassageUnit.PARAGRAPH, LicenceFlag.NC, "CC BY-NC-SA 4.0"),
+    ("medicine/openstax-microbiology", PassageUnit.PARAGRAPH, LicenceFlag.NC, "CC BY-NC-SA 4.0"),
+]
+
+
+def test_training_corpora_are_registered_pinned_with_their_licences():
+    registered = {c.source.key: c for d in Domain for c in domain_training_corpora(d)}
+    assert sorted(registered) == sorted(key for key, *_ in CORPORA)
+    assert domain_training_corpora(Domain.GENERAL) == ()
+    for key, unit, flag, licence in CORPORA:
+        corpus = registered[key]
+        source = corpus.source
+        assert corpus.unit is unit and source.licence_flag is flag and source.licence.startswith(licence), key
+        assert source.repo.startswith("https://github.com/") and HEX40.match(source.commit), key
+        assert source.files and all(HEX64.match(f.sha256) for f in source.files), key
+        assert source.citation.strip() and len(corpus.description) > 20, key
+        assert not any(source in t.sources for t in domain_tasks(Domain(key.split("/")[0]))), key
+
+
+def test_a_training_corpus_that_feeds_a_task_is_refused(monkeypatch):
+    from domainemb.domains import finance
+    from domainemb.domains.corpora import TrainingCorpus
+
+    monkeypatch.setattr(
+        finance,
+        "TRAINING_CORPORA",
+        [*finance.TRAINING_CORPORA, TrainingCorpus(finance.TATQA, PassageUnit.PARAGRAPH, "x")],
+    )
+    with pytest.raises(ValueError, match="finance/tatqa is also a benchmark source"):
+        domain_training_corpora(Domain.FINANCE)
+    monkeypatch.setattr(finance, "TRAINING_CORPORA", finance.TRAINING_CORPORA[:1] * 2)
+    with pytest.raises(ValueError, match="duplicate training corpus"):
+        domain_training_corpora(Domain.FINANCE)
 
 
 def test_duplicate_names_raise(monkeypatch):

@@ -25,7 +25,7 @@ import resource
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from domainemb.adapt.compare import COMPARISON_FILE, Comparison, build_compariso
 from domainemb.adapt.config import AdaptConfig
 from domainemb.adapt.data import DEV_METRIC, dev_evaluator
 from domainemb.adapt.losses import build_loss
-from domainemb.adapt.progress import OnProgress
+from domainemb.adapt.progress import TRAINING
 from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
 from domainemb.atomic import swap_into_place
@@ -44,6 +44,7 @@ from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.jsonio import write_json
 from domainemb.pairs import PairFile, read_pairs
+from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.suites import ModelRef, find_suites, open_suites, score_models, suite_folder
 from domainemb.types import Domain
 
@@ -84,17 +85,14 @@ class AdaptHooks:
     """Progress callbacks for a front end (all optional).
 
     Args:
-        on_stage: Called with a short description as each stage starts.
-        on_progress: Called with training progress after each step.
-        on_eval_plan: Called with the number of (model, task) runs of a suite before it is scored.
-        on_eval_task: Called with (model, task) as each evaluation starts.
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` as each stage starts, once the
+            input is checked (so a front end that draws from the first event shows nothing for bad
+            input): ``training`` after each step (with loss and dev score), a suite being built,
+            and each (model, task) run as a suite is scored.
         callbacks: Extra trainer callbacks.
     """
 
-    on_stage: Callable[[str], None] | None = None
-    on_progress: OnProgress | None = None
-    on_eval_plan: Callable[[int], None] | None = None
-    on_eval_task: Callable[[str, str], None] | None = None
+    on_event: OnEvent | None = None
     callbacks: Sequence[TrainerCallback] = ()
 
 
@@ -109,10 +107,10 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
     """
     hooks = hooks or AdaptHooks()
     started = time.perf_counter()
-    stage = hooks.on_stage or (lambda text: None)
+    event = hooks.on_event or ignore
 
     # Everything that can fail on the input fails here, before anything is written.
-    stage("reading pairs")
+    log.info("reading pairs from %s", config.pairs)
     pair_file = read_pairs(config.pairs)
     split = split_by_document(pair_file.pairs, config.dev_fraction, config.seed)
     identity = _run_identity(config, pair_file)
@@ -121,7 +119,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
     main_process = is_main_process()
     if main_process:  # the other ranks would race with rank 0's run.json; torchrun stops them if rank 0 fails
         _check_out(out, config.resume, identity)
-    stage(f"loading {config.base}")
+    log.info("loading %s", config.base)
     base = load_base(config.base)
     tokenizer_settings = TokenizerSettings.capture(base.model)  # put back before saving: a stable fingerprint
     build_loss(base.model, config)  # checks the loss settings against the model (e.g. Matryoshka dims)
@@ -135,7 +133,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
         log.info("%s: training already finished; continuing with the evaluation", model_dir)
         record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
     else:
-        stage("training")
+        event(StageEvent(TRAINING))
         outcome, dev_before = _train(base, split, config, out, hooks)
         if not outcome.main_process:
             return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
@@ -226,7 +224,7 @@ def _train(
         )
     try:
         outcome = train_model(
-            model, split, config, out / CHECKPOINTS_DIR, callbacks=hooks.callbacks, on_progress=hooks.on_progress
+            model, split, config, out / CHECKPOINTS_DIR, callbacks=hooks.callbacks, on_event=hooks.on_event
         )
     finally:
         model.max_seq_length = saved_length  # the saved model encodes like its base
@@ -311,7 +309,7 @@ def adapted_model_name(config: AdaptConfig) -> str:
 def _compare(config: AdaptConfig, model_dir: Path, record: dict[str, Any], hooks: AdaptHooks) -> Comparison:
     from domainemb.evaluation.encoders import sentence_transformer_from_folder
 
-    stage = hooks.on_stage or (lambda text: None)
+    event = hooks.on_event or ignore
     base = load_base(config.base)
     adapted_name = str(model_dir)
     adapted = sentence_transformer_from_folder(
@@ -327,14 +325,14 @@ def _compare(config: AdaptConfig, model_dir: Path, record: dict[str, Any], hooks
         config.domain_benchmark,
         config.general_benchmark,
         build_seed=config.seed,  # a suite built here is subsampled with the run's seed
-        on_step=stage,
+        on_event=event,
     )
     scores = {}
     for suite, bench, tasks in (
         ("domain", suites.domain, config.domain_tasks),
         ("general", suites.general, config.general_tasks),
     ):
-        stage(f"scoring base and adapted model on the {suite} suite")
+        event(StageEvent(f"scoring base and adapted model on the {suite} suite"))
         # The engine files the results under OUT/results, in mteb's layout.
         result = score_models(
             bench,
@@ -343,8 +341,7 @@ def _compare(config: AdaptConfig, model_dir: Path, record: dict[str, Any], hooks
             tasks=tasks,
             seed=config.seed,
             batch_size=config.eval_batch_size,
-            on_task=hooks.on_eval_task,
-            on_plan=hooks.on_eval_plan,
+            on_event=event,
         )
         scores[suite] = list(result.scores)
     return build_comparison(

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from domainemb.adapt.config import AdaptConfig
 from domainemb.adapt.data import DEV_METRIC, dev_evaluator, train_datasets
 from domainemb.adapt.losses import build_loss
-from domainemb.adapt.progress import OnProgress, ProgressReporter
+from domainemb.adapt.progress import ProgressReporter
 from domainemb.adapt.split import DevSplit
+from domainemb.progress import OnEvent
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -62,7 +63,7 @@ def train_model(
     config: AdaptConfig,
     checkpoints: Path,
     callbacks: Sequence[TrainerCallback] = (),
-    on_progress: OnProgress | None = None,
+    on_event: OnEvent | None = None,
     distinct_groups: Mapping[str, str] | None = None,
 ) -> TrainOutcome:
     """Train ``model`` in place on ``split.train``, keeping the checkpoint best on ``split.dev``.
@@ -73,7 +74,7 @@ def train_model(
         config: Hyper-parameters; ``config.resume`` continues from the last checkpoint.
         checkpoints: Checkpoint folder.
         callbacks: Extra trainer callbacks (tests interrupt runs with one).
-        on_progress: Called with each step's progress (main process only).
+        on_event: Called with each step's progress as a ``training`` stage event (main process only).
         distinct_groups: The group of each anchor text; when given, no batch holds two pairs of
             one group (:class:`~domainemb.adapt.group_sampler.DistinctGroupBatchSampler`), so
             in-batch negatives are never same-group texts. ``None``: no repeated text per batch only.
@@ -119,7 +120,7 @@ def train_model(
         greater_is_better=True,
         logging_steps=min(10, config.eval_steps),
         report_to="none",
-        disable_tqdm=True,  # the caller draws its own bar through `on_progress`
+        disable_tqdm=True,  # the caller draws its own bar through `on_event`
         # A pooler or other head the loss never reaches has no gradient; DDP must not wait for it.
         ddp_find_unused_parameters=True,
         # An uneven last batch would leave one process waiting for the others.
@@ -129,7 +130,7 @@ def train_model(
         ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
-    reporters = [ProgressReporter(on_progress, DEV_METRIC if has_dev else None)] if on_progress else []
+    reporters = [ProgressReporter(on_event, DEV_METRIC if has_dev else None)] if on_event else []
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -138,7 +139,7 @@ def train_model(
         evaluator=evaluator,
         callbacks=[*reporters, *callbacks],
     )
-    trainer.remove_callback(PrinterCallback)  # it prints every log line; progress goes through `on_progress`
+    trainer.remove_callback(PrinterCallback)  # it prints every log line; progress goes through `on_event`
     resume_from = get_last_checkpoint(str(checkpoints)) if config.resume and checkpoints.is_dir() else None
     if config.resume and resume_from is None:
         log.warning("%s: no checkpoint to resume from; training from the start", checkpoints)

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.cli.progress import StageProgress
 from domainemb.types import Domain
 
 app = typer.Typer()
@@ -36,53 +36,13 @@ def adapt(
     Runs data-parallel unchanged under `torchrun --nproc_per_node N` or `accelerate launch`.
     """
     from domainemb.adapt.config import AdaptConfig
-    from domainemb.adapt.progress import TrainingProgress
     from domainemb.adapt.run import AdaptHooks, is_main_process
     from domainemb.adapt.run import adapt as run
 
     settings = AdaptConfig.from_yaml(config, base=base, pairs=pairs, domain=domain, out=out_dir, resume=resume)
-    show = is_main_process()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    # The bar starts once the input is checked, so an error stays a single line.
-    progress = Progress(*columns, console=console, transient=True, disable=not show)
-    bar = progress.add_task("checking input", total=None, info="")
-
-    def on_stage(text: str) -> None:
-        if text == "training" or text.startswith(("scoring", "building")):
-            progress.start()
-        progress.update(bar, description=text, total=None, completed=0, info="")
-
-    def on_progress(p: TrainingProgress) -> None:
-        info = "" if p.loss is None else f"loss {p.loss:.4f}"
-        if p.dev_score is not None:
-            info += f"  dev nDCG@10 {p.dev_score:.4f}"
-        progress.update(bar, description="training", total=p.total, completed=p.step, info=info)
-
-    state = {"started": 0}
-
-    def on_eval_plan(total: int) -> None:
-        state["started"] = 0
-        progress.update(bar, total=total, completed=0)
-
-    def on_eval_task(model: str, task: str) -> None:
-        if state["started"]:
-            progress.advance(bar)
-        state["started"] += 1
-        progress.update(bar, description=f"{Path(model).name}: {task}")
-
-    hooks = AdaptHooks(on_stage=on_stage, on_progress=on_progress, on_eval_plan=on_eval_plan, on_eval_task=on_eval_task)
-    try:
-        result = run(settings, hooks)
-    finally:
-        progress.stop()
+    # The display starts with the library's first event, once the input is checked: an error stays a single line.
+    with StageProgress("checking input", start=False, show=is_main_process()) as progress:
+        result = run(settings, AdaptHooks(on_event=progress))
     if not result.main_process:
         return
 

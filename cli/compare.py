@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from domainemb.cli._common import console, out, user_errors
+from domainemb.cli._common import out, user_errors
+from domainemb.cli.progress import StageProgress
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size, TaskType
 
@@ -76,8 +77,8 @@ def compare(
         llm_base_url=llm_base_url,
         llm_model=llm_model,
     )
-    with console.status("comparing") as status:
-        result = run(config, on_step=lambda message: status.update(message))
+    with StageProgress("comparing") as progress:
+        result = run(config, on_event=progress)
     _print_summary(result.analysis, result.seconds)
     out.print(f"analysis: {result.analysis_path}")
     if report:

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.cli.progress import StageProgress
 
 app = typer.Typer()
 
@@ -59,26 +59,9 @@ def evaluate(
         use_cache=not no_cache,
         save_predictions=save_predictions,
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # The bar starts once the input is checked, so an error stays a single line.
-    progress = Progress(*columns, console=console, transient=True)
-    bar = progress.add_task("evaluating")
-    state = {"started": 0}
-
-    def on_plan(total: int) -> None:
-        progress.update(bar, total=total)
-        progress.start()
-
-    def on_task(model_name: str, task: str) -> None:
-        if state["started"]:
-            progress.advance(bar)
-        state["started"] += 1
-        progress.update(bar, description=f"{model_name}: {task}")
-
-    try:
-        result = run(config, on_task=on_task, on_plan=on_plan)
-    finally:
-        progress.stop()
+    # The display starts with the first task, once the input is checked: an error stays a single line.
+    with StageProgress("evaluating", start=False) as progress:
+        result = run(config, on_event=progress)
 
     table = Table(title=f"main scores -> {result.out}  [{result.seconds:.1f}s]")
     models = list(dict.fromkeys(s.provenance.model for s in result.scores))

@@ -38,6 +38,7 @@ from domainemb.errors import DomainembError, unknown_name
 from domainemb.evaluation.encoders import Encoder, load_encoder
 from domainemb.evaluation.results import TaskScore
 from domainemb.jsonio import write_json
+from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.suites import ModelRef, open_suites, score_models
 from domainemb.types import Domain, Size, TaskType
 
@@ -50,8 +51,6 @@ FORMAT = "domainemb-compare-analysis/1"
 EXAMPLES = 3
 EXAMPLE_CHARS = 300
 
-Progress = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class CompareResult:
@@ -62,14 +61,15 @@ class CompareResult:
 
 
 def compare(
-    config: CompareConfig, encoders: Mapping[str, Encoder] | None = None, on_step: Progress | None = None
+    config: CompareConfig, encoders: Mapping[str, Encoder] | None = None, on_event: OnEvent | None = None
 ) -> CompareResult:
     """Run one comparison (see the module docstring).
 
     Args:
         config: What to compare.
         encoders: Encoders already loaded, by name (tests pass fakes); others are loaded by name.
-        on_step: Called with a short description as each step starts.
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` as each step starts, and as
+            each (model, task) run of a suite starts.
 
     Raises:
         DomainembError: the general suite as the domain, suites of different sizes, unknown task
@@ -77,7 +77,7 @@ def compare(
             version of a task, or a result missing from the results folder.
     """
     start = time.perf_counter()
-    step = on_step or (lambda message: None)
+    event = on_event or ignore
     if Domain(config.domain) is Domain.GENERAL:
         raise DomainembError(
             "general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it"
@@ -88,7 +88,7 @@ def compare(
         config.benchmarks,
         config.domain_benchmark,
         config.general_benchmark,
-        on_step=step,
+        on_event=event,
     )
     domain_tasks, general_tasks = _select_tasks(domain_bench, general_bench, config)
     loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in config.all_models}
@@ -100,15 +100,15 @@ def compare(
     out = config.out_dir
     suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
     scores = {
-        key: _score(config, key, bench, entries, loaded, out / key, step) for key, (bench, entries) in suites.items()
+        key: _score(config, key, bench, entries, loaded, out / key, event) for key, (bench, entries) in suites.items()
     }
     results = {
         key: scored_suite(out / key, bench, entries, models, scores[key]) for key, (bench, entries) in suites.items()
     }
-    step("measuring dataset complexity")
+    event(StageEvent("measuring dataset complexity"))
     complexity = _complexity(config, out, suites)
     measures = [m.value for m in Measure]
-    step("bootstrap intervals, rank agreement and ANOVA")
+    event(StageEvent("bootstrap intervals, rank agreement and ANOVA"))
     stats = analyse(
         results[DOMAIN],
         results[GENERAL],
@@ -173,14 +173,14 @@ def _score(
     entries: list[TaskEntry],
     loaded: Mapping[str, Encoder],
     out: Path,
-    step: Progress,
+    on_event: OnEvent,
 ) -> dict[str, dict[str, TaskScore]]:
     """Score every model on the tasks of ``entries`` it serves: ``{model: {task: score}}``."""
     scores: dict[str, dict[str, TaskScore]] = {}
     for name, encoder in loaded.items():
         served = [e.name for e in entries if TaskType(e.type) in encoder.serves]
         if served:
-            step(f"{key} suite: scoring {name} on {len(served)} tasks")
+            on_event(StageEvent(f"{key} suite: scoring {name} on {len(served)} tasks"))
             result = score_models(
                 bench,
                 [encoder],
@@ -191,6 +191,7 @@ def _score(
                 use_cache=config.use_cache,
                 overwrite=config.overwrite,
                 save_predictions=True,  # per-item predictions feed the bootstrap intervals
+                on_event=on_event,
             )
             scores[name] = {s.task: s for s in result.scores}
     return scores

@@ -9,7 +9,7 @@ A suite is either a folder the user gives, which must hold a built benchmark, or
 ``benchmarks/<domain>-<size>`` (by default under :data:`DEFAULT_BENCHMARKS`), which is opened when
 its manifest is there and built there otherwise::
 
-    suites = open_suites(Domain.FINANCE, Size.LITE, on_step=print)
+    suites = open_suites(Domain.FINANCE, Size.LITE, on_event=print)
     result = score_models(suites.domain, [encoder], Path("work/results"), seed=42)
     {s.task: s.main_score for s in result.scores}
 
@@ -20,12 +20,13 @@ can import :data:`DEFAULT_BENCHMARKS` for its help texts without loading polars 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from domainemb.errors import DomainembError
+from domainemb.progress import OnEvent, StageEvent
 from domainemb.types import Domain, Size
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BENCHMARKS = Path("work/benchmarks")
 #: The seed of a suite's lite subsampling when a stage builds it without naming one.
 DEFAULT_BUILD_SEED = 42
-
-OnStep = Callable[[str], None]
 
 
 def suite_name(domain: Domain | str, size: Size | str) -> str:
@@ -99,7 +98,7 @@ def open_suite(
     *,
     build_seed: int = DEFAULT_BUILD_SEED,
     check_kind: bool = True,
-    on_step: OnStep | None = None,
+    on_event: OnEvent | None = None,
 ) -> Benchmark:
     """The suite of :func:`find_suite`, built into ``benchmarks/<domain>-<size>`` first when missing.
 
@@ -110,26 +109,27 @@ def open_suite(
         folder: A built benchmark to use instead; it must exist (it is never built).
         build_seed: Seed of the lite subsampling when the suite is built.
         check_kind: As in :func:`find_suite`.
-        on_step: Called with ``"building the <domain> <size> suite into <folder>"`` before a build.
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` ``building the <domain> <size>
+            suite into <folder>`` before a build, then with the build's own (one per task).
 
     Raises:
         DataError: a missing or altered file, or a given ``folder`` that holds no benchmark.
         DomainembError: a given ``folder`` of the wrong kind, or a build that fails.
     """
     bench = find_suite(domain, size, benchmarks, folder, check_kind=check_kind)
-    return bench if bench is not None else _build(domain, size, benchmarks, build_seed, on_step)
+    return bench if bench is not None else _build(domain, size, benchmarks, build_seed, on_event)
 
 
-def _build(domain: Domain | str, size: Size | str, benchmarks: Path, seed: int, on_step: OnStep | None) -> Benchmark:
+def _build(domain: Domain | str, size: Size | str, benchmarks: Path, seed: int, on_event: OnEvent | None) -> Benchmark:
     from domainemb.domains.benchmark import Benchmark
     from domainemb.domains.build import BuildConfig, build_benchmark
 
     path = suite_folder(domain, size, benchmarks)
     message = f"building the {Domain(domain).value} {Size(size).value} suite into {path}"
     log.info(message)
-    if on_step:
-        on_step(message)
-    built = build_benchmark(BuildConfig(domain=Domain(domain), out=path, size=Size(size), seed=seed))
+    if on_event:
+        on_event(StageEvent(message))
+    built = build_benchmark(BuildConfig(domain=Domain(domain), out=path, size=Size(size), seed=seed), on_event=on_event)
     return Benchmark.open(built.path)
 
 
@@ -152,7 +152,7 @@ def open_suites(
     general_folder: Path | None = None,
     *,
     build_seed: int = DEFAULT_BUILD_SEED,
-    on_step: OnStep | None = None,
+    on_event: OnEvent | None = None,
 ) -> Suites:
     """Both suites (see :func:`open_suite`), checked by :func:`find_suites` before either is built.
 
@@ -163,7 +163,7 @@ def open_suites(
         domain_folder: A built domain benchmark to use instead.
         general_folder: A built general benchmark to use instead.
         build_seed: Seed of the lite subsampling of a suite that is built.
-        on_step: Called with ``"building the <domain> <size> suite into <folder>"`` before a build.
+        on_event: As in :func:`open_suite`.
 
     Raises:
         DataError: a missing or altered file, or a folder that holds no benchmark.
@@ -171,8 +171,8 @@ def open_suites(
     """
     found = find_suites(domain, size, benchmarks, domain_folder, general_folder)
     return Suites(
-        domain=found[0] or _build(domain, size, benchmarks, build_seed, on_step),
-        general=found[1] or _build(Domain.GENERAL, size, benchmarks, build_seed, on_step),
+        domain=found[0] or _build(domain, size, benchmarks, build_seed, on_event),
+        general=found[1] or _build(Domain.GENERAL, size, benchmarks, build_seed, on_event),
     )
 
 
@@ -221,8 +221,7 @@ def score_models(
     use_cache: bool = True,
     overwrite: bool = False,
     save_predictions: bool = False,
-    on_task: Callable[[str, str], None] | None = None,
-    on_plan: Callable[[int], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> EvaluationResult:
     """Score ``encoders`` on ``suite`` with the evaluation engine; results in mteb's layout under ``out``.
 
@@ -239,8 +238,7 @@ def score_models(
         use_cache: Keep and reuse embeddings in the embedding cache.
         overwrite: Run tasks again even where a matching result exists.
         save_predictions: Also keep mteb's per-item predictions (they feed per-item bootstrap intervals).
-        on_task: Called with (model name, task name) as each task starts.
-        on_plan: Called once with the number of (model, task) runs, after the input is checked.
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` as each (model, task) run starts.
 
     Returns:
         The engine's result: one :class:`~domainemb.evaluation.results.TaskScore` per model and
@@ -259,7 +257,7 @@ def score_models(
         use_cache=use_cache,
         save_predictions=save_predictions,
     )
-    return evaluate(config, encoders={e.name: e for e in encoders}, on_task=on_task, on_plan=on_plan)
+    return evaluate(config, encoders={e.name: e for e in encoders}, on_event=on_event)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from domainemb.errors import DomainembError
 from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
 from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, load_encoder
 from domainemb.evaluation.results import Provenance, TaskScore, prediction_path, result_path, write_model_meta
+from domainemb.progress import OnEvent, StageEvent
 from domainemb.types import TaskType
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,10 @@ class EvaluationResult:
     cache: CacheStats = field(default_factory=CacheStats)
 
 
-ProgressCallback = Callable[[str, str], None]
-
-
 def evaluate(
     config: EvaluateConfig,
     encoders: Mapping[str, Encoder] | None = None,
-    on_task: ProgressCallback | None = None,
-    on_plan: Callable[[int], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> EvaluationResult:
     """Run every model of ``config`` on every selected task of its benchmark.
 
@@ -83,8 +80,8 @@ def evaluate(
         config: What to run.
         encoders: Encoders already loaded, by model name (tests pass fakes here); other names are
             loaded with :func:`~domainemb.evaluation.encoders.load_encoder`.
-        on_task: Called with (model name, task name) as each task starts.
-        on_plan: Called once with the number of (model, task) runs, after the input is checked.
+        on_event: Called with a :class:`~domainemb.progress.StageEvent` ``<model>: <task>`` as each
+            task starts, counting the (model, task) runs done; the first comes once the input is checked.
 
     Returns:
         The scores, in model then task order.
@@ -103,15 +100,14 @@ def evaluate(
     for encoder in loaded.values():
         _check_serves(encoder, entries)
 
-    if on_plan:
-        on_plan(len(loaded) * len(entries))
+    runs = len(loaded) * len(entries)
     cache = EmbeddingCache(config.cache) if config.use_cache and any(e.cacheable for e in loaded.values()) else None
     scores: list[TaskScore] = []
     try:
         for encoder in loaded.values():
             for entry in entries:
-                if on_task:
-                    on_task(encoder.name, entry.name)
+                if on_event:
+                    on_event(StageEvent(f"{Path(encoder.name).name}: {entry.name}", done=len(scores), total=runs))
                 scores.append(_score_task(encoder, benchmark, entry, config, cache))
     finally:
         if cache is not None:

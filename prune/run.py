@@ -99,7 +99,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
 
     stage("loading the model")
     loaded = _load(config)
-    inputs = _open_inputs(config, method, stage)
+    inputs = _open_inputs(config, method, event)
     with _timed(seconds, "calibration"):
         candidates = _candidates(config, method, inputs)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -211,20 +211,25 @@ def _needs_pairs(config: PruneConfig, method: PruneMethod) -> dict[str, bool]:
     }
 
 
-def _open_inputs(config: PruneConfig, method: PruneMethod, stage: OnStage) -> _Inputs:
+def _open_inputs(config: PruneConfig, method: PruneMethod, on_event: OnEvent) -> _Inputs:
     """Open (or build) the suites the run needs; unknown task names fail here, before any work."""
     needs = _needs_pairs(config, method)
     # prune takes any built benchmark for either side (check_kind=False), as it always has.
     domain_bench = (
         open_suite(
-            config.domain, config.size, config.benchmarks, config.domain_benchmark, check_kind=False, on_step=stage
+            config.domain, config.size, config.benchmarks, config.domain_benchmark, check_kind=False, on_event=on_event
         )
         if config.evaluate or (needs["domain"] and config.pairs is None)
         else None
     )
     general_bench = (
         open_suite(
-            Domain.GENERAL, config.size, config.benchmarks, config.general_benchmark, check_kind=False, on_step=stage
+            Domain.GENERAL,
+            config.size,
+            config.benchmarks,
+            config.general_benchmark,
+            check_kind=False,
+            on_event=on_event,
         )
         if config.evaluate or needs["general"]
         else None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+from compare_data import fake_models
+from evaluation_data import tiny_specs
 from rich.console import Console
 from synth_data import HashEmbedder, write_corpus
 
@@ -99,3 +102,43 @@ def test_synth_sends_typed_events_counting_this_runs_items(tmp_path):
     again: list[StageEvent] = []  # a rerun has nothing left to generate
     synthesize(config, embedder=HashEmbedder(), held_out=HeldOut.from_texts([]), on_event=again.append)
     assert [(e.done, e.total) for e in again if e.total is not None] == [(0, 0)]
+
+
+def test_evaluation_counts_each_model_and_task_run(tiny_suites, tmp_path):
+    from domainemb.evaluation.run import EvaluateConfig, evaluate
+
+    domain, _ = tiny_suites("compare")
+    models = fake_models()
+    names = ("kw-all", "kw-few")
+    tasks = ("DomRetrieval", "DomSTS")
+    events: list[StageEvent] = []
+    config = EvaluateConfig(benchmark=domain, models=names, tasks=tasks, out=tmp_path, use_cache=False)
+    evaluate(config, encoders=models, on_event=events.append)
+    assert events == [
+        StageEvent(f"{model}: {task}", done=n, total=4)
+        for n, (model, task) in enumerate((m, t) for m in names for t in tasks)
+    ]
+
+
+def test_a_bad_task_name_sends_no_event(tiny_suites, tmp_path):
+    from domainemb.errors import UnknownNameError
+    from domainemb.evaluation.run import EvaluateConfig, evaluate
+
+    domain, _ = tiny_suites("compare")
+    events: list[StageEvent] = []
+    config = EvaluateConfig(benchmark=domain, models=("kw-all",), tasks=("NoSuchTask",), out=tmp_path)
+    with pytest.raises(UnknownNameError):
+        evaluate(config, encoders=fake_models(), on_event=events.append)
+    assert events == []  # the display starts with the first event: a bad input stays one line
+
+
+def test_a_build_counts_its_tasks(tmp_path, monkeypatch):
+    from domainemb.domains.build import BuildConfig, build_benchmark
+    from domainemb.types import Domain, Size
+
+    monkeypatch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
+    events: list[StageEvent] = []
+    specs = tiny_specs()[:3]
+    config = BuildConfig(domain=Domain.FINANCE, out=tmp_path / "bench", size=Size.FULL)
+    build_benchmark(config, extra_specs=specs, on_event=events.append)
+    assert events == [StageEvent(f"finance: {spec.name}", done=n, total=3) for n, spec in enumerate(specs)]

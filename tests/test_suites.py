@@ -13,6 +13,7 @@ from compare_data import fake_models
 
 from domainemb.errors import DataError, DomainembError
 from domainemb.evaluation.results import prediction_path, result_path
+from domainemb.progress import StageEvent
 from domainemb.suites import (
     DEFAULT_BENCHMARKS,
     ModelRef,
@@ -74,15 +75,15 @@ def test_a_given_folder_is_never_built(tmp_path, builds):
 
 
 def test_the_default_folder_is_built_once_then_opened(tmp_path, builds):
-    steps: list[str] = []
+    steps: list[StageEvent] = []
     root = tmp_path / "benchmarks"
     assert find_suite(Domain.FINANCE, Size.LITE, root) is None
-    first = open_suite(Domain.FINANCE, Size.LITE, root, build_seed=7, on_step=steps.append)
+    first = open_suite(Domain.FINANCE, Size.LITE, root, build_seed=7, on_event=steps.append)
     assert [(b.domain, b.out, b.size, b.seed) for b in builds] == [
         (Domain.FINANCE, root / "finance-lite", Size.LITE, 7)
     ]
-    assert steps == [f"building the finance lite suite into {root / 'finance-lite'}"]
-    again = open_suite(Domain.FINANCE, Size.LITE, root, on_step=steps.append)
+    assert steps == [StageEvent(f"building the finance lite suite into {root / 'finance-lite'}")]
+    again = open_suite(Domain.FINANCE, Size.LITE, root, on_event=steps.append)
     assert len(builds) == 1 and len(steps) == 1
     assert again.path == first.path == root / "finance-lite" and again.checksum == first.checksum
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from domainemb.cli._common import out, user_errors
 from domainemb.cli.progress import StageProgress
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size, TaskType
+
+if TYPE_CHECKING:
+    from domainemb.compare.analysis_file import Analysis
 
 app = typer.Typer()
 
@@ -105,23 +108,23 @@ def report(
     out.print(f"report: {page}")
 
 
-def _print_summary(analysis: dict, seconds: float) -> None:
-    domain = analysis["domain"]
+def _print_summary(analysis: Analysis, seconds: float) -> None:
+    domain = analysis.domain
+    stats = analysis.statistics
     table = Table(title=f"{domain} vs general, mean main score over tasks  [{seconds:.1f}s]")
     for column in ("model", domain, "general", "gap"):
         table.add_column(column, justify="right" if column != "model" else "left")
-    for model in analysis["models"]:
-        name = model["name"]
-        d = analysis["means"]["domain"][name]["overall"]["value"]
-        g = analysis["means"]["general"][name]["overall"]["value"]
-        gap = analysis["gaps"][name].get("overall")
-        table.add_row(name, _fmt(d), _fmt(g), _fmt(gap, signed=True))
+    for name in analysis.model_names:
+        domain_mean = stats.means["domain"][name]["overall"].value
+        general_mean = stats.means["general"][name]["overall"].value
+        gap = stats.gaps[name].get("overall")
+        table.add_row(name, _fmt(domain_mean), _fmt(general_mean), _fmt(gap, signed=True))
     table.caption = "— : missing, the model does not serve every selected task type (see the report per type)"
     out.print(table)
-    overall = analysis["rank_agreement"].get("overall", {})
-    if overall.get("rho") is not None:
+    overall = stats.rank_agreement.get("overall")
+    if overall is not None and overall.rho is not None:
         out.print(
-            f"rank agreement (Spearman): rho = {overall['rho']:.2f}, p = {overall['p_value']:.3g} over {overall['n_models']} models"
+            f"rank agreement (Spearman): rho = {overall.rho:.2f}, p = {overall.p_value:.3g} over {overall.n_models} models"
         )
 
 

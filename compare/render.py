@@ -6,8 +6,10 @@ allows only the page's own script (by hash), so the page makes no network reques
 that slipped into the data could run. It reads only files (``analysis.json`` and optional adapt
 and prune reports); it never runs a model.
 
-Optional sections are found by their ``format`` key in JSON files under RESULTS_DIR; to show a new
-kind of file, add its format to :data:`EXTRA_SECTIONS` with a template partial.
+Optional sections are found by their ``format`` key in JSON files under RESULTS_DIR and read into
+their typed result (:class:`~domainemb.adapt.compare.Comparison`,
+:class:`~domainemb.prune.report.PruneReport`); to show a new kind of file, add its format to
+:data:`EXTRA_SECTIONS` with its reader and a template partial.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -27,6 +30,8 @@ from markupsafe import Markup
 
 import domainemb
 from domainemb.compare import plots
+from domainemb.compare.analysis import DOMAIN, GENERAL
+from domainemb.compare.analysis_file import ANALYSIS_FILE, Analysis, SuiteInfo, read_analysis
 from domainemb.errors import DomainembError
 
 log = logging.getLogger(__name__)
@@ -36,18 +41,45 @@ MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "domainemb-report-manifest/1"
 
 
+def _read_comparison(path: Path) -> Any:
+    from domainemb.adapt.compare import Comparison
+
+    return Comparison.from_disk(path)
+
+
+def _read_prune_report(path: Path) -> Any:
+    from domainemb.prune.report import PruneReport
+
+    return PruneReport.from_disk(path)
+
+
 @dataclass(frozen=True)
 class ExtraSection:
-    """A kind of optional result file the report shows: its section title and template partial."""
+    """A kind of optional result file the report shows: its section title, template partial and reader.
+
+    ``read`` turns the file into its typed result (the partial sees it as ``extra.data``); it raises
+    ``ValueError``, ``KeyError`` or ``TypeError`` for a file it cannot read.
+    """
 
     title: str
     template: str
+    read: Callable[[Path], Any]
+
+
+@dataclass(frozen=True)
+class FoundSection:
+    """An optional section found on disk: the file (as shown), its title, partial and typed content."""
+
+    file: str
+    title: str
+    template: str
+    data: Any
 
 
 #: format key of a JSON file -> how to show it.
 EXTRA_SECTIONS = {
-    "domainemb-adapt-comparison/1": ExtraSection("Adapted model: before and after", "_adapt.html.j2"),
-    "domainemb-prune-report/1": ExtraSection("Pruned model", "_prune.html.j2"),
+    "domainemb-adapt-comparison/1": ExtraSection("Adapted model: before and after", "_adapt.html.j2", _read_comparison),
+    "domainemb-prune-report/1": ExtraSection("Pruned model", "_prune.html.j2", _read_prune_report),
 }
 #: Folders of bulk outputs that never hold a section file.
 _SKIP_DIRS = {"results", "predictions", "report", "checkpoints", "model", ".git"}
@@ -64,43 +96,45 @@ def render_report(results_dir: Path, out: Path, include: tuple[Path, ...] = ()) 
     their fingerprints, benchmark checksums, versions, command).
 
     Raises:
-        DomainembError: no readable analysis in ``results_dir``.
+        DomainembError: no readable analysis in ``results_dir``, or a section file that names a
+            known format but cannot be read as one.
     """
     from domainemb.atomic import write_atomic
-    from domainemb.compare.run import ANALYSIS_FILE, read_analysis
     from domainemb.jsonio import write_json
 
     analysis = read_analysis(results_dir)
-    extras = [e for folder in (results_dir, *include) for e in find_extra_sections(folder)]
+    extras = [section for folder in (results_dir, *include) for section in find_extra_sections(folder)]
     html = render_html(analysis, extras)
     page = out / REPORT_FILE
     write_atomic(page, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     source = results_dir / ANALYSIS_FILE
+    provenance = analysis.provenance
     write_json(
         out / MANIFEST_FILE,
         {
             "format": MANIFEST_FORMAT,
             "page": REPORT_FILE,
             "analysis_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-            "analysis_created": analysis.get("created"),
-            "domain": analysis.get("domain"),
-            "size": analysis.get("size"),
-            "models": analysis.get("provenance", {}).get("models", {}),
-            "benchmarks": analysis.get("provenance", {}).get("benchmarks", {}),
-            "command": analysis.get("provenance", {}).get("command"),
-            "domainemb_version": analysis.get("provenance", {}).get("domainemb_version"),
-            "mteb_version": analysis.get("provenance", {}).get("mteb_version"),
-            "extra_sections": [e["file"] for e in extras],
+            "analysis_created": analysis.created,
+            "domain": analysis.domain,
+            "size": analysis.size,
+            "models": {name: asdict(model) for name, model in provenance.models.items()},
+            "benchmarks": {key: asdict(benchmark) for key, benchmark in provenance.benchmarks.items()},
+            "command": provenance.command,
+            "domainemb_version": provenance.domainemb_version,
+            "mteb_version": provenance.mteb_version,
+            "extra_sections": [extra.file for extra in extras],
         },
     )
     return page
 
 
-def find_extra_sections(results_dir: Path) -> list[dict[str, Any]]:
+def find_extra_sections(results_dir: Path) -> list[FoundSection]:
     """Adapt comparisons, prune reports (any format in :data:`EXTRA_SECTIONS`) in a file or under a folder.
 
     Raises:
-        DomainembError: ``results_dir`` does not exist.
+        DomainembError: ``results_dir`` does not exist, or a file names a known format but cannot
+            be read as one.
     """
     if not results_dir.exists():
         raise DomainembError(f"{results_dir}: no such file or folder")
@@ -120,7 +154,7 @@ def find_extra_sections(results_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _extra_section(path: Path, label: str) -> dict[str, Any] | None:
+def _extra_section(path: Path, label: str) -> FoundSection | None:
     if not path.name.endswith(".json") or path.stat().st_size > _MAX_EXTRA_BYTES:
         return None
     try:
@@ -130,7 +164,13 @@ def _extra_section(path: Path, label: str) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") not in EXTRA_SECTIONS:
         return None
     section = EXTRA_SECTIONS[data["format"]]
-    return {"file": label, "title": section.title, "template": section.template, "data": data}
+    try:
+        content = section.read(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DomainembError(
+            f"{path}: a {data['format']} file, but not a complete one ({type(exc).__name__}: {exc})"
+        ) from None
+    return FoundSection(file=label, title=section.title, template=section.template, data=content)
 
 
 def _environment():
@@ -144,9 +184,9 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters["num"] = _num
-    env.filters["signed"] = lambda v, d=3: _num(v, d, signed=True)
+    env.filters["signed"] = _signed
     env.filters["pvalue"] = _pvalue
-    env.filters["sortkey"] = lambda v: "" if v is None else f"{v}"
+    env.filters["sortkey"] = _sortkey
     env.filters["slug"] = _slug
     return env
 
@@ -157,6 +197,14 @@ def _num(value: Any, digits: int = 3, signed: bool = False) -> str:
     if isinstance(value, (int, float)):
         return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
     return str(value)
+
+
+def _signed(value: Any, digits: int = 3) -> str:
+    return _num(value, digits, signed=True)
+
+
+def _sortkey(value: Any) -> str:
+    return "" if value is None else f"{value}"
 
 
 def _pvalue(value: float | None) -> str:
@@ -173,15 +221,15 @@ def _static(name: str) -> str:
     return resources.files("domainemb.compare").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def render_html(analysis: dict[str, Any], extras: list[dict[str, Any]] | None = None) -> str:
+def render_html(analysis: Analysis, extras: list[FoundSection] | None = None) -> str:
     """The report page for one analysis (see :func:`render_report`)."""
     script = _static("report.js")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-    view = _view(analysis)
     template = _environment().get_template("report.html.j2")
     return template.render(
-        a=analysis,
-        v=view,
+        analysis=analysis,
+        stats=analysis.statistics,
+        view=_view(analysis),
         extras=extras or [],
         css=Markup(_static("report.css")),
         script=Markup(script),
@@ -193,73 +241,135 @@ def render_html(analysis: dict[str, Any], extras: list[dict[str, Any]] | None = 
 
 
 # ----------------------------------------------------------------------------- view model
-def _view(a: dict[str, Any]) -> dict[str, Any]:
-    models = [m["name"] for m in a["models"]]
-    colours = {m: plots.colour(i) for i, m in enumerate(models)}
+@dataclass(frozen=True)
+class SuiteView:
+    """One suite as the page shows it: its label, task types, leaderboard columns, and its info."""
+
+    label: str
+    types: list[str]
+    scopes: list[str]
+    info: SuiteInfo
+
+
+@dataclass(frozen=True)
+class ComplexityPlot:
+    """Score against one complexity measure (``svg`` is ``None`` when no task has the measure)."""
+
+    measure: str
+    label: str
+    svg: Markup | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """What the page draws from the analysis: colours, plots, and lookups by task.
+
+    Args:
+        models: Model names in report order; ``colours`` gives each its colour, ``legend`` shows them.
+        suites: ``domain`` and ``general``.
+        common_types: Task types both suites have (the gap columns).
+        scatter / bars: The plots, as inline SVG.
+        complexity_plots: Score against each complexity measure.
+        task_type / task_suite: Task -> its type, and the suite key it belongs to.
+        llm_reason: Why the LLM error rate was not computed, when it was not.
+    """
+
+    models: list[str]
+    colours: dict[str, str]
+    legend: Markup
+    suites: dict[str, SuiteView]
+    common_types: list[str]
+    scatter: Markup
+    bars: dict[str, Markup]
+    complexity_plots: list[ComplexityPlot]
+    task_type: dict[str, str]
+    task_suite: dict[str, str]
+    llm_reason: str | None
+
+
+def _view(analysis: Analysis) -> ReportView:
+    models = analysis.model_names
+    colours = {model: plots.colour(i) for i, model in enumerate(models)}
     suites = {}
-    for key in ("domain", "general"):
-        info = a["suites"][key]
-        types = sorted({t["type"] for t in info["tasks"]})
-        suites[key] = {"label": info["domain"], "types": types, "scopes": ["overall", *types], "info": info}
-    return {
-        "models": models,
-        "colours": colours,
-        "legend": plots.legend(colours),
-        "suites": suites,
-        "common_types": [t for t in suites["domain"]["types"] if t in suites["general"]["types"]],
-        "scatter": _scatter(a, models, colours),
-        "bars": {key: _bars(a, key, suites[key]["types"], models, colours) for key in suites},
-        "complexity_plots": _complexity_plots(a, models),
-        "task_type": {t["name"]: t["type"] for key in suites for t in a["suites"][key]["tasks"]},
-        "task_suite": {t["name"]: key for key in suites for t in a["suites"][key]["tasks"]},
-        "llm_reason": next(
+    for key in (DOMAIN, GENERAL):
+        info = analysis.suites[key]
+        types = sorted({task.type for task in info.tasks})
+        suites[key] = SuiteView(label=info.domain, types=types, scopes=["overall", *types], info=info)
+    return ReportView(
+        models=models,
+        colours=colours,
+        legend=plots.legend(colours),
+        suites=suites,
+        common_types=[task_type for task_type in suites[DOMAIN].types if task_type in suites[GENERAL].types],
+        scatter=_scatter(analysis, models, colours),
+        bars={key: _bars(analysis, key, suites[key].types, models, colours) for key in suites},
+        complexity_plots=_complexity_plots(analysis),
+        task_type={task.name: task.type for key in suites for task in analysis.suites[key].tasks},
+        task_suite={task.name: key for key in suites for task in analysis.suites[key].tasks},
+        llm_reason=next(
             (
-                c["llm_note"].removeprefix("not computed: ")
-                for c in a["complexity"]["tasks"].values()
-                if c.get("llm_error_rate") is None
+                measured.llm_note.removeprefix("not computed: ")
+                for measured in analysis.complexity.tasks.values()
+                if measured.llm_error_rate is None
             ),
             None,
         ),
-    }
+    )
 
 
-def _scatter(a: dict[str, Any], models: list[str], colours: dict[str, str]) -> Markup:
+def _scatter(analysis: Analysis, models: list[str], colours: dict[str, str]) -> Markup:
+    means = analysis.statistics.means
     points = []
-    for m in models:
-        d = a["means"]["domain"][m]["overall"]["value"]
-        g = a["means"]["general"][m]["overall"]["value"]
-        if d is not None and g is not None:
+    for model in models:
+        domain_mean = means[DOMAIN][model]["overall"].value
+        general_mean = means[GENERAL][model]["overall"].value
+        if domain_mean is not None and general_mean is not None:
             points.append(
-                plots.Point(x=g, y=d, label=m, colour=colours[m], title=f"{m}: general {g:.3f}, domain {d:.3f}")
+                plots.Point(
+                    x=general_mean,
+                    y=domain_mean,
+                    label=model,
+                    colour=colours[model],
+                    title=f"{model}: general {general_mean:.3f}, domain {domain_mean:.3f}",
+                )
             )
-    domain = a["suites"]["domain"]["domain"]
+    domain = analysis.suites[DOMAIN].domain
     return plots.scatter(
         points, "general suite mean", f"{domain} suite mean", f"General vs {domain} mean score per model", diagonal=True
     )
 
 
-def _bars(a: dict[str, Any], key: str, types: list[str], models: list[str], colours: dict[str, str]) -> Markup:
+def _bars(analysis: Analysis, key: str, types: list[str], models: list[str], colours: dict[str, str]) -> Markup:
     bars = []
-    for m in models:
-        for t in types:
-            e = a["means"][key][m].get(t)
-            if e and e["value"] is not None:
+    for model in models:
+        for task_type in types:
+            estimate = analysis.statistics.means[key][model].get(task_type)
+            if estimate is not None and estimate.value is not None:
                 bars.append(
-                    plots.Bar(group=t, series=m, value=e["value"], low=e["low"], high=e["high"], colour=colours[m])
+                    plots.Bar(
+                        group=task_type,
+                        series=model,
+                        value=estimate.value,
+                        low=estimate.low,
+                        high=estimate.high,
+                        colour=colours[model],
+                    )
                 )
-    label = a["suites"][key]["domain"]
+    label = analysis.suites[key].domain
     return plots.bars(bars, types, models, "mean main score", f"{label} suite: mean main score per task type")
 
 
-def _complexity_plots(a: dict[str, Any], models: list[str]) -> list[dict[str, Any]]:
+def _complexity_plots(analysis: Analysis) -> list[ComplexityPlot]:
+    from domainemb.compare.complexity import Measure
+
     out = []
-    tasks = a["complexity"]["tasks"]
-    for measure, label in a["complexity"]["measures"].items():
+    measured = analysis.complexity.tasks
+    for measure, label in analysis.complexity.measures.items():
         points = []
-        for key in ("domain", "general"):
-            for task, by_model in a["task_scores"][key].items():
-                value = tasks.get(task, {}).get(measure)
-                scores = [e["value"] for e in by_model.values() if e["value"] is not None]
+        for key in (DOMAIN, GENERAL):
+            for task, by_model in analysis.statistics.task_scores[key].items():
+                value = measured[task].value(Measure(measure)) if task in measured else None
+                scores = [estimate.value for estimate in by_model.values() if estimate.value is not None]
                 if value is None or not scores:
                     continue
                 mean = sum(scores) / len(scores)
@@ -277,5 +387,5 @@ def _complexity_plots(a: dict[str, Any], models: list[str]) -> list[dict[str, An
             if points
             else None
         )
-        out.append({"measure": measure, "label": label, "svg": svg})
+        out.append(ComplexityPlot(measure=measure, label=label, svg=svg))
     return out

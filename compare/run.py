@@ -29,6 +29,19 @@ from typing import Any
 
 import domainemb
 from domainemb.compare.analysis import DOMAIN, GENERAL, BootstrapSettings, SuiteResults, analyse
+from domainemb.compare.analysis_file import (
+    ANALYSIS_FILE,
+    ANALYSIS_FORMAT,
+    Analysis,
+    BenchmarkRef,
+    ComplexitySummary,
+    ComplexityTools,
+    ModelFingerprint,
+    Provenance,
+    SuiteInfo,
+    TaskInfo,
+    read_analysis,
+)
 from domainemb.compare.bootstrap import ItemScores, Unavailable, item_scores, prediction_path
 from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity, measure_tasks
 from domainemb.compare.config import BASELINES, CompareConfig
@@ -44,9 +57,19 @@ from domainemb.types import Domain, Size, TaskType
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_FILE = "analysis.json"
 COMPLEXITY_FILE = "complexity.json"
-FORMAT = "domainemb-compare-analysis/1"
+FORMAT = ANALYSIS_FORMAT  # the analysis file's contract lives in domainemb.compare.analysis_file
+__all__ = [
+    "ANALYSIS_FILE",
+    "COMPLEXITY_FILE",
+    "FORMAT",
+    "CompareResult",
+    "collect_suite",
+    "compare",
+    "examples",
+    "read_analysis",
+    "scored_suite",
+]
 #: Example items shown per task in the report, and the characters kept of each text.
 EXAMPLES = 3
 EXAMPLE_CHARS = 300
@@ -56,7 +79,7 @@ EXAMPLE_CHARS = 300
 class CompareResult:
     out: Path
     analysis_path: Path
-    analysis: dict[str, Any]
+    analysis: Analysis
     seconds: float
 
 
@@ -117,23 +140,22 @@ def compare(
         measures=measures,
         settings=BootstrapSettings(config.seed, config.bootstrap_samples, config.confidence),
     )
-    analysis = {
-        "format": FORMAT,
-        "domain": Domain(config.domain).value,
-        "size": domain_bench.manifest.size,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "models": [asdict(m) for m in models],
-        "suites": {key: _suite_info(bench, entries, key) for key, (bench, entries) in suites.items()},
-        "complexity": {
-            "measures": {m.value: MEASURE_LABELS[m] for m in Measure},
-            "tasks": {t: asdict(c) for t, c in complexity.items()},
-            "texts_per_task": config.complexity_texts,
-        },
-        **stats,
-        "provenance": _provenance(config, models, suites),
-    }
+    analysis = Analysis(
+        domain=Domain(config.domain).value,
+        size=domain_bench.manifest.size,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        models=tuple(models),
+        suites={key: _suite_info(bench, entries, key) for key, (bench, entries) in suites.items()},
+        complexity=ComplexitySummary(
+            measures={m.value: MEASURE_LABELS[m] for m in Measure},
+            tasks=dict(complexity),
+            texts_per_task=config.complexity_texts,
+        ),
+        statistics=stats,
+        provenance=_provenance(config, models, suites),
+    )
     path = out / ANALYSIS_FILE
-    write_json(path, analysis)
+    analysis.to_disk(path)
     return CompareResult(out=out, analysis_path=path, analysis=analysis, seconds=time.perf_counter() - start)
 
 
@@ -316,33 +338,33 @@ def _llm_factory(config: CompareConfig):
 
 
 # ----------------------------------------------------------------------------- report data
-def _suite_info(bench: Benchmark, entries: list[TaskEntry], key: str) -> dict[str, Any]:
+def _suite_info(bench: Benchmark, entries: list[TaskEntry], key: str) -> SuiteInfo:
     from domainemb.evaluation.mteb_tasks import data_revision
 
-    return {
-        "domain": bench.manifest.domain,
-        "size": bench.manifest.size,
-        "benchmark": str(bench.path),
-        "checksum": bench.checksum,
-        "built_with": bench.manifest.domainemb_version,
-        "results": f"{key}/",
-        "tasks": [
-            {
-                "name": e.name,
-                "type": e.type,
-                "main_score": e.main_score,
-                "description": e.description,
-                "licence": e.licence,
-                "licence_flag": e.licence_flag,
-                "citation": e.citation,
-                "origin": e.origin,
-                "sizes": e.sizes,
-                "data_revision": data_revision(e),
-                "examples": examples(bench, e),
-            }
+    return SuiteInfo(
+        domain=bench.manifest.domain,
+        size=bench.manifest.size,
+        benchmark=str(bench.path),
+        checksum=bench.checksum,
+        built_with=bench.manifest.domainemb_version,
+        results=f"{key}/",
+        tasks=tuple(
+            TaskInfo(
+                name=e.name,
+                type=e.type,
+                main_score=e.main_score,
+                description=e.description,
+                licence=e.licence,
+                licence_flag=e.licence_flag,
+                citation=e.citation,
+                origin=e.origin,
+                sizes=e.sizes,
+                data_revision=data_revision(e),
+                examples=tuple(examples(bench, e)),
+            )
             for e in entries
-        ],
-    }
+        ),
+    )
 
 
 def examples(bench: Benchmark, entry: TaskEntry, n: int = EXAMPLES) -> list[dict[str, str]]:
@@ -373,23 +395,23 @@ def _short(value: Any) -> str:
 
 def _provenance(
     config: CompareConfig, models: list[ModelRef], suites: dict[str, tuple[Benchmark, list[TaskEntry]]]
-) -> dict[str, Any]:
+) -> Provenance:
     from importlib.metadata import version
 
     import mteb
 
     from domainemb.compare.complexity import spacy_model_version
 
-    return {
-        "domainemb_version": domainemb.__version__,
-        "mteb_version": mteb.__version__,
-        "python": platform.python_version(),
-        "seed": config.seed,
-        "benchmarks": {key: {"path": str(b.path), "checksum": b.checksum} for key, (b, _) in suites.items()},
-        "models": {m.name: {"model_name": m.model_name, "fingerprint": m.fingerprint} for m in models},
-        "complexity_tools": {"textstat": version("textstat"), "parser": spacy_model_version()},
-        "command": "domainemb compare " + " ".join(_command_args(config)),
-    }
+    return Provenance(
+        domainemb_version=domainemb.__version__,
+        mteb_version=mteb.__version__,
+        python=platform.python_version(),
+        seed=config.seed,
+        benchmarks={key: BenchmarkRef(path=str(b.path), checksum=b.checksum) for key, (b, _) in suites.items()},
+        models={m.name: ModelFingerprint(model_name=m.model_name, fingerprint=m.fingerprint) for m in models},
+        complexity_tools=ComplexityTools(textstat=version("textstat"), parser=spacy_model_version()),
+        command="domainemb compare " + " ".join(_command_args(config)),
+    )
 
 
 def _command_args(config: CompareConfig) -> list[str]:
@@ -398,23 +420,3 @@ def _command_args(config: CompareConfig) -> list[str]:
     if config.seed != 42:
         args.append(f"--seed {config.seed}")
     return args
-
-
-def read_analysis(folder: Path) -> dict[str, Any]:
-    """``folder/analysis.json``, checked to be a comparison analysis.
-
-    Raises:
-        DomainembError: no analysis there, or not one this version reads.
-    """
-    path = folder / ANALYSIS_FILE
-    if not path.is_file():
-        raise DomainembError(f"{folder}: no {ANALYSIS_FILE}; run `domainemb compare DOMAIN --out {folder}` first")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainembError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DomainembError(
-            f"{path}: not a comparison analysis (format {data.get('format') if isinstance(data, dict) else None!r}, expected {FORMAT})"
-        )
-    return data

@@ -229,7 +229,7 @@ def synthetic_analysis(payload: bool = True) -> dict:
             },
             "texts_per_task": 100,
         },
-        **stats,
+        **stats.to_dict(),
         "provenance": {
             "domainemb_version": "0.1.0",
             "mteb_version": "2.0",

@@ -55,11 +55,11 @@ def suites() -> tuple[SuiteResults, SuiteResults]:
 # ----------------------------------------------------------------------------- Spearman
 def test_spearman_exact_p_value_for_few_models():
     same = spearman({"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 10, "b": 20, "c": 30, "d": 40})
-    assert same["rho"] == 1.0 and same["n_models"] == 4
+    assert same.rho == 1.0 and same.n_models == 4
     # Two of the 24 orderings reach |rho| = 1: the exact two-sided p-value is 2/24.
-    assert math.isclose(same["p_value"], 2 / 24, rel_tol=1e-3) and same["p_method"].startswith("exact")
+    assert math.isclose(same.p_value, 2 / 24, rel_tol=1e-3) and same.p_method.startswith("exact")
     reversed_ = spearman({"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 4, "b": 3, "c": 2, "d": 1})
-    assert reversed_["rho"] == -1.0
+    assert reversed_.rho == -1.0
 
 
 def test_spearman_uses_scipy_beyond_exact_range():
@@ -68,16 +68,16 @@ def test_spearman_uses_scipy_beyond_exact_range():
     domain = {m: v + float(rng.normal(scale=0.5)) for m, v in general.items()}
     result = spearman(general, domain)
     ref = spearmanr([general[m] for m in sorted(general)], [domain[m] for m in sorted(general)])
-    assert math.isclose(result["rho"], ref.statistic, abs_tol=1e-6)
-    assert math.isclose(result["p_value"], ref.pvalue, rel_tol=1e-3) and result["p_method"] == "t approximation"
+    assert math.isclose(result.rho, ref.statistic, abs_tol=1e-6)
+    assert math.isclose(result.p_value, ref.pvalue, rel_tol=1e-3) and result.p_method == "t approximation"
 
 
 def test_spearman_needs_three_models_and_a_varying_ranking():
-    assert spearman({"a": 1, "b": 2}, {"a": 1, "b": 2})["rho"] is None
-    assert "at least 3" in spearman({"a": 1, "b": 2}, {"a": 1, "b": 2})["note"]
-    assert spearman({"a": 1, "b": 1, "c": 1}, {"a": 1, "b": 2, "c": 3})["note"] == "a ranking is constant"
+    assert spearman({"a": 1, "b": 2}, {"a": 1, "b": 2}).rho is None
+    assert "at least 3" in spearman({"a": 1, "b": 2}, {"a": 1, "b": 2}).note
+    assert spearman({"a": 1, "b": 1, "c": 1}, {"a": 1, "b": 2, "c": 3}).note == "a ranking is constant"
     # Models missing on one side are left out, not counted as zero.
-    assert spearman({"a": 1, "b": 2, "c": 3, "x": 9}, {"a": 1, "b": 2, "c": 3})["models"] == ["a", "b", "c"]
+    assert spearman({"a": 1, "b": 2, "c": 3, "x": 9}, {"a": 1, "b": 2, "c": 3}).models == ("a", "b", "c")
 
 
 # ----------------------------------------------------------------------------- ANOVA
@@ -89,12 +89,12 @@ def test_anova_finds_an_injected_suite_effect():
         scores_d[model] = {t: 0.5 + 0.1 * k - 0.2 + float(rng.normal(0, 0.01)) for t in types}
         scores_g[model] = {t: 0.5 + 0.1 * k + float(rng.normal(0, 0.01)) for t in types}
     result = anova(SuiteResults("finance", types, scores_d), SuiteResults("general", types, scores_g), ["a", "b", "c"])
-    table = {row["term"]: row for row in result["table"]}
+    table = {row.term: row for row in result.table}
     assert set(table) == {"suite", "model", "residual"}
-    assert table["suite"]["p_value"] < 1e-6 and table["model"]["p_value"] < 1e-6
-    assert table["suite"]["df"] == 1 and table["model"]["df"] == 2 and table["residual"]["df"] == 24 - 1 - 1 - 2
-    assert math.isclose(result["suite_effect"], -0.2, abs_tol=0.01)
-    assert result["observations"] == 24
+    assert table["suite"].p_value < 1e-6 and table["model"].p_value < 1e-6
+    assert table["suite"].df == 1 and table["model"].df == 2 and table["residual"].df == 24 - 1 - 1 - 2
+    assert math.isclose(result.suite_effect, -0.2, abs_tol=0.01)
+    assert result.observations == 24
 
 
 def test_anova_without_a_second_model_explains_itself():
@@ -102,7 +102,7 @@ def test_anova_without_a_second_model_explains_itself():
     result = anova(
         SuiteResults("finance", types, {"a": {"T": 0.4}}), SuiteResults("general", types, {"a": {"T": 0.5}}), ["a"]
     )
-    assert result["table"] is None and "two models" in result["note"]
+    assert result.table is None and "two models" in result.note
 
 
 # ----------------------------------------------------------------------------- bootstrap
@@ -113,19 +113,19 @@ def test_bootstrap_is_deterministic_for_a_seed(suites):
     again = analyse(domain, general, MODELS, settings=settings)
     other = analyse(domain, general, MODELS, settings=BootstrapSettings(seed=8, samples=300))
     assert first == again
-    a1, a2 = first["means"]["domain"]["a"]["overall"], other["means"]["domain"]["a"]["overall"]
-    assert a1["value"] == a2["value"] and (a1["low"], a1["high"]) != (a2["low"], a2["high"])
+    a1, a2 = first.means["domain"]["a"]["overall"], other.means["domain"]["a"]["overall"]
+    assert a1.value == a2.value and (a1.low, a1.high) != (a2.low, a2.high)
 
 
 def test_intervals_cover_the_mean_and_count_resampled_tasks(suites):
     domain, general = suites
     result = analyse(domain, general, MODELS, settings=BootstrapSettings(samples=400))
-    overall = result["means"]["domain"]["c"]["overall"]
-    assert overall["low"] < overall["value"] < overall["high"]
-    assert overall["n_tasks"] == 4 and overall["resampled_tasks"] == 3  # clustering held at its score
-    clustering = result["means"]["domain"]["c"]["Clustering"]
-    assert clustering["value"] is not None and clustering["low"] is None and "clustering" in clustering["note"]
-    assert result["interval_notes"]["domain"]["K1"]["c"] == "clustering"
+    overall = result.means["domain"]["c"]["overall"]
+    assert overall.low < overall.value < overall.high
+    assert overall.n_tasks == 4 and overall.resampled_tasks == 3  # clustering held at its score
+    clustering = result.means["domain"]["c"]["Clustering"]
+    assert clustering.value is not None and clustering.low is None and "clustering" in clustering.note
+    assert result.interval_notes["domain"]["K1"]["c"] == "clustering"
 
 
 def test_paired_differences_of_a_model_with_itself_are_zero(suites):
@@ -137,8 +137,8 @@ def test_paired_differences_of_a_model_with_itself_are_zero(suites):
         {**domain.items, "a2": dict(domain.items["a"])},
     )
     result = analyse(twin, general, ["a", "a2"], settings=BootstrapSettings(samples=200))
-    row = next(d for d in result["differences"]["domain"] if d["scope"] == "overall")
-    assert (row["value"], row["low"], row["high"]) == (0.0, 0.0, 0.0)
+    row = next(d for d in result.differences["domain"] if d.scope == "overall")
+    assert (row.estimate.value, row.estimate.low, row.estimate.high) == (0.0, 0.0, 0.0)
 
 
 def test_draws_are_shared_by_models_and_seeded():
@@ -151,25 +151,25 @@ def test_draws_are_shared_by_models_and_seeded():
 def test_missing_cells_stay_missing(suites):
     domain, general = suites
     result = analyse(domain, general, MODELS, settings=BootstrapSettings(samples=100))
-    bm25 = result["means"]["domain"]["bm25"]
-    assert bm25["overall"]["value"] is None and "C1" in bm25["overall"]["note"]
-    assert bm25["Classification"]["value"] is None
-    assert bm25["Retrieval"]["value"] is not None
-    assert result["gaps"]["bm25"]["overall"] is None and result["gaps"]["bm25"]["Retrieval"] is not None
-    assert result["task_scores"]["domain"]["C1"]["bm25"]["value"] is None
-    pairs = {(d["scope"], d["a"], d["b"]) for d in result["differences"]["domain"]}
+    bm25 = result.means["domain"]["bm25"]
+    assert bm25["overall"].value is None and "C1" in bm25["overall"].note
+    assert bm25["Classification"].value is None
+    assert bm25["Retrieval"].value is not None
+    assert result.gaps["bm25"]["overall"] is None and result.gaps["bm25"]["Retrieval"] is not None
+    assert result.task_scores["domain"]["C1"]["bm25"].value is None
+    pairs = {(d.scope, d.model_a, d.model_b) for d in result.differences["domain"]}
     assert ("Retrieval", "a", "bm25") in pairs and ("overall", "a", "bm25") not in pairs
-    assert "bm25" not in result["rank_agreement"]["overall"]["models"]
-    assert "bm25" in result["rank_agreement"]["Retrieval"]["models"]
+    assert "bm25" not in result.rank_agreement["overall"].models
+    assert "bm25" in result.rank_agreement["Retrieval"].models
 
 
 def test_a_model_missing_one_task_has_no_mean_for_its_groups(suites):
     domain, general = suites
     del domain.scores["a"]["R2"]
     result = analyse(domain, general, MODELS, settings=BootstrapSettings(samples=50))
-    assert result["means"]["domain"]["a"]["Retrieval"]["value"] is None
-    assert result["means"]["domain"]["a"]["overall"]["value"] is None
-    assert result["means"]["domain"]["a"]["Classification"]["value"] is not None
+    assert result.means["domain"]["a"]["Retrieval"].value is None
+    assert result.means["domain"]["a"]["overall"].value is None
+    assert result.means["domain"]["a"]["Classification"].value is not None
 
 
 # ----------------------------------------------------------------------------- terciles
@@ -178,16 +178,16 @@ def test_terciles_group_tasks_of_both_suites(suites):
     complexity = {t: {"entropy": float(i)} for i, t in enumerate([*domain.types, *general.types])}
     complexity["GS1"]["entropy"] = None  # not measured: left out, not a zero
     result = terciles(domain, general, ["a", "bm25"], complexity, ["entropy", "llm_error_rate"])
-    groups = result["entropy"]["groups"]
-    assert [g["tercile"] for g in groups] == [1, 2, 3]
-    placed = [t for g in groups for suite in g["tasks"].values() for t in suite]
+    groups = result["entropy"].groups
+    assert [g.tercile for g in groups] == [1, 2, 3]
+    placed = [t for g in groups for suite in g.tasks.values() for t in suite]
     assert sorted(placed) == sorted(t for t in complexity if t != "GS1")
     first = groups[0]
-    assert first["tasks"]["domain"] == sorted(["R1", "R2", "C1"])
-    cell = first["models"]["a"]
-    assert math.isclose(cell["domain"], np.mean([domain.scores["a"][t] for t in ("R1", "R2", "C1")]), abs_tol=1e-6)
-    assert first["models"]["bm25"]["n_domain"] == 2  # bm25 has no classification score
-    assert result["llm_error_rate"]["groups"] == [] and "not computed" in result["llm_error_rate"]["note"]
+    assert list(first.tasks["domain"]) == sorted(["R1", "R2", "C1"])
+    cell = first.models["a"]
+    assert math.isclose(cell.domain, np.mean([domain.scores["a"][t] for t in ("R1", "R2", "C1")]), abs_tol=1e-6)
+    assert first.models["bm25"].n_domain == 2  # bm25 has no classification score
+    assert result["llm_error_rate"].groups == () and "not computed" in result["llm_error_rate"].note
 
 
 def test_exact_p_value_counts_every_ordering_like_scipy():
@@ -203,3 +203,24 @@ def test_exact_p_value_counts_every_ordering_like_scipy():
         # scipy's permutation_test, two-sided: twice the smaller tail, at most 1.
         expected = min(1.0, 2 * min(np.mean(null >= rho - 1e-12), np.mean(null <= rho + 1e-12)))
         assert math.isclose(_exact_spearman_p(x, y, rho), expected, abs_tol=1e-9)
+
+
+# ----------------------------------------------------------------------------- typed results
+def test_statistics_round_trip_through_json(suites):
+    import json
+
+    from domainemb.compare.analysis import Statistics
+
+    domain, general = suites
+    complexity = {
+        t: {"entropy": float(i), "llm_error_rate": None} for i, t in enumerate([*domain.types, *general.types])
+    }
+    result = analyse(domain, general, MODELS, complexity, ["entropy", "llm_error_rate"], BootstrapSettings(samples=50))
+    text = json.dumps(result.to_dict())
+    again = Statistics.from_dict(json.loads(text))
+    assert again == result and json.dumps(again.to_dict()) == text
+    # JSON keys stay those the report and older files use.
+    data = json.loads(text)
+    assert {"scope", "a", "b", "value"} <= set(data["differences"]["domain"][0])
+    assert data["anova"]["table"][0].keys() == {"term", "df", "sum_sq", "F", "p_value"}
+    assert "note" in data["terciles"]["llm_error_rate"] and "note" not in data["terciles"]["entropy"]

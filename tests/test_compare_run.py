@@ -10,6 +10,7 @@ from compare_data import fake_models
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
+from domainemb.compare.analysis_file import Analysis
 from domainemb.compare.config import CompareConfig
 from domainemb.compare.run import ANALYSIS_FILE, collect_suite, compare
 from domainemb.domains.benchmark import Benchmark
@@ -40,7 +41,8 @@ def compared(tiny_suites, tmp_path_factory):
 def test_compare_writes_the_analysis(compared):
     config, result = compared
     analysis = json.loads((config.out / ANALYSIS_FILE).read_text())
-    assert analysis == json.loads(json.dumps(result.analysis))
+    assert analysis == json.loads(json.dumps(result.analysis.to_dict()))
+    assert Analysis.from_dict(analysis) == result.analysis  # the typed analysis reads back what was written
     assert analysis["format"] == "domainemb-compare-analysis/1" and analysis["domain"] == "finance"
     names = [m["name"] for m in analysis["models"]]
     assert names == ["kw-all", "kw-half", "kw-few", "bm25", "bow"]
@@ -60,12 +62,12 @@ def test_compare_writes_the_analysis(compared):
 
 def test_bm25_cells_outside_retrieval_are_missing_not_zero(compared):
     _, result = compared
-    a = result.analysis
-    assert a["means"]["domain"]["bm25"]["Retrieval"]["value"] is not None
-    assert a["means"]["domain"]["bm25"]["STS"]["value"] is None
-    assert a["means"]["domain"]["bm25"]["overall"]["value"] is None
-    assert a["task_scores"]["domain"]["DomSTS"]["bm25"]["value"] is None
-    assert a["gaps"]["bm25"]["overall"] is None
+    stats = result.analysis.statistics
+    assert stats.means["domain"]["bm25"]["Retrieval"].value is not None
+    assert stats.means["domain"]["bm25"]["STS"].value is None
+    assert stats.means["domain"]["bm25"]["overall"].value is None
+    assert stats.task_scores["domain"]["DomSTS"]["bm25"].value is None
+    assert stats.gaps["bm25"]["overall"] is None
 
 
 def test_the_report_renders_the_real_analysis(compared, tmp_path):
@@ -80,35 +82,32 @@ def test_the_report_renders_the_real_analysis(compared, tmp_path):
 
 def test_llm_error_rate_is_not_computed_without_an_endpoint(compared):
     _, result = compared
-    for c in result.analysis["complexity"]["tasks"].values():
-        assert c["llm_error_rate"] is None and c["llm_note"].startswith("not computed")
-    assert result.analysis["terciles"]["llm_error_rate"]["groups"] == []
+    for measured in result.analysis.complexity.tasks.values():
+        assert measured.llm_error_rate is None and measured.llm_note.startswith("not computed")
+    assert result.analysis.statistics.terciles["llm_error_rate"].groups == ()
 
 
 def test_rerun_reuses_results(compared):
     config, first = compared
     again = compare(config, encoders=fake_models())
-    assert again.analysis["means"] == first.analysis["means"]
+    assert again.analysis.statistics.means == first.analysis.statistics.means
 
 
 def test_results_from_another_task_version_are_refused(compared, tmp_path):
     config, result = compared
     out = tmp_path / "out"
     shutil.copytree(config.out, out)
-    model = next(m for m in result.analysis["models"] if m["name"] == "kw-all")
-    path = out / "domain" / "results" / model["model_name"].replace("/", "__") / model["revision"] / "DomSTS.json"
+    model = next(m for m in result.analysis.models if m.name == "kw-all")
+    path = out / "domain" / "results" / model.model_name.replace("/", "__") / model.revision / "DomSTS.json"
     data = json.loads(path.read_text())
     data[PROVENANCE_KEY]["task_data_revision"] = "0" * 16
     path.write_text(json.dumps(data))
     bench = Benchmark.open(config.domain_benchmark)
-    from domainemb.suites import ModelRef
-
-    ref = ModelRef(**{**model, "serves": tuple(model["serves"])})
     with pytest.raises(DomainembError, match="another version of task DomSTS"):
-        collect_suite(out / "domain", bench, list(bench.tasks), [ref])
+        collect_suite(out / "domain", bench, list(bench.tasks), [model])
     path.unlink()
     with pytest.raises(DomainembError, match="no result of model kw-all on task DomSTS"):
-        collect_suite(out / "domain", bench, list(bench.tasks), [ref])
+        collect_suite(out / "domain", bench, list(bench.tasks), [model])
 
 
 def test_bad_input(tiny_suites, tmp_path):
@@ -141,8 +140,10 @@ def test_type_filter_keeps_shared_types(tiny_suites, tmp_path):
         use_cache=False,
     )
     result = compare(config, encoders=fake_models())
-    assert [t["name"] for t in result.analysis["suites"]["domain"]["tasks"]] == ["DomRetrieval"]
-    assert result.analysis["means"]["domain"]["bm25"]["overall"]["value"] is not None  # bm25 serves every selected task
+    assert [t.name for t in result.analysis.suites["domain"].tasks] == ["DomRetrieval"]
+    assert (
+        result.analysis.statistics.means["domain"]["bm25"]["overall"].value is not None
+    )  # bm25 serves every selected task
 
 
 def test_cli_errors_are_one_line_exit_2(tmp_path):
@@ -158,7 +159,6 @@ def test_prediction_files_in_the_engine_layout_give_intervals(compared, tmp_path
 
     from domainemb.compare.bootstrap import ItemScores, prediction_path
     from domainemb.evaluation.mteb_tasks import to_mteb_task
-    from domainemb.suites import ModelRef
 
     config, result = compared
     out = tmp_path / "out"
@@ -170,10 +170,8 @@ def test_prediction_files_in_the_engine_layout_give_intervals(compared, tmp_path
     mteb.evaluate(
         encoder.mteb_model(), [task], cache=None, prediction_folder=folder, show_progress_bar=False, raise_error=True
     )
-    model = next(m for m in result.analysis["models"] if m["name"] == "kw-all")
-    suite = collect_suite(
-        out / "domain", bench, [bench.task("DomSTS")], [ModelRef(**{**model, "serves": tuple(model["serves"])})]
-    )
+    model = next(m for m in result.analysis.models if m.name == "kw-all")
+    suite = collect_suite(out / "domain", bench, [bench.task("DomSTS")], [model])
     items = suite.items["kw-all"]["DomSTS"]
     assert isinstance(items, ItemScores) and items.n_items == 40
     assert abs(items.point - suite.scores["kw-all"]["DomSTS"]) < 2e-5

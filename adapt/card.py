@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from domainemb.adapt.compare import Change, Comparison
+from domainemb.synth_card import SynthCard
 
 START = "<!-- domainemb:adapt:start -->"
 END = "<!-- domainemb:adapt:end -->"
@@ -24,7 +25,8 @@ def render_section(record: dict[str, Any], comparison: Comparison | None) -> str
     """Markdown for the domainemb section.
 
     Args:
-        record: The run record (``adapt.json``): base model, data, split, hyper-parameters, dev scores.
+        record: The run record (``adapt.json``): base model, data (with the synth card as
+            :meth:`SynthCard.to_dict` wrote it, or ``None``), split, hyper-parameters, dev scores.
         comparison: The before/after comparison, or ``None`` when the suites were not scored.
     """
     base = record["base"]
@@ -45,7 +47,8 @@ def render_section(record: dict[str, Any], comparison: Comparison | None) -> str
         f"{data['dev_pairs']} dev pairs from {data['dev_documents']} documents; "
         f"{data['train_with_negatives']} training pairs carry mined hard negatives.",
     ]
-    lines += _synth_summary(data.get("synth_card"))
+    synth_card = data.get("synth_card")
+    lines += _synth_summary(SynthCard.from_dict(synth_card) if synth_card else None)
     lines += ["", "### Hyper-parameters", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in record["hyperparameters"].items()]
     train = record["training"]
@@ -76,31 +79,31 @@ def write_card(model_dir: Path, section: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _synth_summary(card: dict[str, Any] | None) -> list[str]:
-    if not card:
+def _synth_summary(card: SynthCard | None) -> list[str]:
+    if card is None:
         return ["- No synth `card.json` beside the pairs file: their provenance is not recorded."]
-    lines = []
-    corpus = card.get("corpus") or {}
-    if corpus.get("documents") is not None:
-        lines.append(f"- Synthesized from {corpus['documents']} documents of `{corpus.get('path', '?')}`.")
-    counts = card.get("counts") or {}
-    for key, label in (("by_generator", "generators"), ("by_kind", "task kinds"), ("by_persona", "personas")):
-        values = counts.get(key) or {}
+    lines = [f"- Synthesized from {card.corpus.documents} documents of `{card.corpus.path}`."]
+    counts = card.counts
+    for values, label in (
+        (counts.by_generator, "generators"),
+        (counts.by_kind, "task kinds"),
+        (counts.by_persona, "personas"),
+    ):
         if values:
             shown = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
             more = f", ... ({len(shown) - 8} more)" if len(shown) > 8 else ""
             lines.append(f"- Synthesis {label}: " + ", ".join(f"{k} {v}" for k, v in shown[:8]) + more + ".")
-    drops = {k: v for k, v in (card.get("drops") or {}).items() if v}
+    drops = {k: v for k, v in card.drops.items() if v}
     if drops:
         lines.append("- Dropped during synthesis: " + ", ".join(f"{k} {v}" for k, v in drops.items()) + ".")
-    against = (card.get("decontamination") or {}).get("against")
+    against = card.decontamination.against
     if against:
-        lines.append("- Decontaminated against: " + ", ".join(f"`{a}`" for a in against) + ".")
-    llm_model = (card.get("llm") or {}).get("llm_model") or (card.get("config") or {}).get("llm_model")
+        lines.append("- Decontaminated against: " + ", ".join(f"`{source}`" for source in against) + ".")
+    llm_model = card.llm.llm_model or card.config.get("llm_model")
     if llm_model:
         lines.append(f"- LLM: `{llm_model}`.")
-    if card.get("domainemb_version"):
-        lines.append(f"- Synthesized by domainemb {card['domainemb_version']}.")
+    if card.domainemb_version:
+        lines.append(f"- Synthesized by domainemb {card.domainemb_version}.")
     return lines
 
 

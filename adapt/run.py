@@ -276,7 +276,7 @@ def _record(
             "dev_pairs": len(split.dev),
             "train_documents": split.train_documents,
             "dev_documents": split.dev_documents,
-            "synth_card": pair_file.card,
+            "synth_card": pair_file.card.to_dict() if pair_file.card else None,
         },
         "hyperparameters": config.hyperparameters(),
         "training": {

@@ -144,13 +144,13 @@ def _figures(domain: str, generator: str, pairs: Path, out: Path, synth_seconds:
 
     comparison = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
     record = json.loads((out / "adapt.json").read_text(encoding="utf-8"))
-    card = read_card(pairs) or {}
+    card = read_card(pairs)
     return {
         "domain": domain,
         "generator": generator,
         "pairs": record["data"]["pairs_used"],
         "synth_seconds": round(synth_seconds, 1),
-        "synth_drops": card.get("drops"),
+        "synth_drops": card.drops if card else None,
         "headline": comparison["headline"],
         "by_type": {suite: s["by_type"] for suite, s in comparison["suites"].items()},
         "dev_score": [record["training"]["dev_score_before"], record["training"]["dev_score_after"]],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +14,9 @@ from domainemb.cli.options import config_options
 from domainemb.cli.progress import StageProgress
 from domainemb.synth.config import SynthConfig
 from domainemb.types import Domain
+
+if TYPE_CHECKING:
+    from domainemb.synth_card import SynthCard
 
 app = typer.Typer()
 
@@ -32,28 +36,28 @@ def synth(**settings: Any) -> None:
     _summary(result.card, result.out)
 
 
-def _summary(card: dict, path: Path) -> None:
-    counts, llm = card["counts"], card["llm"]
-    table = Table(title=f"{counts['pairs']} pairs -> {path}  [{card['wall_time_s']:.1f}s]", show_header=False)
+def _summary(card: SynthCard, path: Path) -> None:
+    counts = card.counts
+    table = Table(title=f"{counts.pairs} pairs -> {path}  [{card.wall_time_s:.1f}s]", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
 
     def fmt(counts_by: dict) -> str:
         return ", ".join(f"{k}={v}" for k, v in counts_by.items()) or "-"
 
-    table.add_row("by kind", fmt(counts["by_kind"]))
-    table.add_row("by generator", fmt(counts["by_generator"]))
-    table.add_row("personas", f"{len([p for p in counts['by_persona'] if p != '(none)'])} used")
-    table.add_row("items", fmt(card["items"]))
-    table.add_row("failed", fmt(card["failed"]["by_reason"]) if card["failed"]["total"] else "0")
-    table.add_row("dropped", fmt({k: v for k, v in card["drops"].items() if v}))
-    table.add_row("skipped files", fmt(card["corpus"]["skipped_files"]))
+    table.add_row("by kind", fmt(counts.by_kind))
+    table.add_row("by generator", fmt(counts.by_generator))
+    table.add_row("personas", f"{len([p for p in counts.by_persona if p != '(none)'])} used")
+    table.add_row("items", fmt(asdict(card.items)))
+    table.add_row("failed", fmt(card.failed.by_reason) if card.failed.total else "0")
+    table.add_row("dropped", fmt({k: v for k, v in card.drops.items() if v}))
+    table.add_row("skipped files", fmt(card.corpus.skipped_files))
+    llm = card.llm.to_dict()  # only what the run recorded
     if llm:
         table.add_row("llm", fmt({k: v for k, v in llm.items() if k != "retries"}))
-        table.add_row("retries", fmt(llm.get("retries", {})))
-    tokens = card["tokens"]
-    cost = f"  ~${card['cost_usd']:.4f}" if card["cost_usd"] is not None else ""
-    table.add_row("tokens", f"prompt={tokens['prompt']}, completion={tokens['completion']}{cost}")
+        table.add_row("retries", fmt(card.llm.retries or {}))
+    cost = f"  ~${card.cost_usd:.4f}" if card.cost_usd is not None else ""
+    table.add_row("tokens", f"prompt={card.tokens.prompt}, completion={card.tokens.completion}{cost}")
     out.print(table)
 
 

@@ -11,7 +11,8 @@ Lines may carry more fields (synth's raw log keeps the sampled attributes); read
 A file a user writes by hand needs only ``query``, ``positive`` and ``doc_id`` (``negatives`` may
 be absent or empty): :func:`read_pairs` reads it as well as one from ``synth``, and with
 ``strict=True`` checks synth's whole contract instead. The run card ``synth`` writes beside the
-file is ``<stem>.card.json`` (:func:`card_path`).
+file is ``<stem>.card.json`` (:func:`card_path`, read by :func:`read_card` as a
+:class:`~domainemb.synth_card.SynthCard`).
 
 Example:
     >>> write_pairs(Path("pairs.jsonl"), [Pair("what drove revenue", "Revenue rose.", (), "a.txt")])
@@ -33,6 +34,7 @@ from typing import Any
 
 from domainemb.atomic import write_atomic
 from domainemb.errors import DataError
+from domainemb.synth_card import SynthCard
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class PairFile:
     pairs: tuple[Pair, ...]
     sha256: str
     duplicates: int
-    card: dict[str, Any] | None
+    card: SynthCard | None
 
 
 #: Fields every pair needs, and those synth's contract adds (``strict``).
@@ -293,14 +295,13 @@ def card_path(pairs_path: Path) -> Path:
     return pairs_path.with_name(f"{pairs_path.stem}.card.json")
 
 
-def read_card(pairs_path: Path) -> dict[str, Any] | None:
-    """The synth run card beside a pairs file, or ``None`` when absent or unreadable."""
+def read_card(pairs_path: Path) -> SynthCard | None:
+    """The synth run card beside a pairs file, or ``None`` when absent or unreadable (not a synth card)."""
     card = card_path(pairs_path)
     if not card.is_file():
         return None
     try:
-        value = json.loads(card.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return SynthCard.from_dict(json.loads(card.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("%s: unreadable synth card (%s); the model card will not summarise it", card, exc)
         return None
-    return value if isinstance(value, dict) else None

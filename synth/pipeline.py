@@ -51,6 +51,16 @@ from domainemb.synth.postprocess import (
 )
 from domainemb.synth.templates import load_template
 from domainemb.synth.text import stable_hash
+from domainemb.synth_card import (
+    CorpusInfo,
+    Decontamination,
+    FailedItems,
+    ItemCounts,
+    LlmUsage,
+    PairCounts,
+    SynthCard,
+    TokenCounts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +69,11 @@ LOCAL_CONCURRENCY = 2
 
 @dataclass(frozen=True)
 class SynthResult:
-    """Where the run wrote, and its card (the same dict as ``<stem>.card.json``)."""
+    """Where the run wrote, and its card (what ``<stem>.card.json`` holds)."""
 
     out: Path
     card_path: Path
-    card: dict[str, Any]
+    card: SynthCard
 
 
 @dataclass
@@ -98,7 +108,7 @@ def synthesize(
 
     Example:
         >>> config = SynthConfig(domain="finance", corpus="docs/", out="work/pairs/finance.jsonl", generator="ict")
-        >>> synthesize(config).card["counts"]["by_kind"]
+        >>> synthesize(config).card.counts.by_kind
         {'short-long': 1208}
     """
     start = time.perf_counter()
@@ -115,7 +125,7 @@ def synthesize(
     pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out)
     write_pairs(config.out, pairs)
     card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start)
-    write_json(config.card_path, card)
+    write_json(config.card_path, card.to_dict())
     return SynthResult(config.out, config.card_path, card)
 
 
@@ -397,7 +407,7 @@ def _card(
     drops: dict[str, int],
     held_out: HeldOut,
     start: float,
-) -> dict[str, Any]:
+) -> SynthCard:
     items, failures, tokens, stats = gen.items, gen.failures, gen.tokens, gen.stats
     cost = None
     if config.price_prompt is not None or config.price_completion is not None:
@@ -406,36 +416,36 @@ def _card(
             / 1e6,
             6,
         )
-    return {
-        "counts": {
-            "pairs": len(pairs),
-            "by_persona": dict(sorted(Counter(p.persona or "(none)" for p in pairs).items())),
-            "by_kind": dict(sorted(Counter(p.kind.value for p in pairs).items())),
-            "by_generator": dict(sorted(Counter(p.generator.value for p in pairs).items())),
-            "with_negatives": sum(1 for p in pairs if p.negatives),
-        },
-        "drops": drops,
-        "failed": {
-            "total": len(failures),
-            "by_reason": dict(sorted(Counter(r["reason"] for r in failures.values()).items())),
-        },
-        "items": {"planned": len(items), "generated": len(items) - len(failures), "resumed": stats.get("resumed", 0)},
-        "tokens": tokens,
-        "cost_usd": cost,
-        "wall_time_s": round(time.perf_counter() - start, 3),
-        "llm": {
-            k: stats[k] for k in ("llm_model", "prompt_style", "local_server", "requests", "retries") if k in stats
-        },
-        "corpus": {
-            "path": str(config.corpus),
-            "fingerprint": corpus.fingerprint,
-            "documents": len(corpus.documents),
-            "training_chunks": len(chunks),
-            "skipped_files": corpus.skip_counts,
-            "bad_jsonl_lines": corpus.bad_lines,
-        },
-        "decontamination": {"against": held_out.sources, "test_texts": held_out.texts, "ngram": config.decontam_ngram},
-        "config": config.to_dict(),
-        "kinds": [k.value for k in config.effective_kinds],
-        "domainemb_version": domainemb.__version__,
-    }
+    return SynthCard(
+        counts=PairCounts(
+            pairs=len(pairs),
+            by_persona=dict(sorted(Counter(p.persona or "(none)" for p in pairs).items())),
+            by_kind=dict(sorted(Counter(p.kind.value for p in pairs).items())),
+            by_generator=dict(sorted(Counter(p.generator.value for p in pairs).items())),
+            with_negatives=sum(1 for p in pairs if p.negatives),
+        ),
+        drops=drops,
+        failed=FailedItems(
+            total=len(failures),
+            by_reason=dict(sorted(Counter(r["reason"] for r in failures.values()).items())),
+        ),
+        items=ItemCounts(planned=len(items), generated=len(items) - len(failures), resumed=stats.get("resumed", 0)),
+        tokens=TokenCounts(prompt=tokens["prompt"], completion=tokens["completion"]),
+        cost_usd=cost,
+        wall_time_s=round(time.perf_counter() - start, 3),
+        llm=LlmUsage.from_dict(stats),
+        corpus=CorpusInfo(
+            path=str(config.corpus),
+            fingerprint=corpus.fingerprint,
+            documents=len(corpus.documents),
+            training_chunks=len(chunks),
+            skipped_files=corpus.skip_counts,
+            bad_jsonl_lines=corpus.bad_lines,
+        ),
+        decontamination=Decontamination(
+            against=tuple(held_out.sources), test_texts=held_out.texts, ngram=config.decontam_ngram
+        ),
+        config=config.to_dict(),
+        kinds=tuple(k.value for k in config.effective_kinds),
+        domainemb_version=domainemb.__version__,
+    )

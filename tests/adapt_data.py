@@ -69,13 +69,34 @@ def write_pairs(path: Path, rows: list[dict] | None = None, card: dict | None = 
     return path
 
 
+#: A synth card (domainemb.synth_card.SynthCard.to_dict) as an ICT run writes it.
 SYNTH_CARD = {
-    "counts": {"by_persona": {}, "by_kind": {"short-long": 48}, "by_generator": {"ict": 48}},
+    "format": "domainemb-synth-card/1",
+    "counts": {
+        "pairs": 48,
+        "by_persona": {},
+        "by_kind": {"short-long": 48},
+        "by_generator": {"ict": 48},
+        "with_negatives": 0,
+    },
     "drops": {"dedup": 2, "decontamination": 1},
+    "failed": {"total": 0, "by_reason": {}},
+    "items": {"planned": 48, "generated": 48, "resumed": 0},
     "tokens": {"prompt": 0, "completion": 0},
     "cost_usd": None,
     "wall_time_s": 1.5,
+    "llm": {},
+    "corpus": {
+        "path": "corpus/",
+        "fingerprint": "0" * 64,
+        "documents": 12,
+        "training_chunks": 48,
+        "skipped_files": {},
+        "bad_jsonl_lines": 0,
+    },
+    "decontamination": {"against": [], "test_texts": 0, "ngram": 13},
     "config": {"generator": "ict", "domain": "finance"},
+    "kinds": ["short-long"],
     "domainemb_version": "0.1.0",
 }
 

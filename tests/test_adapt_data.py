@@ -16,6 +16,7 @@ from domainemb.adapt.data import IN_BATCH_ONLY, WITH_NEGATIVES, dev_evaluator, t
 from domainemb.adapt.split import split_by_document
 from domainemb.errors import DataError, DomainembError
 from domainemb.pairs import read_pairs
+from domainemb.synth_card import SynthCard
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -25,7 +26,7 @@ def test_read_pairs_keeps_order_and_drops_exact_repeats(tmp_path):
     pairs = read_pairs(path)
     assert [p.query for p in pairs.pairs] == [r["query"] for r in rows]
     assert pairs.duplicates == 1
-    assert pairs.card == SYNTH_CARD
+    assert pairs.card == SynthCard.from_dict(SYNTH_CARD)
     assert pairs.pairs[0].negatives == tuple(rows[0]["negatives"])
     assert pairs.pairs[0].doc_id == "doc-0" and pairs.pairs[0].generator == "ict"
     assert len(pairs.sha256) == 64
@@ -90,10 +91,11 @@ def test_missing_and_binary_files(tmp_path):
 
 
 def test_only_the_card_named_after_the_pairs_file_is_read(tmp_path):
-    path = write_pairs(tmp_path / "fin.jsonl", card={"counts": {}, "which": "named"})
-    (tmp_path / "card.json").write_text(json.dumps({"which": "another run's"}), encoding="utf-8")
-    (tmp_path / "crop.card.json").write_text(json.dumps({"which": "another run's"}), encoding="utf-8")
-    assert read_pairs(path).card == {"counts": {}, "which": "named"}
+    named, other = {**SYNTH_CARD, "wall_time_s": 1.0}, {**SYNTH_CARD, "wall_time_s": 2.0}  # "which" card
+    path = write_pairs(tmp_path / "fin.jsonl", card=named)
+    (tmp_path / "card.json").write_text(json.dumps(other), encoding="utf-8")
+    (tmp_path / "crop.card.json").write_text(json.dumps(other), encoding="utf-8")
+    assert read_pairs(path).card == SynthCard.from_dict(named)
     assert read_pairs(write_pairs(tmp_path / "other.jsonl")).card is None
 
 

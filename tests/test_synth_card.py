@@ -67,3 +67,13 @@ def test_another_format_is_refused(data):
 def test_a_card_missing_a_field_is_refused():
     with pytest.raises(KeyError):
         SynthCard.from_dict({k: v for k, v in CARD.items() if k != "corpus"})
+
+
+def test_the_card_beside_a_pairs_file_reads_typed(tmp_path, caplog):
+    from domainemb.pairs import card_path, read_card
+
+    pairs = tmp_path / "fin.jsonl"
+    card_path(pairs).write_text(json.dumps(CARD), encoding="utf-8")
+    assert read_card(pairs) == SynthCard.from_dict(CARD)
+    card_path(pairs).write_text(json.dumps({**CARD, "format": "something-else"}), encoding="utf-8")
+    assert read_card(pairs) is None and "unreadable synth card" in caplog.text

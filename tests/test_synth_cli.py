@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from domainemb.cli.main import app
 from domainemb.domains.benchmark import Benchmark
 from domainemb.pairs import read_pairs
+from domainemb.synth_card import SynthCard
 
 runner = CliRunner()
 NO_MODEL = ["--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", "1.0"]
@@ -48,6 +49,7 @@ def test_synth_ict_writes_pairs_and_card(tmp_path, bench):
     card = json.loads((out.with_name(f"{out.stem}.card.json")).read_text())
     assert card["counts"]["pairs"] == len(pairs) and card["config"]["generator"] == "ict"
     assert card["decontamination"]["against"] == [str(bench)]
+    assert SynthCard.from_dict(card).to_dict() == card  # the typed card reads back what synth wrote
     assert f"{len(pairs)} pairs" in result.output
     again = runner.invoke(app, args)  # a rerun does nothing new and gives the same file
     assert again.exit_code == 0 and read_pairs(out, strict=True).pairs == pairs

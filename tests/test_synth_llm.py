@@ -101,7 +101,7 @@ def test_every_item_is_done_or_failed_with_its_reason(corpus, tmp_path, monkeypa
         else:
             assert doc not in raw and failed[doc]["reason"] == outcome, (marker, failed.get(doc))
             assert failed[doc]["detail"] and failed[doc]["key"]
-    card = result.card
+    card = result.card.to_dict()  # as <stem>.card.json holds it
     n_failed = sum(o != "done" for _, o in CASES.values())
     assert card["items"] == {"planned": len(CASES), "generated": len(CASES) - n_failed, "resumed": 0}
     assert card["failed"]["total"] == n_failed
@@ -130,12 +130,12 @@ def test_rerun_retries_only_failed_items(corpus, tmp_path):
     out = tmp_path / "run" / "pairs.jsonl"
     with FakeOpenAIServer(always={"QQREFUSAL": "refusal"}) as server:
         first = synthesize(_config(corpus, out, server), embedder=HashEmbedder(), held_out=HeldOut.from_texts([]))
-    assert first.card["failed"]["by_reason"] == {"refusal": 1}
+    assert first.card.failed.by_reason == {"refusal": 1}
     with FakeOpenAIServer() as server:
         second = synthesize(_config(corpus, out, server), embedder=HashEmbedder(), held_out=HeldOut.from_texts([]))
         assert server.counts["requests"] == 1
-    assert second.card["failed"]["total"] == 0 and second.card["items"]["resumed"] == len(CASES) - 1
-    assert second.card["counts"]["pairs"] == len(CASES)
+    assert second.card.failed.total == 0 and second.card.items.resumed == len(CASES) - 1
+    assert second.card.counts.pairs == len(CASES)
 
 
 def test_retry_after_parsing():

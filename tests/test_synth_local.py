@@ -76,7 +76,7 @@ def test_real_generations_through_the_local_server(tmp_path, monkeypatch):
         negatives=0, consistency_top_k=0, near_duplicate=1.0, server_threads=2,
     )  # fmt: skip
     result = synthesize(config, held_out=HeldOut.from_texts([]))
-    card = result.card
+    card = result.card.to_dict()  # as <stem>.card.json holds it
     assert card["llm"]["local_server"] is True and card["llm"]["prompt_style"] == "fewshot"
     assert card["llm"]["llm_model"] == "SmolLM2-135M-Instruct-Q4_1"
     assert card["items"]["planned"] == 3 and card["items"]["generated"] + card["failed"]["total"] == 3

@@ -176,4 +176,4 @@ def test_pool_embeddings_are_cached_beside_the_output(tmp_path):
     b = synthesize(config, embedder=second, held_out=HeldOut.from_texts([]))
     assert (tmp_path / "run" / "pairs.pool.npz").is_file()
     assert second.calls == first.calls - 1  # the pool was not encoded again
-    assert a.card["counts"] == b.card["counts"]
+    assert a.card.counts == b.card.counts

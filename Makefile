@@ -46,5 +46,5 @@ REPORT_MODELS ?= minilm mpnet glove
 reports: setup
 	for d in $(REPORT_DOMAINS); do \
 	  $(BIN)/domainemb compare $$d $(foreach m,$(REPORT_MODELS),--model $(m)) --size lite --out work/compare/$$d-lite --no-report $(REPORT_FLAGS) || exit 1; \
-	  $(BIN)/domainemb report work/compare/$$d-lite --out reports/$$d || exit 1; \
+	  $(BIN)/domainemb report work/compare/$$d-lite --out reports/$$d --site-index || exit 1; \
 	done

@@ -100,12 +100,22 @@ def report(
         list[Path] | None,
         typer.Option(help="An adapt comparison or prune report (file or folder) to add as a section. Repeatable."),
     ] = None,
+    site_index: Annotated[
+        bool,
+        typer.Option(
+            "--site-index/--no-site-index",
+            help="Also rewrite the index page of OUT's parent folder, listing every report folder beside OUT.",
+        ),
+    ] = False,
 ) -> None:
     """Render a comparison as one self-contained HTML page (no network needed to open it)."""
     from domainemb.compare.render import render_report
+    from domainemb.compare.site_index import write_site_index
 
     page = render_report(results_dir, out_dir, include=tuple(include or ()))
     out.print(f"report: {page}")
+    if site_index:
+        out.print(f"index: {write_site_index(out_dir.resolve().parent)}")
 
 
 def _print_summary(analysis: Analysis, seconds: float) -> None:

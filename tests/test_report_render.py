@@ -128,3 +128,15 @@ def test_report_command(tmp_path):
         app, ["report", str(results), "--out", str(tmp_path / "site"), "--include", str(tmp_path / "nowhere")]
     )
     assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+def test_report_command_refreshes_the_site_index(tmp_path):
+    results = write_synthetic_results(tmp_path / "results", payload=False)
+    site = tmp_path / "site"
+    for domain in ("finance", "medicine"):
+        result = runner.invoke(app, ["report", str(results), "--out", str(site / domain), "--site-index"])
+        assert result.exit_code == 0, result.output
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="finance/index.html"' in index and 'href="medicine/index.html"' in index
+    result = runner.invoke(app, ["report", str(results), "--out", str(tmp_path / "alone")])
+    assert result.exit_code == 0 and not (tmp_path / "index.html").exists()

@@ -12,6 +12,7 @@ from rich.table import Table
 from domainemb.cli._common import console, out, user_errors
 from domainemb.cli.options import config_options
 from domainemb.cli.progress import StageProgress
+from domainemb.domains.corpora import SENTENCES_PER_PASSAGE
 from domainemb.synth.config import SynthConfig
 from domainemb.types import Domain
 
@@ -66,17 +67,27 @@ def _summary(card: SynthCard, path: Path) -> None:
 def export_corpus(
     domain: Annotated[Domain, typer.Option(help="Whose training-side texts to export.")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Target folder (default: work/corpus/DOMAIN).")] = None,
+    sentences_per_passage: Annotated[
+        int,
+        typer.Option(help="Consecutive transcript sentences in one training-corpus passage (windows do not overlap)."),
+    ] = SENTENCES_PER_PASSAGE,
 ) -> None:
-    """Export a domain's training-side texts (never its benchmark test data) as a corpus folder for `synth`."""
+    """Export a domain's training-side texts and training corpora (never its benchmark test data) for `synth`."""
+    from domainemb.domains.corpora import PassageConfig
     from domainemb.synth.export import export_corpus as export
 
-    result = export(domain, out_dir or Path("work") / "corpus" / domain.value)
+    passages = PassageConfig(sentences_per_passage=sentences_per_passage)
+    result = export(domain, out_dir or Path("work") / "corpus" / domain.value, passages=passages)
     table = Table(title=f"{result.texts} {domain} texts -> {result.path}")
-    table.add_column("task")
+    table.add_column("task or training corpus")
     table.add_column("texts", justify="right")
     table.add_column("licence", overflow="fold")
     for task, n in result.card["by_task"].items():
         table.add_row(task, str(n), result.card["licences"][task])
+    for corpus, entry in result.card["corpora"].items():
+        table.add_row(
+            f"{corpus} ({entry['unit']})", str(entry["passages"]), f"{entry['licence_flag']}: {entry['licence']}"
+        )
     out.print(table)
     drops = ", ".join(f"{k}={v}" for k, v in result.card["drops"].items())
     console.print(f"dropped: {drops or 'none'}; skipped: {', '.join(result.card['skipped_tasks']) or 'none'}")

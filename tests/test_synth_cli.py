@@ -192,3 +192,11 @@ def test_export_corpus_skips_chembench(tmp_path):
         "ChemBenchTopicClustering",
         "ChemBenchAnswerReranking",
     }
+
+
+def test_export_corpus_refuses_an_empty_passage_window(tmp_path):
+    result = runner.invoke(
+        app, ["export-corpus", "--domain", "finance", "--out", str(tmp_path / "c"), "--sentences-per-passage", "0"]
+    )
+    assert result.exit_code == 2 and "sentences_per_passage must be at least 1, got 0" in result.output
+    assert not (tmp_path / "c").exists()

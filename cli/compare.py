@@ -111,7 +111,9 @@ def report(
     """Render a comparison as one self-contained HTML page (no network needed to open it)."""
     from domainemb.compare.render import render_report
     from domainemb.compare.site_index import write_site_index
+    from domainemb.outputs import check_output_folder
 
+    check_output_folder(out_dir)
     page = render_report(results_dir, out_dir, include=tuple(include or ()))
     out.print(f"report: {page}")
     if site_index:

@@ -21,6 +21,7 @@ from domainemb.errors import DomainembError
 from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
 from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, load_encoder
 from domainemb.evaluation.results import Provenance, TaskScore, prediction_path, result_path, write_model_meta
+from domainemb.outputs import check_output_folder
 from domainemb.progress import OnEvent, StageEvent
 from domainemb.types import TaskType
 
@@ -89,9 +90,11 @@ def evaluate(
     Raises:
         DataError: a benchmark file is missing or altered.
         UnknownNameError: an unknown model or task name.
-        DomainembError: a model that cannot be loaded, or cannot serve a selected task's type.
+        DomainembError: a model that cannot be loaded, or cannot serve a selected task's type;
+            ``config.out`` is a file or cannot be written to.
     """
     start = time.perf_counter()
+    check_output_folder(config.out)
     benchmark = Benchmark.open(config.benchmark)
     entries = [benchmark.task(name) for name in config.tasks] if config.tasks else list(benchmark.tasks)
     if not config.models:

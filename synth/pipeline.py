@@ -25,6 +25,7 @@ import domainemb
 from domainemb.atomic import write_atomic
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
+from domainemb.outputs import check_output_file
 from domainemb.pairs import Pair, pair_from_record, write_pairs
 from domainemb.progress import OnEvent, StageEvent
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
@@ -104,7 +105,8 @@ def synthesize(
         The output paths and the card.
 
     Raises:
-        DomainembError: for an unusable corpus, missing model or server, or no usable chunk.
+        DomainembError: for an unusable corpus, missing model or server, or no usable chunk; an
+            output path that cannot be written.
 
     Example:
         >>> config = SynthConfig(domain="finance", corpus="docs/", out="work/pairs/finance.jsonl", generator="ict")
@@ -112,6 +114,7 @@ def synthesize(
         {'short-long': 1208}
     """
     start = time.perf_counter()
+    check_output_file(config.out)
     config.out.parent.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(config.corpus)
     if held_out is None:

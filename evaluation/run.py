@@ -59,6 +59,10 @@ class EvaluateConfig:
     use_cache: bool = True
     save_predictions: bool = False
 
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise DomainembError(f"--batch-size must be a positive whole number, got {self.batch_size!r}")
+
 
 @dataclass(frozen=True)
 class EvaluationResult:

@@ -67,3 +67,15 @@ def test_synth_checks_out_before_any_work(tmp_path, where):
     args = ["synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(out), "--generator", "ict"]
     result = runner.invoke(app, [*args, "--benchmark", str(bench), "--negatives", "0", "--consistency-top-k", "0"])
     _one_line_error(result, str(out.parent if where != "a-folder" else out))
+
+
+# --- evaluate --batch-size ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_evaluate_batch_size_must_be_positive(tiny_benchmark, tmp_path, size):
+    out = tmp_path / "results"
+    args = ["evaluate", "--benchmark", str(tiny_benchmark), "--model", "bow", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--batch-size", size])
+    _one_line_error(result, "--batch-size", size)
+    assert not out.exists()

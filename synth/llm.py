@@ -241,23 +241,42 @@ class _Transient(Exception):
 
 
 def _response(raw, chat: bool) -> LLMResponse:
+    """The answer of a completion, or ``LLMError("bad-response")`` for any body that is not one.
+
+    The SDK builds its response objects without validating them, so a server that answers 200 with
+    ``{"choices": "nope"}`` gets here as is: every field is checked for its type.
+    """
     choices = getattr(raw, "choices", None)
     if not choices:
         raise LLMError("bad-response", "no choices in the answer")
+    if not isinstance(choices, list):
+        raise LLMError("bad-response", f"choices is a {type(choices).__name__}, not a list")
     choice = choices[0]
     if chat:
-        message = choice.message
-        text, refusal = message.content or "", getattr(message, "refusal", None)
+        message = getattr(choice, "message", None)
+        if message is None:
+            raise LLMError("bad-response", "the first choice has no message")
+        text, refusal = getattr(message, "content", None) or "", getattr(message, "refusal", None)
     else:
-        text, refusal = choice.text or "", None
+        text, refusal = getattr(choice, "text", None) or "", None
+    finish_reason = getattr(choice, "finish_reason", None)
+    if not isinstance(text, str) or not isinstance(refusal, str | None) or not isinstance(finish_reason, str | None):
+        raise LLMError("bad-response", "the first choice is not a completion (text, refusal or finish_reason)")
     usage = getattr(raw, "usage", None)
     return LLMResponse(
         text=text,
-        finish_reason=choice.finish_reason,
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        finish_reason=finish_reason,
+        prompt_tokens=_token_count(getattr(usage, "prompt_tokens", 0)),
+        completion_tokens=_token_count(getattr(usage, "completion_tokens", 0)),
         refusal=refusal,
     )
+
+
+def _token_count(value: object) -> int:
+    """A usage count as the server gave it; anything that is not a whole number counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        return 0
+    return int(value)
 
 
 def _short(text: str, limit: int = 200) -> str:

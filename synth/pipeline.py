@@ -106,7 +106,7 @@ def synthesize(
 
     Raises:
         DomainembError: for an unusable corpus, missing model or server, or no usable chunk; an
-            output path that cannot be written.
+            output path that cannot be written; no pair generated although items were planned.
 
     Example:
         >>> config = SynthConfig(domain="finance", corpus="docs/", out="work/pairs/finance.jsonl", generator="ict")
@@ -123,6 +123,7 @@ def synthesize(
     drops: dict[str, int] = {}
     chunks = _training_chunks(corpus, config, held_out, drops)
     gen = generate(chunks, config, client, on_event)
+    _check_generated(gen, config)
     if on_event:
         on_event(StageEvent("filtering the pairs, mining hard negatives"))
     pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out)
@@ -130,6 +131,18 @@ def synthesize(
     card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start)
     write_json(config.card_path, card.to_dict())
     return SynthResult(config.out, config.card_path, card)
+
+
+def _check_generated(gen: Generation, config: SynthConfig) -> None:
+    """A run whose every planned item failed (endpoint down, 500s, garbage) is an error, not an empty success."""
+    if not gen.items or gen.pairs:
+        return
+    reasons = Counter(r.get("reason", "unknown") for r in gen.failures.values())
+    why = ", ".join(f"{reason}={n}" for reason, n in sorted(reasons.items())) or "no reason recorded"
+    raise DomainembError(
+        f"no pair generated: all {len(gen.items)} planned items failed ({why}); each failure and its detail is in "
+        f"{config.failed_path}; rerun the same command to retry them"
+    )
 
 
 @dataclass

@@ -6,7 +6,8 @@ marker consumes the next behaviour of that marker's list, then gets normal answe
 
 ``ok``, ``429`` (with ``Retry-After``), ``500``, ``hang`` (answers after ``hang_seconds``),
 ``malformed`` (not JSON), ``truncated`` (cut JSON, ``finish_reason="length"``), ``refusal``,
-``copy`` (a query copied from the passage), ``close`` (drops the connection).
+``copy`` (a query copied from the passage), ``close`` (drops the connection), ``garbage`` (a 200
+whose JSON is not a completion: ``{"choices": "nope"}``).
 
 Run it standalone for benchmarks: ``python tests/fake_server.py --latency 0.2``.
 """
@@ -134,6 +135,9 @@ class FakeOpenAIServer:
                     return
                 if action == "500":
                     self._json(500, {"error": {"message": "internal error", "type": "server_error"}})
+                    return
+                if action == "garbage":
+                    self._json(200, {"choices": "nope"})
                     return
                 if action == "close":
                     self.close_connection = True

@@ -196,3 +196,55 @@ def test_concurrency_is_bounded(corpus, tmp_path):
             held_out=HeldOut.from_texts([]),
         )
     assert peak == 3
+
+
+# --- a 200 that is not a completion; a run in which every item failed ---------------------------
+
+
+def test_a_200_answer_that_is_not_a_completion_fails_only_its_item(corpus, tmp_path):
+    """``{"choices": "nope"}`` used to raise AttributeError and stop the whole run."""
+    out = tmp_path / "run" / "pairs.jsonl"
+    with FakeOpenAIServer(always={"QQPLAINONE": "garbage"}) as server:
+        result = synthesize(_config(corpus, out, server), embedder=HashEmbedder(), held_out=HeldOut.from_texts([]))
+        assert server.counts["garbage"] == 1  # not retried: a malformed body is no transient failure
+    failed = {r["doc_id"]: r for r in read_jsonl(out.with_name("pairs.failed.jsonl"))}
+    assert set(failed) == {"qqplainone.txt"} and failed["qqplainone.txt"]["reason"] == "bad-response"
+    assert "choices" in failed["qqplainone.txt"]["detail"]
+    assert result.card.failed.by_reason == {"bad-response": 1}
+    assert result.card.counts.pairs == len(CASES) - 1
+
+
+@pytest.mark.parametrize("chat", [True, False])
+def test_client_turns_any_non_completion_into_bad_response(chat):
+    request = LLMRequest(messages=({"role": "user", "content": "x"},)) if chat else LLMRequest(prompt="x")
+    with FakeOpenAIServer(always={"x": "garbage"}) as server:
+        client = OpenAIClient("m", server.base_url, timeout=2, retry=RetryPolicy(max_retries=0))
+        with pytest.raises(LLMError) as err:
+            asyncio.run(client.complete(request))
+    assert err.value.reason == "bad-response"
+
+
+@pytest.mark.parametrize(
+    ("always", "base_url", "reason"),
+    [({"Report": "500"}, None, "http-500"), ({"Report": "garbage"}, None, "bad-response"), ({}, "down", "connection")],
+)
+def test_synth_with_no_pair_generated_exits_2_saying_why(corpus, tmp_path, always, base_url, reason):
+    from synth_data import retrieval_benchmark
+    from typer.testing import CliRunner
+
+    from domainemb.cli.main import app
+
+    bench = retrieval_benchmark(tmp_path / "bench", ["an unrelated test document about enzymes"], ["what is an enzyme"])
+    out = tmp_path / "run" / "pairs.jsonl"
+    with FakeOpenAIServer(always=always) as server:
+        url = "http://127.0.0.1:9/v1" if base_url == "down" else server.base_url
+        args = ["synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(out), "--benchmark", str(bench)]
+        args += ["--base-url", url, "--llm-model", "fake-model", "--max-retries", "0", "--timeout", "2"]
+        result = CliRunner().invoke(app, [*args, "--kind", "short-long", "--negatives", "0"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.output.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "no pair generated" in lines[0], result.output
+    assert f"{reason}={len(CASES)}" in result.output
+    assert not out.exists()  # no empty pairs file passes for a result
+    assert len(read_jsonl(out.with_name("pairs.failed.jsonl"))) == len(CASES)  # the failures stay, for the rerun

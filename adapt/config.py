@@ -13,7 +13,8 @@ any hyper-parameter. Unknown keys and impossible values are errors, never silent
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,10 @@ class AdaptConfig:
             raise DomainembError(
                 "cannot adapt to the general domain: the general suite is the reference for forgetting"
             )
+        for f in fields(self):  # infinity passes every bound below, and NaN passes a check written the other way
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise DomainembError(f"adapt config: {f.name} must be a finite number, got {value}")
         checks = [
             (self.epochs > 0, "epochs must be > 0"),
             (self.max_steps >= 0, "max_steps must be >= 0 (0 runs `epochs`)"),

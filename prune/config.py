@@ -12,7 +12,8 @@ set any other setting. Unknown keys and impossible values are errors, never sile
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,10 @@ class PruneConfig:
             raise DomainembError(
                 "cannot prune for the general domain: the general suite is the reference for forgetting"
             )
+        for f in fields(self):  # infinity passes every bound below, and NaN passes a check written the other way
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise DomainembError(f"prune config: {f.name} must be a finite number, got {value}")
         checks = [
             (0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}"),
             (self.retrain_steps >= 0, "retrain_steps must be >= 0"),

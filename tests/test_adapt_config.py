@@ -139,3 +139,31 @@ def test_every_field_can_come_from_yaml_or_the_command_line():
 def test_unreadable_config_file(tmp_path):
     with pytest.raises(DomainembError, match="cannot read the adapt config"):
         read_yaml(tmp_path / "missing.yaml")
+
+
+# --- NaN and infinity ---------------------------------------------------------------------------
+
+FLOAT_FIELDS = [f.name for f in fields(AdaptConfig) if f.type in ("float", float)]
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+@pytest.mark.parametrize("name", FLOAT_FIELDS)
+def test_non_finite_numbers_from_yaml_are_rejected(tmp_path, name, value):
+    with pytest.raises(DomainembError, match=f"{name} must be a finite number"):
+        AdaptConfig.from_yaml(_yaml(tmp_path, f"{name}: {value}\n"), **RUN)
+
+
+def test_adapt_with_infinite_epochs_is_one_line_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from domainemb.cli.main import app
+
+    out = tmp_path / "run"
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"query": "q", "positive": "p"}\n')
+    args = ["adapt", "--base", "minilm", "--pairs", str(pairs), "--domain", "finance", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--config", str(_yaml(tmp_path, "epochs: .inf\n"))])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1
+    assert "epochs must be a finite number" in result.output
+    assert not out.exists()

@@ -79,3 +79,27 @@ def test_evaluate_batch_size_must_be_positive(tiny_benchmark, tmp_path, size):
     result = runner.invoke(app, [*args, "--batch-size", size])
     _one_line_error(result, "--batch-size", size)
     assert not out.exists()
+
+
+# --- NaN and infinity in a prune config --------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan"])
+@pytest.mark.parametrize("name", ["alpha", "beta", "gamma", "scale", "learning_rate"])
+def test_prune_config_rejects_non_finite_numbers(tmp_path, name, value):
+    from domainemb.errors import DomainembError
+    from domainemb.prune.config import PruneConfig
+
+    path = tmp_path / "prune.yaml"
+    path.write_text(f"{name}: {value}\n")
+    with pytest.raises(DomainembError, match=f"{name} must be a finite number"):
+        PruneConfig.from_yaml(path, model="minilm", domain="finance", method="magnitude", sparsity=0.5, out=tmp_path)
+
+
+@pytest.mark.parametrize("sparsity", ["inf", "nan"])
+def test_prune_sparsity_must_be_finite(tmp_path, sparsity):
+    from domainemb.errors import DomainembError
+    from domainemb.prune.config import PruneConfig
+
+    with pytest.raises(DomainembError, match="sparsity"):
+        PruneConfig(model="minilm", domain="finance", method="magnitude", sparsity=float(sparsity), out=tmp_path)

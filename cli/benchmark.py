@@ -45,6 +45,14 @@ def build_benchmark(
         str | None, typer.Option(help="OpenAI-compatible endpoint for the corpus task (else local).")
     ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse a --task BEIR folder as often published (queries with no test judgement or none "
+            "relevant, empty documents or queries) instead of leaving those out and counting them in the manifest.",
+        ),
+    ] = False,
 ) -> None:
     """Build a self-describing benchmark folder (parquet per task split + manifest.json)."""
     from domainemb.domains.build import BuildConfig
@@ -61,7 +69,12 @@ def build_benchmark(
         )
 
     config = BuildConfig(
-        domain=domain, out=out_dir or suite_folder(domain, size), size=size, user_tasks=tuple(task or ()), seed=seed
+        domain=domain,
+        out=out_dir or suite_folder(domain, size),
+        size=size,
+        user_tasks=tuple(task or ()),
+        seed=seed,
+        strict=strict,
     )
     with StageProgress(f"building {domain}") as progress:
         result = build(config, on_event=progress, extra_specs=extra)

@@ -1,13 +1,15 @@
 """Atomic files and folders: each is made beside its target under a hidden name and renamed into
 place when complete, so a reader (or a run that was killed mid-write) never sees half of one.
 
-Every stage writes its outputs through these two functions; none renames its own temporary files.
+Every stage writes its outputs through these functions; none renames its own temporary files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +37,74 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def staging_folder(target: Path, kind: str = "building") -> Path:
+    """Create the hidden staging folder of ``target``, first removing those that dead builds left behind.
+
+    The folder is ``.<target name>.<kind>-<host>-<pid>-<random>`` beside ``target``. A process
+    killed before it could clean up (``kill -9``, a power cut) leaves its staging folder; the next
+    build of the same target removes every one whose process, on this host, is no longer alive.
+    A staging folder of a live process (a concurrent build of the same target) is left alone, as are
+    those of other hosts (a shared file system) and names this function did not make.
+
+    Args:
+        target: The folder that will be swapped into place (see :func:`swap_into_place`).
+        kind: A word naming the work, part of the hidden name.
+
+    Returns:
+        The new, empty staging folder (parents of ``target`` are created).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    host = _host_tag()
+    remove_stale_staging(target, kind)
+    staging = target.parent / f".{target.name}.{kind}-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
+
+
+def remove_stale_staging(target: Path, kind: str = "building") -> list[Path]:
+    """Remove the staging folders of ``target`` (made by :func:`staging_folder`) whose process is dead.
+
+    Returns:
+        The folders removed.
+    """
+    target = Path(target)
+    pattern = re.compile(
+        rf"\.{re.escape(target.name)}\.{re.escape(kind)}-(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-[0-9a-f]{{8}}"
+    )
+    host = _host_tag()
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for path in sorted(target.parent.iterdir()):
+        match = pattern.fullmatch(path.name)
+        if not match or match["host"] != host or not path.is_dir() or path.is_symlink():
+            continue
+        pid = int(match["pid"])
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _host_tag() -> str:
+    """This host's name in letters and digits only, so that it can sit in a folder name."""
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:  # not a possible process id
+        return False
+    return True
 
 
 def swap_into_place(staging: Path, target: Path, *, replace: bool = True) -> bool:

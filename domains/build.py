@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import domainemb
-from domainemb.atomic import swap_into_place
+from domainemb.atomic import staging_folder, swap_into_place
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.helpers import SEED
 from domainemb.domains.lite import LiteCaps, subsample
@@ -41,6 +40,8 @@ class BuildConfig:
         user_tasks: The user's own labelled tasks (BEIR folders or JSONL/CSV + task.yaml).
         seed: Seed of the lite subsampling.
         caps: Lite row caps.
+        strict: Refuse the user's BEIR folders as they are often published (queries with no test
+            judgement or none relevant, empty documents or queries) instead of leaving those out.
     """
 
     domain: Domain
@@ -49,6 +50,7 @@ class BuildConfig:
     user_tasks: tuple[Path, ...] = ()
     seed: int = SEED
     caps: LiteCaps = field(default_factory=LiteCaps)
+    strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def build_benchmark(
     start = time.perf_counter()
     files = files or SourceFiles()
     specs = list(domain_tasks(config.domain)) + list(extra_specs)
-    specs += [load_user_task(path, config.domain) for path in config.user_tasks]
+    specs += [load_user_task(path, config.domain, strict=config.strict) for path in config.user_tasks]
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -92,9 +94,7 @@ def build_benchmark(
 
     out = Path(config.out)
     _check_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.building-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = staging_folder(out, "building")  # also removes those of builds that were killed
     try:
         entries = []
         sources: dict[str, dict[str, object]] = {}
@@ -128,14 +128,21 @@ def build_benchmark(
 
 
 def _task_tables(spec: TaskSpec, files: SourceFiles, config: BuildConfig) -> Tables:
-    tables = validate(spec.name, spec.type, spec.build(files), spec.min_score, spec.max_score)
+    from domainemb.domains.user_tasks import UserTaskSpec
+
+    # A user's BEIR folder may keep queries whose judgements are all 0, as mteb does (not --strict).
+    need_relevant = not isinstance(spec, UserTaskSpec) or spec.strict
+    lo, hi = spec.min_score, spec.max_score
+    tables = validate(spec.name, spec.type, spec.build(files), lo, hi, queries_need_relevant=need_relevant)
     if config.size is Size.LITE:
         tables = subsample(spec.type, tables, config.caps, config.seed)
-        tables = validate(spec.name, spec.type, tables, spec.min_score, spec.max_score)
+        tables = validate(spec.name, spec.type, tables, lo, hi, queries_need_relevant=need_relevant)
     return tables
 
 
 def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
+    from domainemb.domains.user_tasks import UserTaskSpec
+
     folder.mkdir()
     checksums = {}
     for name in sorted(tables):
@@ -162,6 +169,7 @@ def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
         sizes={name: df.height for name, df in sorted(tables.items())},
         files=checksums,
         source_checksums=spec.source_checksums,
+        data_counts=dict(spec.data_counts) if isinstance(spec, UserTaskSpec) else {},
     )
 
 

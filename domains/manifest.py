@@ -33,6 +33,10 @@ class TaskEntry:
     sizes: dict[str, int]
     files: dict[str, str]  # file name (relative to the task folder) -> sha256
     source_checksums: dict[str, dict[str, str]]
+    # What a user's BEIR folder held that is not scored as it is: skipped empty documents and
+    # queries, queries without a test judgement, and the queries kept whose judgements are all 0.
+    # Empty (and then left out of the manifest) for every other task.
+    data_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def folder(self) -> str:
@@ -51,7 +55,11 @@ class Manifest:
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        raw = asdict(self)
+        for task in raw["tasks"]:
+            if not task["data_counts"]:
+                del task["data_counts"]  # only user folders have counts: other manifests keep their bytes
+        return json.dumps(raw, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:

@@ -115,13 +115,28 @@ def _frame(rows: Iterable[Sequence[object]], schema: dict[str, pl.DataType]) -> 
 
 # ----------------------------------------------------------------------------- validation
 def validate(
-    task: str, type: TaskType, tables: Tables, min_score: float | None = None, max_score: float | None = None
+    task: str,
+    type: TaskType,
+    tables: Tables,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    *,
+    queries_need_relevant: bool = True,
 ) -> Tables:
     """Check a task's tables against its type; return them cast to the canonical schema.
 
+    Args:
+        task: The task's name, for the error message.
+        type: The task type; decides the tables and their rules.
+        tables: The task's tables.
+        min_score / max_score: The score range of an STS or summarization task.
+        queries_need_relevant: Every retrieval query needs a relevant document (score > 0). False:
+            a judgement is enough, so queries whose judgements are all 0 are kept, as mteb does.
+
     Raises:
         DataError: naming the task and the table, for missing tables or columns, empty texts,
-            duplicate ids, qrels or candidates pointing at missing documents, bad labels or scores.
+            duplicate ids, qrels or candidates pointing at missing documents, bad labels or scores
+            (a NaN or infinite score among them).
     """
     schema = SCHEMAS[type]
     missing = sorted(set(schema) - set(tables))
@@ -148,7 +163,7 @@ def validate(
             if c in TEXT_COLUMNS:
                 _check_texts(task, name, c, df[c])
         out[name] = df
-    _check_type_rules(task, type, out, min_score, max_score)
+    _check_type_rules(task, type, out, min_score, max_score, queries_need_relevant)
     return out
 
 
@@ -168,7 +183,9 @@ def _unique(task: str, table: str, series: pl.Series) -> None:
         raise DataError(task, table, f"duplicate id {dup[0]!r}")
 
 
-def _check_type_rules(task: str, type: TaskType, t: Tables, lo: float | None, hi: float | None) -> None:
+def _check_type_rules(
+    task: str, type: TaskType, t: Tables, lo: float | None, hi: float | None, queries_need_relevant: bool = True
+) -> None:
     if type in (TaskType.RETRIEVAL, TaskType.RERANKING):
         _unique(task, "corpus", t["corpus"]["id"])
         _unique(task, "queries", t["queries"]["id"])
@@ -184,8 +201,11 @@ def _check_type_rules(task: str, type: TaskType, t: Tables, lo: float | None, hi
                 raise DataError(task, "qrels", f"judgement for missing query {qid!r}")
         positive = set(qrels.filter(pl.col("score") > 0)["query_id"].to_list())
         lonely = sorted(query_ids - positive)
-        if lonely:
+        if lonely and queries_need_relevant:
             raise DataError(task, "queries", f"query {lonely[0]!r} has no relevant document in qrels")
+        unjudged = sorted(query_ids - set(qrels["query_id"].to_list()))
+        if unjudged:
+            raise DataError(task, "queries", f"query {unjudged[0]!r} has no judgement in qrels")
         if type is TaskType.RERANKING:
             cand = t["candidates"]
             _unique(task, "candidates", cand["query_id"])
@@ -207,6 +227,11 @@ def _check_type_rules(task: str, type: TaskType, t: Tables, lo: float | None, hi
         if lo is None or hi is None or not lo < hi:
             raise DataError(task, "test", f"needs a score range min_score < max_score, got {lo}..{hi}")
         scores = t["test"]["score"] if type is TaskType.STS else t["test"]["relevance"].explode()
+        finite = scores.is_finite()
+        if not finite.all():  # NaN passes every comparison below, and is scored as nan
+            i = int((~finite).arg_max())
+            where = f" (row {i})" if type is TaskType.STS else ""
+            raise DataError(task, "test", f"score {scores[i]} is not a finite number{where}")
         if scores.min() < lo or scores.max() > hi:
             raise DataError(task, "test", f"scores outside {lo}..{hi}: {scores.min()}..{scores.max()}")
         if type is TaskType.SUMMARIZATION:

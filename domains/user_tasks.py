@@ -5,6 +5,10 @@ Two layouts:
 * **Retrieval (BEIR)**: ``DIR/corpus.jsonl`` (``_id``, ``title``, ``text``), ``DIR/queries.jsonl``
   (``_id``, ``text``), ``DIR/qrels/test.tsv`` (``query-id``, ``corpus-id``, ``score``; header row).
   An optional ``DIR/task.yaml`` may give ``name``, ``description``, ``licence``.
+  Folders are read as BEIR publishes them: ``qrels/train.tsv`` and ``qrels/dev.tsv`` may sit beside
+  the test judgements (they are not read), queries with no test judgement are left out, empty
+  documents and queries are skipped with a warning, and queries whose judgements are all 0 are kept,
+  as mteb does; the counts go into the manifest (``data_counts``). ``strict`` refuses all of these.
 * **Pairs, STS or classification**: ``DIR/task.yaml`` naming the type, the data file(s) (JSONL or
   CSV) and the columns, e.g.::
 
@@ -22,7 +26,10 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import math
 import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +47,12 @@ from domainemb.domains.tables import (
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
 
+log = logging.getLogger(__name__)
+
 _TYPES = {
     "sts": TaskType.STS,
     "pair-classification": TaskType.PAIR_CLASSIFICATION,
     "classification": TaskType.CLASSIFICATION,
-}
-_KEYS = {
-    "name",
-    "type",
-    "data",
-    "train",
-    "test",
-    "columns",
-    "min_score",
-    "max_score",
-    "licence",
-    "description",
-    "citation",
 }
 _COLUMNS = {
     TaskType.STS: ("sentence1", "sentence2", "score"),
@@ -65,8 +61,120 @@ _COLUMNS = {
 }
 
 
-def load_user_task(path: Path | str, domain: Domain) -> TaskSpec:
+@dataclass(frozen=True)
+class TaskYaml:
+    """A user task's ``task.yaml``, checked once when read: unknown keys and each key's type.
+
+    Every key is optional; a BEIR folder needs none. An empty value counts as not given.
+    """
+
+    name: str | None = None
+    type: str | None = None
+    data: str | None = None
+    train: str | None = None
+    test: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    min_score: float | None = None
+    max_score: float | None = None
+    licence: str | None = None
+    description: str | None = None
+    citation: str | None = None
+
+    @classmethod
+    def read(cls, file: Path, label: str) -> TaskYaml:
+        """Read and check ``file``.
+
+        Raises:
+            DataError: naming the file (and the key): unreadable YAML, not a mapping, an unknown
+                key, a value of the wrong type (a name that is no string or makes no task name, a
+                description that is no string, a score bound that is no finite number, columns
+                that are not a mapping of the type's columns to the file's).
+        """
+        try:
+            raw = yaml.safe_load(decode(file.read_bytes(), label, str(file)))
+        except OSError as exc:
+            raise DataError(label, str(file), f"cannot read: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise DataError(label, str(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise DataError(label, str(file), "must be a mapping of keys")
+        keys = {f.name for f in fields(cls)}
+        unknown = sorted(set(map(str, raw)) - keys)
+        if unknown:
+            raise DataError(label, str(file), f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(keys))})")
+
+        def bad(key: str, need: str) -> DataError:
+            return DataError(label, str(file), f"{key} must be {need}, got {_shown(raw[key])}")
+
+        values: dict[str, Any] = {}
+        for key in ("name", "type", "data", "train", "test", "licence", "description", "citation"):
+            value = raw.get(key)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise bad(key, "a string")
+            values[key] = value
+        if "name" in values and not task_name(values["name"]):
+            raise bad("name", "a task name (letters and digits)")
+        if "type" in values and values["type"] not in _TYPES:
+            raise bad("type", f"one of {', '.join(_TYPES)}")
+        for key in ("min_score", "max_score"):
+            if raw.get(key) is not None:
+                values[key] = _number(raw[key])
+                if values[key] is None:
+                    raise bad(key, "a finite number")
+        if raw.get("columns") is not None:
+            columns = raw["columns"]
+            if not isinstance(columns, dict):
+                raise bad("columns", "a mapping (e.g. {score: similarity})")
+            allowed = _COLUMNS.get(_TYPES.get(values.get("type", "")), ())
+            for role, column in columns.items():
+                if allowed and role not in allowed:
+                    raise bad("columns", f"a mapping of {', '.join(allowed)} (unknown {role!r})")
+                if not isinstance(role, str) or not isinstance(column, str):
+                    raise bad("columns", "a mapping of column names (strings)")
+            values["columns"] = dict(columns)
+        return cls(**values)
+
+
+def _number(value: Any) -> float | None:
+    """The finite number ``value`` is (a number, or a string holding one), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class UserTaskSpec(TaskSpec):
+    """A task read from the user's folder.
+
+    Args:
+        strict: Refuse a BEIR folder as often published (see the module) instead of skipping.
+        data_counts: Filled by ``build``: what it skipped or kept of the user's files, by reason,
+            for the manifest.
+    """
+
+    strict: bool = False
+    data_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+def load_user_task(path: Path | str, domain: Domain, *, strict: bool = False) -> UserTaskSpec:
     """Read and check the layout of a user task folder; its data are read again, verified, at build time.
+
+    Args:
+        path: The folder.
+        domain: The suite it joins.
+        strict: Refuse a BEIR folder that has queries without a test judgement, queries whose
+            judgements are all 0, or empty documents or queries, instead of leaving them out.
 
     Raises:
         DataError: naming the task and the file for a missing file, unreadable YAML, unknown keys.
@@ -75,34 +183,26 @@ def load_user_task(path: Path | str, domain: Domain) -> TaskSpec:
     label = f"user task {path}"
     if not path.is_dir():
         raise DataError(label, str(path), "not a folder (expected a BEIR folder or a folder with task.yaml)")
-    config = _read_yaml(path / "task.yaml", label) if (path / "task.yaml").is_file() else {}
-    if (path / "corpus.jsonl").exists() or "type" not in config:
-        return _beir_task(path, domain, config, label)
-    return _table_task(path, domain, config, label)
+    config = TaskYaml.read(path / "task.yaml", label) if (path / "task.yaml").is_file() else TaskYaml()
+    if (path / "corpus.jsonl").exists() or config.type is None:
+        return _beir_task(path, domain, config, label, strict)
+    return _table_task(path, domain, config, label, strict)
 
 
-def _read_yaml(file: Path, label: str) -> dict[str, Any]:
-    try:
-        config = yaml.safe_load(decode(file.read_bytes(), label, str(file)))
-    except yaml.YAMLError as exc:
-        raise DataError(label, str(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(config, dict):
-        raise DataError(label, str(file), "must be a mapping of keys")
-    unknown = sorted(set(config) - _KEYS)
-    if unknown:
-        raise DataError(label, str(file), f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
-    return config
+def task_name(raw: str) -> str:
+    """The CamelCase task name made of ``raw``'s letters and digits ("" if it has none)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", raw) if part)
 
 
-def _name(path: Path, config: dict[str, Any]) -> str:
-    raw = str(config.get("name") or path.name)
-    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", raw) if part)
+def _name(path: Path, config: TaskYaml) -> str:
+    raw = config.name or path.name
+    name = task_name(raw)
     if not name:
         raise DataError(f"user task {path}", "task.yaml", f"cannot make a task name from {raw!r}")
     return name
 
 
-def _source(path: Path, name: str, files: list[Path], config: dict[str, Any], label: str) -> Source:
+def _source(path: Path, name: str, files: list[Path], config: TaskYaml, label: str) -> Source:
     entries = []
     for f in files:
         if not f.is_file():
@@ -113,9 +213,9 @@ def _source(path: Path, name: str, files: list[Path], config: dict[str, Any], la
         repo=path.resolve().as_uri(),
         commit="local",
         files=tuple(entries),
-        licence=str(config.get("licence", "not stated (user data)")),
+        licence=config.licence or "not stated (user data)",
         licence_flag=LicenceFlag.UNCLEAR,
-        citation=str(config.get("citation", "")),
+        citation=config.citation or "",
     )
 
 
@@ -129,10 +229,11 @@ def _read_verified(path: Path, source: Source, rel: str, label: str) -> str:
     return decode(file.read_bytes(), label, str(file))
 
 
-def _beir_task(path: Path, domain: Domain, config: dict[str, Any], label: str) -> TaskSpec:
+def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict: bool) -> UserTaskSpec:
     name = _name(path, config)
     rels = ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"]
     source = _source(path, name, [path / r for r in rels], config, label)
+    counts: dict[str, int] = {}
 
     def build(_files) -> dict:
         corpus_rows = parse_jsonl(_read_verified(path, source, rels[0], label), label, str(path / rels[0]))
@@ -152,20 +253,77 @@ def _beir_task(path: Path, domain: Domain, config: dict[str, Any], label: str) -
                     label, str(path / rels[2]), f"line {lineno}: expected query-id<TAB>corpus-id<TAB>integer score"
                 )
             qrels.append((row[0], row[1], int(row[2])))
+        if not strict:
+            corpus, queries, qrels = _as_published(corpus, queries, qrels, path, rels, counts)
         tables = retrieval_tables(corpus, queries, qrels)
-        return _validated(
-            name, TaskType.RETRIEVAL, tables, {"corpus": rels[0], "queries": rels[1], "qrels": rels[2]}, path, label
-        )
+        files = {"corpus": rels[0], "queries": rels[1], "qrels": rels[2]}
+        return _validated(name, TaskType.RETRIEVAL, tables, files, path, label, queries_need_relevant=strict)
 
-    return TaskSpec(
+    return UserTaskSpec(
         name=name,
         domain=domain,
         type=TaskType.RETRIEVAL,
-        description=str(config.get("description") or f"User retrieval task from {path.name} (BEIR layout)."),
+        description=config.description or f"User retrieval task from {path.name} (BEIR layout).",
         sources=(source,),
         build=build,
         annotations="human-annotated",
+        strict=strict,
+        data_counts=counts,
     )
+
+
+def _as_published(
+    corpus: list[tuple[str, str, str]],
+    queries: list[tuple[str, str]],
+    qrels: list[tuple[str, str, int]],
+    path: Path,
+    rels: list[str],
+    counts: dict[str, int],
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], list[tuple[str, str, int]]]:
+    """What of a published BEIR folder can be scored, and ``counts`` of what was left out or kept.
+
+    Empty documents and queries are skipped, with their judgements; queries with no (remaining) test
+    judgement are left out (a BEIR queries file serves train, dev and test); queries whose
+    judgements are all 0 are kept, as mteb keeps them. Anything else wrong is left for validation.
+    """
+    kept_docs = [d for d in corpus if d[2].strip()]
+    kept_queries = [q for q in queries if q[1].strip()]
+    # An id is gone only if no copy of it is kept (duplicate ids are still validation's to refuse).
+    gone_docs = {d[0] for d in corpus} - {d[0] for d in kept_docs}
+    gone_queries = {q[0] for q in queries} - {q[0] for q in kept_queries}
+    kept_qrels = [j for j in qrels if j[0] not in gone_queries and j[1] not in gone_docs]
+    judged = {j[0] for j in kept_qrels}
+    relevant = {j[0] for j in kept_qrels if j[2] > 0}
+    scored = [q for q in kept_queries if q[0] in judged]
+    counts.clear()
+    counts.update(
+        skipped_empty_documents=len(corpus) - len(kept_docs),
+        skipped_empty_queries=len(queries) - len(kept_queries),
+        skipped_judgements_of_empty_texts=len(qrels) - len(kept_qrels),
+        skipped_queries_without_test_judgement=len(kept_queries) - len(scored),
+        kept_queries_without_relevant_document=sum(1 for q in scored if q[0] not in relevant),
+    )
+    if counts["skipped_empty_documents"]:
+        log.warning(
+            "%s: skipped %d empty document(s) (use --strict to refuse them)",
+            path / rels[0],
+            counts["skipped_empty_documents"],
+        )
+    if counts["skipped_empty_queries"]:
+        log.warning(
+            "%s: skipped %d empty quer%s (use --strict to refuse them)",
+            path / rels[1],
+            counts["skipped_empty_queries"],
+            "y" if counts["skipped_empty_queries"] == 1 else "ies",
+        )
+    if counts["skipped_queries_without_test_judgement"]:
+        log.info(
+            "%s: %d queries have no judgement in %s (train or dev queries); left out",
+            path / rels[1],
+            counts["skipped_queries_without_test_judgement"],
+            rels[2],
+        )
+    return kept_docs, scored, kept_qrels
 
 
 def _field(row: Any, key: str, label: str, file: str) -> str:
@@ -174,75 +332,87 @@ def _field(row: Any, key: str, label: str, file: str) -> str:
     return str(row[key])
 
 
-def _table_task(path: Path, domain: Domain, config: dict[str, Any], label: str) -> TaskSpec:
+def _table_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict: bool) -> UserTaskSpec:
     name = _name(path, config)
-    kind = str(config["type"])
-    if kind not in _TYPES:
-        raise DataError(label, str(path / "task.yaml"), f"type must be one of {', '.join(_TYPES)}, got {kind!r}")
+    kind = config.type
     type = _TYPES[kind]
-    splits = (
-        {"train": config.get("train"), "test": config.get("test")}
-        if type is TaskType.CLASSIFICATION
-        else {"test": config.get("data")}
-    )
+    splits = {"train": config.train, "test": config.test} if type is TaskType.CLASSIFICATION else {"test": config.data}
     if any(v is None for v in splits.values()):
         need = "`train:` and `test:` files" if type is TaskType.CLASSIFICATION else "a `data:` file"
         raise DataError(label, str(path / "task.yaml"), f"a {kind} task needs {need}")
-    columns = dict(config.get("columns") or {})
-    for col in _COLUMNS[type]:
-        columns.setdefault(col, col)
-    source = _source(path, name, [path / str(f) for f in splits.values()], config, label)
+    columns = {col: config.columns.get(col, col) for col in _COLUMNS[type]}
+    source = _source(path, name, [path / f for f in splits.values()], config, label)
     sts = type is TaskType.STS
-    lo = float(config["min_score"]) if "min_score" in config else (0.0 if sts else None)
-    hi = float(config["max_score"]) if "max_score" in config else (5.0 if sts else None)
+    lo = config.min_score if config.min_score is not None else (0.0 if sts else None)
+    hi = config.max_score if config.max_score is not None else (5.0 if sts else None)
 
     def build(_files) -> dict:
-        rows = {s: _records(path, source, str(f), label) for s, f in splits.items()}
         out = {}
-        for split, records in rows.items():
-            file = str(path / str(splits[split]))
+        for split, rel in splits.items():
+            file = str(path / rel)
             out[split] = [
-                tuple(_column(r, columns[c], label, file, i) for c in _COLUMNS[type]) for i, r in enumerate(records, 1)
+                tuple(_column(r, columns[c], label, file, i) for c in _COLUMNS[type])
+                for i, r in enumerate(_records(path, source, rel, label), 1)
             ]
         if type is TaskType.CLASSIFICATION:
             tables = labelled_tables({s: [(str(t), str(y)) for t, y in r] for s, r in out.items()}, type)
         else:
-            conv = float if type is TaskType.STS else _binary
+            file = str(path / splits["test"])
+            conv = _score if sts else _binary
             try:
-                tables = pair_tables([(str(a), str(b), conv(y)) for a, b, y in out["test"]], type)
+                tables = pair_tables([(str(a), str(b), conv(y, i)) for i, (a, b, y) in enumerate(out["test"], 1)], type)
             except ValueError as exc:
-                raise DataError(label, str(path / str(splits["test"])), str(exc)) from None
-        return _validated(name, type, tables, {s: str(f) for s, f in splits.items()}, path, label, lo, hi)
+                raise DataError(label, file, str(exc)) from None
+        return _validated(name, type, tables, dict(splits), path, label, lo, hi)
 
-    return TaskSpec(
+    return UserTaskSpec(
         name=name,
         domain=domain,
         type=type,
-        description=str(config.get("description") or f"User {kind} task from {path.name}."),
+        description=config.description or f"User {kind} task from {path.name}.",
         sources=(source,),
         build=build,
         min_score=lo,
         max_score=hi,
+        strict=strict,
     )
 
 
 def _validated(
-    name: str, type: TaskType, tables: Tables, files: dict[str, str], path: Path, label: str, lo=None, hi=None
+    name: str,
+    type: TaskType,
+    tables: Tables,
+    files: dict[str, str],
+    path: Path,
+    label: str,
+    lo=None,
+    hi=None,
+    queries_need_relevant: bool = True,
 ) -> Tables:
     """Validate like a built-in task, but name the user's file rather than the table."""
     try:
-        return validate(name, type, tables, lo, hi)
+        return validate(name, type, tables, lo, hi, queries_need_relevant=queries_need_relevant)
     except DataError as exc:
         raise DataError(label, str(path / files.get(exc.file, exc.file)), exc.problem) from None
 
 
-def _binary(value: Any) -> int:
+def _score(value: Any, row: int) -> float:
+    """A gold score: a finite number (NaN would be scored as nan, a blank cell is no score)."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"row {row}: missing score")
+    number = _number(value)
+    if number is None:
+        raise ValueError(f"row {row}: score must be a finite number, got {_shown(value)}")
+    return number
+
+
+def _binary(value: Any, row: int) -> int:
     text = str(value).strip().lower()
     if text in {"1", "true", "yes"}:
         return 1
     if text in {"0", "false", "no"}:
         return 0
-    raise ValueError(f"pair label must be 0/1, got {value!r}")
+    raise ValueError(f"row {row}: pair label must be 0/1, got {value!r}")
 
 
 def _records(path: Path, source: Source, rel: str, label: str) -> list[dict[str, Any]]:

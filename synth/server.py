@@ -58,9 +58,8 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     os.setsid()
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(
-            1, signal.SIGKILL
-        )  # PR_SET_PDEATHSIG: nothing to clean up, and a busy server would finish its request first
+        # PR_SET_PDEATHSIG: nothing to clean up, and a busy server would finish its request first
+        libc.prctl(1, signal.SIGKILL)
 
 
 class LocalServer:
@@ -126,9 +125,8 @@ class LocalServer:
             Path(self.log_file).parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
-            env = {
-                k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"
-            }  # the server needs no key of the user's
+            # the server needs no key of the user's
+            env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
             self.process = subprocess.Popen(
                 self.command(),
                 stdin=subprocess.DEVNULL,

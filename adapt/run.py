@@ -11,8 +11,8 @@ Output folder layout::
                           hyper-parameters, versions, seed, wall time, peak memory
 
 All input is checked before anything is written: a bad pairs file, a base model that is not a
-sentence-transformers model, an impossible setting or an output folder holding another run is an
-error before training starts. Under ``torchrun`` every process trains; only rank 0 writes the model
+sentence-transformers model, an impossible setting, or an output folder holding another run or
+files that are not an adapt run's, is an error before training starts. Under ``torchrun`` every process trains; only rank 0 writes the model
 and scores it.
 """
 
@@ -102,8 +102,8 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
     Raises:
         DataError: the pairs file is missing, empty or has a malformed line.
         DomainembError: the base is not a sentence-transformers model; an impossible setting; the
-            output folder holds another run (without ``resume``) or a different one (with it); a
-            suite to score on is altered.
+            output folder holds another run (without ``resume``) or a different one (with it), or
+            is a non-empty folder that is no adapt run's; a suite to score on is altered.
     """
     hooks = hooks or AdaptHooks()
     started = time.perf_counter()
@@ -182,9 +182,12 @@ def _run_identity(config: AdaptConfig, pair_file: PairFile) -> dict[str, Any]:
 
 def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
     earlier = out / RUN_FILE
-    holds_run = earlier.is_file() or (out / MODEL_DIR).exists() or (out / CHECKPOINTS_DIR).exists()
+    holds_run = any((out / name).exists() for name in (RUN_FILE, RECORD_FILE, MODEL_DIR, CHECKPOINTS_DIR))
     if out.exists() and not out.is_dir():
         raise DomainembError(f"{out}: exists and is not a folder")
+    if out.is_dir() and not holds_run and any(not _left_by_a_killed_start(p) for p in out.iterdir()):
+        # Someone else's folder: adapt would mix its files with theirs (and remove checkpoints/ in it).
+        raise DomainembError(f"{out}: exists and is not a domainemb adapt run; choose another --out")
     if not resume:
         if holds_run:
             raise DomainembError(
@@ -198,6 +201,11 @@ def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
             raise DomainembError(
                 f"{out}: cannot resume: the run there had a different {', '.join(changed)}; use the same inputs or another --out"
             )
+
+
+def _left_by_a_killed_start(path: Path) -> bool:
+    """The temporary file of a ``run.json`` whose writer was killed: the run's very first write."""
+    return path.name.startswith(f".{RUN_FILE}.") and path.name.endswith(".tmp")
 
 
 def _check_suites(config: AdaptConfig) -> None:

@@ -143,3 +143,18 @@ def test_help_lists_the_options():
     assert result.exit_code == 0
     for option in ("--base", "--pairs", "--domain", "--out", "--config", "--resume"):
         assert option in result.output
+
+
+# --- an existing folder that is not adapt's ----------------------------------------------------
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_folder_that_is_not_an_adapt_run_is_refused(tmp_path, base_model, pairs_file, resume):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    quick = "max_steps: 1\nbatch_size: 4\nevaluate: false\n"  # without the check, a run that ends fast
+    result = _adapt(base_model, pairs_file, out, quick, *(["--resume"] if resume else []))
+    assert result.exit_code == 2, result.output
+    assert "is not a domainemb adapt run" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

@@ -1,12 +1,17 @@
 """Built benchmark tasks as real mteb tasks: one AbsTask subclass per type, metadata from the manifest.
 
 ``load_data`` reads the task's parquet files; scoring is entirely mteb's (its evaluators and metrics).
+
+A task that carries the name of one of mteb's own tasks takes that task's scoring settings from
+mteb's definition (:func:`mteb_settings`: samples per label, experiments, train split, evaluator),
+so its score can be compared with mteb's published one; every other task gets mteb's defaults.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -32,6 +37,9 @@ def data_revision(task: TaskEntry) -> str:
 
 
 def task_metadata(task: TaskEntry) -> TaskMetadata:
+    mteb_task = mteb_definition(task.name)
+    # mteb's own evaluation splits where the task is mteb's, as far as our tables hold them.
+    splits = [s for s in mteb_task.metadata.eval_splits if s in task.sizes] if mteb_task else []
     return TaskMetadata(
         name=task.name,
         description=task.description,
@@ -40,7 +48,7 @@ def task_metadata(task: TaskEntry) -> TaskMetadata:
         type=task.type,
         category="t2t",
         modalities=["text"],
-        eval_splits=["test"],
+        eval_splits=splits or ["test"],
         eval_langs=["eng-Latn"],
         main_score=task.main_score,
         date=None,
@@ -52,6 +60,42 @@ def task_metadata(task: TaskEntry) -> TaskMetadata:
         sample_creation="found",
         bibtex_citation=task.citation,
     )
+
+
+@cache
+def _mteb_registry() -> dict[str, type]:
+    from mteb.get_tasks import TASK_LIST
+
+    return {cls.metadata.name: cls for cls in TASK_LIST}
+
+
+def mteb_definition(name: str) -> type | None:
+    """mteb's task class named ``name`` (superseded ones included), or ``None`` if mteb has none."""
+    return _mteb_registry().get(name)
+
+
+#: The class attributes of an mteb task, per type, that decide how it is scored; a task carrying
+#: an mteb task's name takes them from that task (mteb's EmotionClassification trains on 16 samples
+#: per label, AmazonCounterfactualClassification on 32; mteb's default is 8).
+SETTINGS: dict[TaskType, tuple[str, ...]] = {
+    TaskType.CLASSIFICATION: ("samples_per_label", "n_experiments", "train_split"),
+    TaskType.MULTILABEL_CLASSIFICATION: ("samples_per_label", "n_experiments", "train_split"),
+    TaskType.SUMMARIZATION: ("evaluator",),
+}
+
+
+def mteb_settings(name: str, type: TaskType) -> dict[str, Any]:
+    """The scoring settings of mteb's task ``name`` (see :data:`SETTINGS`); empty if mteb has no such task.
+
+    Example::
+
+        mteb_settings("EmotionClassification", TaskType.CLASSIFICATION)
+        # {'samples_per_label': 16, 'n_experiments': 10, 'train_split': 'train'}
+    """
+    mteb_task = mteb_definition(name)
+    if mteb_task is None or mteb_task.metadata.type != type.value:
+        return {}
+    return {attr: getattr(mteb_task, attr) for attr in SETTINGS.get(type, ()) if hasattr(mteb_task, attr)}
 
 
 class _FromBenchmark:
@@ -166,6 +210,7 @@ def to_mteb_task(benchmark: Benchmark, entry: TaskEntry | str):
     entry = benchmark.task(entry) if isinstance(entry, str) else entry
     base = _CLASSES[TaskType(entry.type)]
     attrs: dict[str, Any] = {"metadata": task_metadata(entry), "benchmark": benchmark, "entry": entry}
+    attrs.update(mteb_settings(entry.name, TaskType(entry.type)))
     if entry.min_score is not None:
         attrs["min_score"] = entry.min_score
         attrs["max_score"] = entry.max_score

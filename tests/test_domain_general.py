@@ -122,12 +122,27 @@ def test_official_classification_splits():
     assert not cf["text"].str.contains(r'\\|""').any()
 
 
+# Tasks that keep every released row, as MTEB does (mteb samples train rows by position).
+AS_RELEASED = {"EmotionClassification"}
+
+
 def test_no_text_in_both_train_and_test():
     for spec in domain_tasks(Domain.GENERAL):
-        if spec.type is TaskType.CLASSIFICATION:
+        if spec.type is TaskType.CLASSIFICATION and spec.name not in AS_RELEASED:
             t = tables(spec.name)
             assert not set(t["train"]["text"]) & set(t["test"]["text"]), spec.name
             assert t["test"]["text"].n_unique() == t["test"].height, spec.name
+
+
+def test_emotion_keeps_every_released_row_in_order():
+    t = tables("EmotionClassification")
+    assert t["train"].height == 16000 and t["train"]["text"].n_unique() == 15969
+    assert t["test"].height == 2000 and t["test"]["text"].n_unique() == 2000
+    assert len(set(t["train"]["text"]) & set(t["test"]["text"])) == 11
+    for split in ("train", "test"):
+        released = general._emotion(_files(), split)
+        assert list(t[split].iter_rows()) == [(text.strip(), label) for text, label in released], split
+    assert t["train"].row(0) == ("i didnt feel humiliated", "sadness")
 
 
 def test_seeded_half_splits_are_stratified_and_stable():
@@ -190,7 +205,7 @@ def test_wikiqa():
 
 
 def test_summeval():
-    test = tables("SummEval")["test"]
+    test = tables("SummEvalSummarization.v2")["test"]
     assert test.height == 100
     assert set(test["machine_summaries"].list.len()) == {16} and set(test["human_summaries"].list.len()) == {11}
     row = test.filter(pl.col("text").str.starts_with("Paul Merson has restarted his row with Andros Townsend"))

@@ -3,7 +3,8 @@
 Every ``eval_steps`` the trainer scores the dev split and writes a checkpoint (weights, optimizer,
 scheduler, RNG states, data position) under ``checkpoints/``. At the end the best checkpoint by
 dev nDCG@10 is loaded back. ``resume=True`` continues from the last checkpoint, restoring all of
-that state, so the result matches a run that was never interrupted.
+that state, so the result matches a run that was never interrupted. A checkpoint that a kill cut
+short while it was being saved is skipped (and removed): the run resumes from the newest complete one.
 
 The same code runs data-parallel: under ``torchrun`` or ``accelerate launch`` the trainer picks up
 the process group from the environment (NCCL on GPUs, gloo on CPUs).
@@ -12,9 +13,12 @@ the process group from the environment (NCCL on GPUs, gloo on CPUs).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
+import shutil
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +87,6 @@ def train_model(
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
     from transformers.trainer_callback import PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
 
     from domainemb.adapt.group_sampler import DistinctGroupBatchSampler
 
@@ -140,7 +143,7 @@ def train_model(
         callbacks=[*reporters, *callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log line; progress goes through `on_event`
-    resume_from = get_last_checkpoint(str(checkpoints)) if config.resume and checkpoints.is_dir() else None
+    resume_from = last_complete_checkpoint(checkpoints) if config.resume and checkpoints.is_dir() else None
     if config.resume and resume_from is None:
         log.warning("%s: no checkpoint to resume from; training from the start", checkpoints)
     start = time.perf_counter()
@@ -159,3 +162,56 @@ def train_model(
         seconds=seconds,
         main_process=trainer.is_world_process_zero(),
     )
+
+
+#: What a resume reads from a checkpoint besides the model weights (the trainer writes trainer_state.json last).
+CHECKPOINT_STATE_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest ``checkpoint-N`` under ``checkpoints`` that holds everything a resume reads, or ``None``.
+
+    A newer checkpoint that is incomplete (the process was killed while saving it) is logged and,
+    in the main process, removed: the run will write that step's checkpoint again.
+    """
+    numbered = [p for p in checkpoints.glob("checkpoint-*") if p.is_dir() and p.name.rpartition("-")[2].isdigit()]
+    for folder in sorted(numbered, key=lambda p: int(p.name.rpartition("-")[2]), reverse=True):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return str(folder)
+        log.warning(
+            "%s: incomplete checkpoint (%s), left by an interrupted save; resuming from an earlier one", folder, problem
+        )
+        if int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be resumed from (a file missing or cut short), or ``None`` when it is complete."""
+    for name in CHECKPOINT_STATE_FILES:
+        if not (folder / name).is_file():
+            return f"no {name}"
+    try:
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        if not isinstance(state.get("global_step"), int):
+            return "trainer_state.json has no global_step"
+    except (OSError, ValueError, AttributeError):
+        return "trainer_state.json does not read"
+    for name in CHECKPOINT_STATE_FILES[1:]:
+        try:  # torch.save writes a zip: a file cut short has no central directory
+            zipfile.ZipFile(folder / name).close()
+        except (OSError, zipfile.BadZipFile):
+            return f"{name} is cut short"
+    weights = sorted(folder.rglob("*.safetensors"))
+    if not weights:
+        return "no model weights"
+    from safetensors import SafetensorError, safe_open
+
+    for path in weights:
+        try:  # reads the header and checks it against the file's size
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except (OSError, SafetensorError) as exc:
+            return f"{path.relative_to(folder)} does not read ({type(exc).__name__})"
+    return None

@@ -26,12 +26,24 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _log_warnings_to_stderr() -> None:
+    """Warnings and errors go to stderr, one line each; nothing below WARNING does.
+
+    The level is on the handler, not only on the root logger: a library that sets its own logger
+    to DEBUG (bm25s does, on import) would otherwise print its debug lines into our output.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn :class:`DomainembError` (bad input) into a one-line message and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        _log_warnings_to_stderr()
         try:
             return func(*args, **kwargs)
         except DomainembError as exc:

@@ -10,6 +10,8 @@ import sys
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Commands draw rich progress bars; the libraries' own tqdm bars would interleave with them.
 os.environ.setdefault("TQDM_DISABLE", "1")
+# bm25s passes its own `disable=` to tqdm (so TQDM_DISABLE cannot reach it) unless this is set when it is imported.
+os.environ.setdefault("DISABLE_TQDM", "1")
 
 import typer
 

@@ -33,6 +33,7 @@ class BM25(Encoder):
     def __init__(self, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         self.name = "bm25"
         self.model_name = "domainemb/bm25s"
         self.params = {"k1": k1, "b": b, "method": method, "bm25s": bm25s.__version__, "stemmer": "from task language"}

@@ -22,6 +22,13 @@ from domainemb.cli import llm as llm_cli
 from domainemb.cli import prune as prune_cli
 from domainemb.cli import synth as synth_cli
 
+# In a pipe or a CI log rich draws 80 columns wide, which cuts long option names in --help
+# (`--save-predictio…`); every name is whole from 100. Rich reads COLUMNS each time it draws, so a
+# terminal keeps its own width and a user's COLUMNS wins.
+OUTPUT_WIDTH = 120
+if not sys.stdout.isatty():
+    os.environ.setdefault("COLUMNS", str(OUTPUT_WIDTH))
+
 app = typer.Typer(
     name="domainemb",
     help="Domain-specific text embeddings: benchmark, synthesize, adapt, prune, compare.",

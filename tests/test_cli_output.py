@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+import typer
 from typer.testing import CliRunner
+
+from domainemb.cli.main import app
 
 runner = CliRunner()
 
@@ -26,3 +30,26 @@ def test_bm25_prints_no_progress_bars_or_debug_lines(tiny_benchmark, tmp_path):
     assert "TinyRetrieval" in done.stdout
     for leak in ("DEBUG", "bm25s", "BM25S", "it/s", "Split strings", "Stem Tokens"):
         assert leak not in done.stderr and leak not in done.stdout, (leak, done.stderr)
+
+
+def _commands(group, path: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer carries its own copy of click's classes)
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_help_shows_every_option_name_whole(path, command):
+    """Not a terminal (as in a pipe or a CI log): every option name of every command is whole."""
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    options = [p for p in command.params if p.param_type_name == "option"]
+    names = [o for p in options for o in (*p.opts, *p.secondary_opts)]
+    assert names
+    for name in names:
+        assert name in result.output.split() or f"{name}," in result.output, (name, result.output)

@@ -38,8 +38,10 @@ def data_revision(task: TaskEntry) -> str:
 
 def task_metadata(task: TaskEntry) -> TaskMetadata:
     mteb_task = mteb_definition(task.name)
-    # mteb's own evaluation splits where the task is mteb's, as far as our tables hold them.
-    splits = [s for s in mteb_task.metadata.eval_splits if s in task.sizes] if mteb_task else []
+    splits: list[str] = []
+    if mteb_task is not None and mteb_task.metadata.type == task.type:
+        # mteb's own evaluation splits where the task is mteb's, as far as our tables hold them.
+        splits = [s for s in mteb_task.metadata.eval_splits if s in task.sizes]
     return TaskMetadata(
         name=task.name,
         description=task.description,

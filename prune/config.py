@@ -153,10 +153,6 @@ class PruneConfig:
             raise DomainembError(
                 "cannot prune for the general domain: the general suite is the reference for forgetting"
             )
-        for f in fields(self):  # infinity passes every bound below, and NaN passes a check written the other way
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise DomainembError(f"prune config: {f.name} must be a finite number, got {value}")
         checks = [
             (0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}"),
             (self.retrain_steps >= 0, "retrain_steps must be >= 0"),
@@ -178,6 +174,10 @@ class PruneConfig:
         for ok, message in checks:
             if not ok:
                 raise DomainembError(f"prune config: {message}")
+        for f in fields(self):  # infinity passes every bound above (NaN fails them, with their own message)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise DomainembError(f"prune config: {f.name} must be a finite number, got {value}")
 
     def _set_member(self, name: str, enum: type[StrEnum]) -> None:
         value = getattr(self, name)

@@ -21,6 +21,7 @@ from domainemb.cli import compare as compare_cli
 from domainemb.cli import llm as llm_cli
 from domainemb.cli import prune as prune_cli
 from domainemb.cli import synth as synth_cli
+from domainemb.cli._common import suggest_close_choices
 
 # In a pipe or a CI log rich draws 80 columns wide, which cuts long option names in --help
 # (`--save-predictio…`); every name is whole from 100. Rich reads COLUMNS each time it draws, so a
@@ -43,6 +44,7 @@ app.registered_commands += adapt_cli.app.registered_commands
 app.registered_commands += prune_cli.app.registered_commands
 app.registered_commands += synth_cli.app.registered_commands
 app.add_typer(llm_cli.app, name="llm")
+suggest_close_choices(app)  # `--domain finanse`: did you mean finance?
 
 
 @app.callback()

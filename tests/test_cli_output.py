@@ -53,3 +53,36 @@ def test_help_shows_every_option_name_whole(path, command):
     assert names
     for name in names:
         assert name in result.output.split() or f"{name}," in result.output, (name, result.output)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["export-corpus", "--domain", "finanse"], "unknown domain 'finanse'; did you mean finance?"),
+        (["build-benchmark", "chemistri"], "unknown domain 'chemistri'; did you mean chemistry?"),
+        (["synth", "--domain", "medecine", "--corpus", "x"], "unknown domain 'medecine'; did you mean medicine?"),
+        (["adapt", "--base", "b", "--pairs", "p", "--domain", "finanse", "--out", "o"], "did you mean finance?"),
+        (
+            ["prune", "--model", "m", "--domain", "finance", "--method", "magnitud", "--sparsity", "0.5", "--out", "o"],
+            "unknown method 'magnitud'; did you mean magnitude?",
+        ),
+        (["list", "--size", "lit"], "unknown size 'lit'; did you mean lite?"),
+    ],
+)
+def test_an_unknown_choice_suggests_the_close_name(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert needle in " ".join(result.output.replace("│", " ").split()), result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_known_choice_still_reads_as_its_enum(tmp_path, monkeypatch):
+    from domainemb.cli import synth as synth_cli
+
+    seen = {}
+    monkeypatch.setattr(
+        "domainemb.synth.export.export_corpus", lambda domain, out, passages: seen.setdefault("d", domain) and 1 / 0
+    )
+    result = runner.invoke(app, ["export-corpus", "--domain", "chemistry", "--out", str(tmp_path / "c")])
+    assert seen["d"] is synth_cli.Domain.CHEMISTRY, result.output

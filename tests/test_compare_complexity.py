@@ -72,6 +72,39 @@ def test_llm_error_rate_on_classification_only(tiny):
     assert rate is None and note == NOT_CLASSIFICATION
 
 
+class _ChosenErrors:
+    """A fake LLM whose mistakes are chosen: the gold label, except 'wrong' for the texts in ``wrong``
+    and a failed request for those in ``fail``."""
+
+    def __init__(self, gold: dict[str, str], wrong: set[str], fail: set[str]) -> None:
+        self.gold, self.wrong, self.fail = gold, wrong, fail
+        self.asked: list[str] = []
+
+    async def complete(self, request):
+        text = request.messages[0]["content"].split("Text: ", 1)[1].rsplit("\n", 1)[0].strip()
+        text = next(t for t in self.gold if t.startswith(text) or text.startswith(t))
+        self.asked.append(text)
+        if text in self.fail:
+            raise LLMError("http-500")
+        return LLMResponse(text="wrong" if text in self.wrong else self.gold[text], finish_reason="stop")
+
+
+@pytest.mark.parametrize("wrong_share", [0.0, 0.5, 1.0])
+def test_llm_error_rate_is_the_share_of_wrong_answers(tiny, wrong_share):
+    """The rate counts exactly the answers that differ from the gold label; failed requests are left out."""
+    test = tiny.tables(tiny.task("TinyClassification"))["test"]
+    gold = dict(zip(test["text"].to_list(), test["label"].to_list(), strict=True))
+    texts = sorted(gold)
+    fail = set(texts[:2])
+    answerable = texts[2:]
+    wrong = set(answerable[: round(wrong_share * len(answerable))])
+    labeller = _ChosenErrors(gold, wrong, fail)
+    rate, note = llm_error_rate(lambda: labeller, tiny, tiny.task("TinyClassification"), items=len(texts), seed=1)
+    assert sorted(labeller.asked) == texts
+    assert rate == pytest.approx(len(wrong) / len(answerable))
+    assert note == f"{len(answerable)} test items (2 failed requests left out)"
+
+
 def test_without_an_llm_the_error_rate_is_not_computed_never_zero(tiny):
     measured = measure_tasks(tiny, [tiny.task("TinyClassification"), tiny.task("TinyRetrieval")], texts=20)
     for c in measured.values():

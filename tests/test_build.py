@@ -48,17 +48,25 @@ def test_lite_caps_and_retrieval_keeps_every_relevant_document(lite):
 
 
 def test_lite_subsampling_is_label_stratified(lite):
-    full_bench = None
-    for bench in lite.values():
-        for task in bench.tasks:
-            if task.type == "Classification" and task.sizes["test"] == LiteCaps().test:
-                full_bench = (bench, task)
-                break
-    if full_bench is None:
-        pytest.skip("no classification task was capped")
-    bench, task = full_bench
-    labels = bench.tables(task)["test"]["label"].value_counts()
-    assert labels.height >= 2 and labels["count"].min() >= 1
+    """Each label keeps its share of the full test split: the largest-remainder quota is within one row
+    of cap × share, plus at most one more where rarer labels were raised to their minimum of one."""
+    from domainemb.domains.readers import SourceFiles
+    from domainemb.domains.registry import domain_tasks
+
+    files, checked = SourceFiles(), 0
+    for domain, bench in lite.items():
+        task = next((t for t in bench.tasks if t.type == "Classification" and t.sizes["test"] == LiteCaps().test), None)
+        if task is None:
+            continue
+        spec = next(s for s in domain_tasks(domain) if s.name == task.name)
+        full = spec.build(files)["test"]["label"].value_counts()
+        kept = bench.tables(task)["test"]["label"].value_counts()
+        counts = full.join(kept, on="label", how="left", suffix="_lite").fill_null(0)
+        expected = counts["count"] * LiteCaps().test / full["count"].sum()
+        assert (counts["count_lite"] >= 1).all(), task.name  # no label is lost
+        assert ((counts["count_lite"] - expected).abs() < 2).all(), (task.name, counts)
+        checked += 1
+    assert checked >= 3
 
 
 def test_build_is_byte_identical(tmp_path, lite):

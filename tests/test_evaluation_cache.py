@@ -66,6 +66,39 @@ def test_a_killed_writer_loses_only_the_batch_in_flight(tmp_path):
         assert np.array_equal(cache.get("m", "none|", ["text 2 99"])[0], np.full(16, 2, dtype=np.float32))
 
 
+def test_a_writer_killed_inside_put_leaves_no_half_batch(tmp_path):
+    """The real writer: SIGKILL from inside ``put``'s own INSERTs (a sqlite progress handler), after some
+    rows of the fourth batch went in. Only a transaction around the whole batch keeps them out."""
+    db = tmp_path / "c.sqlite"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, numpy as np
+        from domainemb.evaluation import cache as c
+        store = c.EmbeddingCache({str(db)!r})
+        for batch in range(3):
+            store.put("m", "none|", [f"text {{batch}} {{i}}" for i in range(100)], np.full((100, 16), batch, "f4"))
+        calls = 0
+
+        def kill_midway():
+            global calls
+            calls += 1
+            if calls == 40:  # well inside the batch's 100 INSERTs
+                os.kill(os.getpid(), signal.SIGKILL)
+            return 0
+
+        store._db.set_progress_handler(kill_midway, 20)
+        store.put("m", "none|", [f"text 3 {{i}}" for i in range(100)], np.full((100, 16), 3, "f4"))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+
+    with EmbeddingCache(db) as cache:
+        assert cache._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert cache.count("m") == 300
+        assert cache.get("m", "none|", ["text 3 0"]) == [None]
+
+
 def _loader(texts: list[str]) -> DataLoader:
     return DataLoader(Dataset.from_dict({"text": texts}), batch_size=4)
 

@@ -291,17 +291,7 @@ def _chapters(collection: ET.Element) -> dict[str, str]:
 
 def _paragraphs(node: ET.Element) -> list[str]:
     """Plain texts of the outermost <para> elements under ``node`` (glossary excluded)."""
-    out: list[str] = []
-    for child in node:
-        if child.tag in _SKIP:
-            continue
-        if child.tag == f"{_CNXML}para":
-            text = _text(child)
-            if text:
-                out.append(text)
-        else:
-            out += _paragraphs(child)
-    return out
+    return [text for _, text in _headed_paragraphs(node, "")]
 
 
 def _text(node: ET.Element | None) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from domainemb import pairs
 from domainemb.domains.tables import pair_tables, retrieval_tables
 from domainemb.jsonio import write_json
@@ -162,3 +164,16 @@ def suite_specs() -> dict[Domain, tuple[TaskSpec, ...]]:
             _spec("TinyGenSTS", Domain.GENERAL, TaskType.STS, lambda f: _sts(4, general), min_score=0.0, max_score=5.0),
         ),
     }
+
+
+class Interrupted(Exception):
+    """Stands for the process being killed."""
+
+
+class InterruptAt(TrainerCallback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Interrupted(f"killed at step {self.step}")

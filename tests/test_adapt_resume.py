@@ -7,8 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from adapt_data import pair_rows, write_pairs
-from transformers import TrainerCallback
+from adapt_data import InterruptAt, Interrupted, pair_rows, write_pairs
 
 from domainemb.adapt.config import AdaptConfig
 from domainemb.adapt.run import AdaptHooks, adapt
@@ -16,19 +15,6 @@ from domainemb.adapt.train import checkpoint_problem, last_complete_checkpoint
 from domainemb.types import Domain
 
 TINY = {"max_steps": 12, "batch_size": 8, "eval_steps": 4, "dev_fraction": 0.25, "learning_rate": 1e-3}
-
-
-class Interrupted(Exception):
-    """Stands for the process being killed."""
-
-
-class InterruptAt(TrainerCallback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            raise Interrupted(f"killed at step {self.step}")
 
 
 @pytest.fixture(scope="module")

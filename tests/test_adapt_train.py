@@ -10,8 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from adapt_data import SYNTH_CARD, pair_rows, write_pairs
-from transformers import TrainerCallback
+from adapt_data import SYNTH_CARD, InterruptAt, Interrupted, pair_rows, write_pairs
 
 from domainemb.adapt.compare import Comparison
 from domainemb.adapt.config import AdaptConfig, LossName
@@ -51,19 +50,6 @@ def _config(base: Path, pairs: Path, out: Path, **settings) -> AdaptConfig:
     return AdaptConfig(
         base=str(base), pairs=pairs, domain=Domain.FINANCE, out=out, **{**TINY, "evaluate": False, **settings}
     )
-
-
-class Interrupted(Exception):
-    """Stands for the process being killed."""
-
-
-class InterruptAt(TrainerCallback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            raise Interrupted(f"killed at step {self.step}")
 
 
 def test_adapt_writes_a_loadable_model_card_comparison_and_record(tmp_path, base_model, pairs_file, suites):

@@ -22,9 +22,8 @@ out = Console()
 
 def fail(message: str) -> None:
     """Print one error line and exit with code 2 (no traceback)."""
-    console.print(
-        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
-    )  # messages may hold [brackets]
+    # messages may hold [brackets]: escape them so rich prints them as text
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

@@ -5,7 +5,12 @@ One JSON object per line (UTF-8)::
 
     {"key": str, "query": str, "positive": str, "negatives": [str, ...], "persona": str | null,
      "kind": "short-long" | "long-long" | "sts" | "classification", "doc_id": str, "chunk_id": str,
-     "generator": "llm" | "ict" | "crop", "llm_model": str | null, "template_hash": str | null}
+     "generator": "llm" | "ict" | "crop", "llm_model": str | null, "template_hash": str | null,
+     "margins": [float, ...]}
+
+``margins`` is written only when a teacher labelled the pair (``synth --teacher``): one finite
+number per negative, ``teacher(query, positive) - teacher(query, negative_i)``, the labels of
+MarginMSE (GPL). A file without them trains every loss but ``margin-mse``.
 
 Lines may carry more fields (synth's raw log keeps the sampled attributes); readers ignore them.
 A file a user writes by hand needs only ``query``, ``positive`` and ``doc_id`` (``negatives`` may
@@ -25,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass
@@ -78,6 +84,7 @@ class Pair:
         chunk_id: The chunk of ``doc_id`` the pair was made from.
         llm_model: The LLM that wrote it.
         template_hash: The prompt template it was written from.
+        margins: The teacher's score margins, one per negative (empty: not labelled).
     """
 
     query: str
@@ -92,10 +99,18 @@ class Pair:
     chunk_id: str | None = None
     llm_model: str | None = None
     template_hash: str | None = None
+    margins: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.margins and len(self.margins) != len(self.negatives):
+            raise ValueError(f"{len(self.margins)} margins for {len(self.negatives)} negatives")
 
     def to_record(self) -> dict[str, Any]:
-        """The pair as one line's JSON object: every field, ``None`` as null, in the file's field order."""
-        return {
+        """The pair as one line's JSON object: every field, ``None`` as null, in the file's field order.
+
+        ``margins`` is present only when the pair has them, so an unlabelled file reads as before.
+        """
+        record = {
             "key": self.key,
             "query": self.query,
             "positive": self.positive,
@@ -108,6 +123,9 @@ class Pair:
             "llm_model": self.llm_model,
             "template_hash": self.template_hash,
         }
+        if self.margins:
+            record["margins"] = list(self.margins)
+        return record
 
 
 @dataclass(frozen=True)
@@ -159,6 +177,13 @@ def pair_from_record(record: Any, where: str = "record", *, strict: bool = False
     negatives = record.get("negatives", [])
     if not isinstance(negatives, list) or not all(isinstance(n, str) and n.strip() for n in negatives):
         raise ValueError(f"{where}: field 'negatives' must be a list of non-empty strings")
+    margins = record.get("margins", [])
+    if (
+        not isinstance(margins, list)
+        or not all(isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m) for m in margins)
+        or (margins and len(margins) != len(negatives))
+    ):
+        raise ValueError(f"{where}: field 'margins' must be a list of finite numbers, one per negative")
     if strict:
         for name in _OPTIONAL_TEXT_FIELDS:
             if record.get(name) is not None and not isinstance(record[name], str):
@@ -186,6 +211,7 @@ def pair_from_record(record: Any, where: str = "record", *, strict: bool = False
         chunk_id=text("chunk_id"),
         llm_model=text("llm_model"),
         template_hash=text("template_hash"),
+        margins=tuple(float(m) for m in margins),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -75,6 +76,10 @@ def test_roundtrip_and_schema(tmp_path):
         (json.dumps({**PAIR.to_record(), "kind": "qa"}), "'qa' is not a valid PairKind"),
         (json.dumps({**PAIR.to_record(), "persona": 3}), "'persona' must be a string or null"),
         (json.dumps(PAIR.to_record()) + "\n" + json.dumps(PAIR.to_record()), "line 2: duplicate key 'k1'"),
+        (json.dumps({**PAIR.to_record(), "margins": [0.1] * 9}), "'margins' must be a list of finite numbers"),
+        (json.dumps({**PAIR.to_record(), "margins": "0.1"}), "'margins' must be a list of finite numbers"),
+        (json.dumps({**PAIR.to_record(), "margins": [True]}), "'margins' must be a list of finite numbers"),
+        (json.dumps({**PAIR.to_record(), "margins": [float("nan")]}), "'margins' must be a list of finite numbers"),
     ],
 )
 def test_bad_lines_are_data_errors(tmp_path, line, problem):
@@ -186,3 +191,14 @@ def test_the_card_beside_a_pairs_file(tmp_path):
     assert read_card(tmp_path / "fin.jsonl") is None
     card_path(tmp_path / "fin.jsonl").write_text("{not json", encoding="utf-8")
     assert read_card(tmp_path / "fin.jsonl") is None
+
+
+def test_teacher_margins_round_trip_and_stay_out_of_unlabelled_files(tmp_path):
+    labelled = dataclasses.replace(PAIR, key="k2", negatives=("n1", "n2"), margins=(0.25, -0.5))
+    path = tmp_path / "pairs.jsonl"
+    write_pairs(path, [labelled, PAIR])
+    first, second = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    assert first["margins"] == [0.25, -0.5] and "margins" not in second
+    assert read_pairs(path, strict=True).pairs == (labelled, PAIR)
+    with pytest.raises(ValueError, match="1 margins for 2 negatives"):
+        dataclasses.replace(labelled, margins=(0.1,))

@@ -32,10 +32,14 @@ class DaiVariant(StrEnum):
 
     ``paper``: exactly the published formula on raw fp32 statistics.
     ``normalized``: each term standardised per tensor (zero mean, unit variance) before combining.
+    ``reference``: what the authors' code computes (yixuantt/GAPrune, ``gaprune/model/SparseModel.py``,
+    ``compute_dai_importance``): a softplus of the Fisher term times a clamped alignment factor plus
+    ``γ·√|θ|``, on Fisher over micro-batches of 8 and alignment of unit-normalised gradients.
     """
 
     PAPER = "paper"
     NORMALIZED = "normalized"
+    REFERENCE = "reference"
 
 
 class Ranking(StrEnum):

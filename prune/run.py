@@ -365,7 +365,8 @@ def _score(
         try:
             for name, needed in (("domain", method.needs_domain_moments), ("general", method.needs_general_moments)):
                 if needed:
-                    moments[name] = _moments(config, name, loaded, weights, calibration, stages)
+                    batch_size = method.gradient_batch_size(config.scoring_settings(), config.batch_size)
+                    moments[name] = _moments(config, name, loaded, weights, calibration, stages, batch_size)
         finally:
             model.max_seq_length = previous_length
         settings = config.scoring_settings()
@@ -381,12 +382,13 @@ def _moments(
     weights: dict[str, torch.nn.Parameter],
     calibration: _Calibration,
     stages: StageCache | None,
+    batch_size: int,
 ) -> GradientMoments:
-    """One side's InfoNCE gradient moments on its calibration pairs, or the stage cache's."""
+    """One side's InfoNCE gradient moments on its calibration pairs in batches of ``batch_size``, or the stage cache's."""
     key = stage_key(
         stage="moments",
         calibration=calibration.keys[name],
-        batch_size=config.batch_size,
+        batch_size=batch_size,
         max_seq_length=config.max_seq_length,
         scale=config.scale,
         device=loaded.device,
@@ -397,7 +399,7 @@ def _moments(
         log.info("%s gradient moments: reused from %s", name, stages.root)
         calibration.reused[name]["moments"] = True
         return cached
-    moments = infonce_moments(loaded.model, weights, calibration.sets[name].pairs, config.batch_size, config.scale)
+    moments = infonce_moments(loaded.model, weights, calibration.sets[name].pairs, batch_size, config.scale)
     if stages:
         stages.put_moments(key, moments)
     return moments

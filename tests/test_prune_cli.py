@@ -258,6 +258,37 @@ def test_stage_cache_reuses_calibration_and_moments(tiny_bert_folder, tiny_bench
         run("resized", stage_cache=str(stages), domain_calibration=20)
 
 
+def test_reference_variant_runs_its_gradient_pass_in_micro_batches_of_eight(
+    tiny_bert_folder, tiny_benchmark, tmp_path, monkeypatch
+):
+    import domainemb.prune.run as prune_run
+
+    sizes = []
+    real = prune_run.infonce_moments
+
+    def recording(model, weights, pairs, batch_size, scale, *args, **kwargs):
+        sizes.append(batch_size)
+        return real(model, weights, pairs, batch_size, scale, *args, **kwargs)
+
+    monkeypatch.setattr(prune_run, "infonce_moments", recording)
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
+    out = tmp_path / "reference"
+    result = _prune(
+        *("--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.5", "--pairs", str(pairs)),
+        *(
+            "--no-eval",
+            "--out",
+            str(out),
+            "--config",
+            str(_config(tmp_path, tiny_benchmark, variant="reference", batch_size=16)),
+        ),
+    )
+    assert result.exit_code == 0, result.output
+    assert sizes == [8, 8]  # domain and general, whatever the run's batch_size
+    report = PruneReport.from_disk(out)
+    assert (report.method, report.variant) == ("gaprune", "reference")
+
+
 def test_dense_results_are_scored_once_across_runs(tiny_bert_folder, tiny_benchmark, tmp_path):
     dense = tmp_path / "dense"
     config = _config(

@@ -3,6 +3,8 @@ the alignment formula, the baselines, and exact mask counts."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from domainemb.prune.config import DaiVariant, Ranking
 from domainemb.prune.gradients import GradientMoments, alignment
 from domainemb.prune.masks import apply_masks, keep_highest, masks_from_scores
 from domainemb.prune.methods import ScoringSettings, get_method, method_names
-from domainemb.prune.methods.gaprune import dai_paper, standardize
+from domainemb.prune.methods.gaprune import dai_paper, reference_alignment, standardize
 
 
 def _moments(*batches: list[float]) -> GradientMoments:
@@ -62,6 +64,44 @@ def test_dai_paper_by_hand():
         torch.tensor([0.5]), torch.tensor([0.1]), torch.tensor([0.04]), torch.tensor([1.0]), 0.2, 1.0, 0.5
     )
     assert direct.item() == pytest.approx(((0.5 - 0.1) * 0.04 + 0.5 * 0.2) * 1.2)
+
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+def test_dai_reference_by_hand():
+    """The authors' compute_dai_importance on their statistics (yixuantt/GAPrune, SparseModel.py)."""
+    # unit mean gradients: domain (2, 1, 2)/3, general (0, -2, 2)/√8; alignment is their product
+    a = [0.0, (1 / 3) * (-2 / math.sqrt(8)), (2 / 3) * (2 / math.sqrt(8))]
+    assert torch.allclose(reference_alignment(DOMAIN, GENERAL)["w"], torch.tensor(a), atol=1e-6)
+    # Fisher over micro-batches of 8: mean_b g² / 8 + 1e-8 (the 1e-8 cancels in F_dom - F_gen)
+    f_dom, f_gen = [5 / 8, 1 / 8, 5 / 8], [4 / 8, 4 / 8, 5 / 8]
+    expected = [
+        softplus((fd - fg) * abs(t) * min(max(1 + 0.2 * aj, 0.8), 1.2) + 0.5 * math.sqrt(abs(t) + 1e-8))
+        for fd, fg, t, aj in zip(f_dom, f_gen, [0.04, -0.25, 1.0], a)
+    ]
+    scores = importance_scores("gaprune", THETA, DOMAIN, GENERAL, DaiVariant.REFERENCE, alpha=0.2, beta=1.0, gamma=0.5)
+    assert torch.allclose(scores["w"], torch.tensor(expected), atol=1e-6)
+    # j1: ((1/8 - 4/8)·0.25·(1 - 0.2·0.2357) + 0.5·0.5) = 0.1607 before the softplus
+    assert scores["w"][1].item() == pytest.approx(softplus(0.160670), abs=1e-5)
+    assert get_method("gaprune").label(ScoringSettings(variant=DaiVariant.REFERENCE)) == "gaprune-reference"
+
+
+def test_reference_alignment_is_smoothed_over_three_by_three_for_a_matrix():
+    a = reference_alignment(
+        GradientMoments(sum={"w": torch.ones(3, 3)}, sum_sq={"w": torch.ones(3, 3)}, batches=1),
+        GradientMoments(sum={"w": torch.ones(3, 3)}, sum_sq={"w": torch.ones(3, 3)}, batches=1),
+    )["w"]
+    # each unit gradient is 1/3 everywhere, so the product is 1/9; the 3×3 mean sees 9, 6 or 4 of them
+    assert torch.allclose(a, torch.tensor([[4, 6, 4], [6, 9, 6], [4, 6, 4]]) / 81, atol=1e-7)
+
+
+def test_only_the_reference_variant_calibrates_in_micro_batches_of_eight():
+    gaprune = get_method("gaprune")
+    assert gaprune.gradient_batch_size(ScoringSettings(variant=DaiVariant.REFERENCE), 16) == 8
+    assert gaprune.gradient_batch_size(ScoringSettings(variant=DaiVariant.PAPER), 16) == 16
+    assert get_method("fisher-domain").gradient_batch_size(ScoringSettings(), 16) == 16
 
 
 def test_dai_normalized_standardises_each_term():

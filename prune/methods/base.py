@@ -112,6 +112,10 @@ class PruneMethod(ABC):
         variant = self.variant(settings)
         return self.name if variant is None else f"{self.name}-{variant}"
 
+    def gradient_batch_size(self, settings: ScoringSettings, batch_size: int) -> int:
+        """Pairs per calibration gradient batch (default: the run's ``batch_size``)."""
+        return batch_size
+
     def diagnostics(
         self, weights: Mapping[str, Tensor], moments: Moments, settings: ScoringSettings
     ) -> dict[str, float]:

@@ -20,6 +20,10 @@ Usage::
     python benchmarks/bench_adapt.py --work work/bench-adapt [--domains finance chemistry medicine]
         [--generators ict crop llm] [--limit 20000] [--config adapt.yaml] [--quick]
 
+Besides ``WORK/figures.json``, the figures and commands go to a run record,
+``RECORDS/adapt/bench-adapt.json`` (``quick.json`` for ``--quick``; ``--records`` defaults to
+``benchmarks/results``; see ``benchmarks/records.py``).
+
 ``--quick`` is a smoke run (a few hundred pairs, 20 steps, one retrieval task per suite); its
 numbers mean nothing. ``--generators llm`` starts the local SmolLM2 server through ``synth`` (see
 README) and is slow on CPU; give ``--llm-limit`` to cap it separately.
@@ -37,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from records import RESULTS, start_run, write_record
 
 DOMAINS = ("finance", "chemistry", "medicine")
 GENERATORS = ("ict", "crop", "llm")
@@ -197,6 +203,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="Smoke run: 300 pairs, 20 steps, one retrieval task per suite."
     )
+    parser.add_argument("--records", type=Path, default=RESULTS, help="Results folder the run record goes to.")
     args = parser.parse_args()
     if args.quick:
         args.limit, args.llm_limit = 300, 50
@@ -204,6 +211,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     log: list[dict[str, Any]] = []
     figures: list[dict[str, Any]] = []
+    started = start_run()
     start = time.perf_counter()
     for domain in args.domains:
         figures += bench_domain(domain, args.generators, args, log)
@@ -215,8 +223,17 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
     }
     (args.work / "figures.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    settings = {"domains": args.domains, "generators": args.generators, "limit": args.limit, "seed": args.seed}
+    record = write_record(
+        "adapt",
+        "quick" if args.quick else "bench-adapt",
+        {**settings, "runs": figures, "commands": log},
+        started,
+        root=args.records,
+        packages=("sentence-transformers", "transformers", "mteb"),
+    )
     print("\n" + markdown(figures))
-    print(f"\nfigures and commands -> {args.work / 'figures.json'}")
+    print(f"\nfigures and commands -> {args.work / 'figures.json'}; record -> {record}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ Usage::
 
     python benchmarks/bench_evaluate.py --work work/bench-evaluate [--figures overhead warm bm25 full]
 
-Writes ``WORK/figures.json`` and prints a Markdown summary.
+Writes ``WORK/figures.json``, one run record per figure (``RECORDS/evaluate/{bm25,overhead_and_warm,
+full_comparison}.json``, ``--records`` defaults to ``benchmarks/results``; see ``benchmarks/records.py``)
+and prints the figures.
 """
 
 from __future__ import annotations
@@ -33,8 +35,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from records import RESULTS, start_run, write_record
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+#: Packages whose versions decide each figure (recorded beside domainemb, torch and numpy).
+RECORD_PACKAGES = {
+    "bm25": ("bm25s", "rank-bm25", "PyStemmer", "mteb"),
+    "overhead": ("sentence-transformers", "transformers", "mteb", "scikit-learn"),
+    "full": ("sentence-transformers", "transformers", "mteb", "scikit-learn"),
+}
 
 
 def _suite(domain: str, work: Path) -> Path:
@@ -324,6 +335,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--full-suites", nargs="+", default=["finance", "general"], help="Suites of the `full` figure.")
+    parser.add_argument("--records", type=Path, default=RESULTS, help="Results folder the run records go to.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
@@ -344,6 +356,7 @@ def main() -> None:
     }
     for figure in args.figures:  # saved after each figure: a later failure keeps the earlier ones
         key, measure = runs[figure]
+        run = start_run()
         if figure == "bm25":
             figures[key] = measure(args.work)
         elif figure == "full":
@@ -352,6 +365,13 @@ def main() -> None:
             figures[key] = measure(args.work, args.batch_size)
         figures["machine"]["load_average_at_end"] = os.getloadavg()
         (args.work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+        settings = {"batch_size": args.batch_size} if figure != "bm25" else {}
+        if figure == "full":
+            settings["suites"] = args.full_suites
+        record = write_record(
+            "evaluate", key, {**settings, **figures[key]}, run, root=args.records, packages=RECORD_PACKAGES[figure]
+        )
+        print(f"record: {record}", file=sys.stderr)
     print(json.dumps(figures, indent=2))
 
 

@@ -19,7 +19,9 @@ Per domain (finance, chemistry, medicine), for ``minilm`` at 50% FFN sparsity:
 
 Every command is printed before it runs. Tables are built from the runs' ``prune_report.json``
 files only; ``--report-only`` rebuilds them without running anything. Results go to
-``WORK/figures.json`` and a Markdown summary is printed.
+``WORK/figures.json``, one run record per domain goes to ``RECORDS/prune/DOMAIN.json`` (``--records``,
+default ``benchmarks/results``; ``quick-DOMAIN.json`` for ``--quick``; see ``benchmarks/records.py``),
+and a Markdown summary is printed.
 
 Usage::
 
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from records import RESULTS, start_run, write_record
 
 DOMAINS = ("finance", "chemistry", "medicine")
 DOMAINEMB = str(Path(sys.executable).parent / "domainemb")
@@ -95,6 +98,7 @@ def main() -> None:
     )
     parser.add_argument("--report-only", action="store_true", help="Only rebuild the tables from existing runs.")
     parser.add_argument("--throughput-texts", type=int, default=1000)
+    parser.add_argument("--records", type=Path, default=RESULTS, help="Results folder the run records go to.")
     parser.add_argument(
         "--runs",
         nargs="+",
@@ -119,6 +123,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {"machine": _machine(), "model": args.model, "sparsity": args.sparsity, "domains": {}}
     for domain in args.domains:
+        started = start_run()
         config = _write_config(work, domain, args)
         runs: dict[str, Path] = {}
         plan = [(name, method, [], extra) for name, method, extra in ONE_SHOT]
@@ -162,6 +167,16 @@ def main() -> None:
             runs.setdefault(name, work / "runs" / domain / name)
         runs = {name: runs[name] for name in RUN_NAMES if name in runs}  # tables in the canonical order
         figures["domains"][domain] = _domain_figures(domain, runs, args, work)
+        settings = {"model": args.model, "sparsity": args.sparsity, "calibration": args.calibration}
+        settings |= {"retrain_steps": args.retrain_steps, "quick": args.quick, "report_only": args.report_only}
+        write_record(
+            "prune",
+            f"quick-{domain}" if args.quick else domain,
+            {**settings, **figures["domains"][domain]},
+            started,
+            root=args.records,
+            packages=("sentence-transformers", "transformers", "mteb"),
+        )
     (work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(_markdown(figures))
     print(f"\nfigures: {work / 'figures.json'}")

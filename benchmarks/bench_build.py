@@ -12,7 +12,7 @@ Usage::
     python benchmarks/bench_build.py --work work/bench-build [--sizes lite full] [--records benchmarks/results]
 
 The built suites go under ``WORK/SIZE/DOMAIN`` and are removed first, so every run builds from
-scratch. One record per size: ``RECORDS/build/SIZE.json`` (see ``benchmarks/records.py``).
+scratch. One record per size: ``RECORDS/build-benchmark/SIZE.json`` (see ``benchmarks/records.py``).
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def main() -> None:
     for size in args.sizes:
         run = start_run()
         figures = build_all(args.work, size)
-        path = write_record("build", size, figures, run, root=args.records, packages=("polars", "pyarrow", "bm25s"))
+        path = write_record(
+            "build-benchmark", size, figures, run, root=args.records, packages=("polars", "pyarrow", "bm25s")
+        )
         print(
             f"| all four, `{size}` | {figures['tasks']} | {figures['wall_s']} s | {figures['cpu_user_s']} s user "
             f"| {run.load_average} → {os.getloadavg()} | record: {path} |"

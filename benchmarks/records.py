@@ -17,8 +17,8 @@ Every bench script writes through :func:`write_record`; none builds its own enve
 The layout of a record (format ``domainemb-bench-record/1``)::
 
     {"format", "area", "name", "command", "git_commit", "git_dirty", "date", "wall_time_s",
-     "machine": {"cpu_model", "cores", "memory_gb", "platform", "python", "load_average_start",
-                 "load_average_end", ...}, "packages": {name: version or null}, "figures": {...}}
+     "machine": {"cpu_model", "cores", "memory_gb", "platform", "python", "niceness",
+                 "load_average_start", "load_average_end", ...}, "packages": {name: version or null}, "figures": {...}}
 
 A script whose record has its own documented layout (``bench_reference.py``) passes ``body``
 instead of ``figures``: its keys are kept and the same provenance keys are added beside them.
@@ -84,7 +84,7 @@ def write_record(
 
     Args:
         area: The folder under ``root``: the stage the figures belong to (``evaluate``, ``synth``,
-            ``build``, ``prune``, ``adapt``, ``reference``).
+            ``build-benchmark``, ``prune``, ``adapt``, ``reference``).
         name: The record's file name without ``.json`` (the figure, e.g. ``bm25``).
         figures: The measured numbers, JSON-serialisable; stored under ``"figures"``.
         run: From :func:`start_run`, taken when the measurement began.
@@ -126,6 +126,7 @@ def machine(run: RunStart | None = None) -> dict[str, Any]:
         "memory_gb": _memory_gb(),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "niceness": os.nice(0),  # `nice -n 19` on a shared machine: other jobs get the cores first
     }
     torch = sys.modules.get("torch")  # only when the script used torch: importing it here costs seconds
     if torch is not None:

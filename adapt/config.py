@@ -26,16 +26,41 @@ from domainemb.yamlconfig import plain, read_settings
 
 
 class LossName(StrEnum):
-    """The contrastive losses ``adapt`` trains with.
+    """The losses ``adapt`` trains with (:mod:`domainemb.adapt.losses` builds them).
 
     ``mnrl``: MultipleNegativesRankingLoss (in-batch negatives plus the pairs' mined hard negatives).
     ``cached-mnrl``: the same objective computed with GradCache in mini-batches, so a large batch
     (many in-batch negatives) fits in the memory of a small one.
+    ``margin-mse``: MarginMSELoss on the teacher margins in the pairs file (GPL): the student's
+    ``sim(q, pos) - sim(q, neg_i)`` regressed on the teacher's, for the first ``hard_negatives`` negatives.
+    ``mnrl+margin-mse``: both on the same batch, ``mnrl + margin_mse_weight * margin-mse``; pairs
+    without margins train on MNRL alone.
+    ``distill-kl``: in-batch score distillation: KL(teacher || student) between the softmaxed
+    query x passage similarity matrices of the whole batch, the teacher (``teacher``) a bi-encoder.
+    ``mnrl+distill-kl``: ``mnrl + distill_kl_weight * distill-kl`` on the same batch.
     """
 
     MNRL = "mnrl"
     CACHED_MNRL = "cached-mnrl"
+    MARGIN_MSE = "margin-mse"
+    MNRL_MARGIN_MSE = "mnrl+margin-mse"
+    DISTILL_KL = "distill-kl"
+    MNRL_DISTILL_KL = "mnrl+distill-kl"
 
+    @property
+    def uses_margins(self) -> bool:
+        """Whether the loss trains on the pairs' teacher margins."""
+        return self in (LossName.MARGIN_MSE, LossName.MNRL_MARGIN_MSE)
+
+    @property
+    def uses_teacher(self) -> bool:
+        """Whether the loss distils a bi-encoder teacher's in-batch similarities (``teacher``)."""
+        return self in (LossName.DISTILL_KL, LossName.MNRL_DISTILL_KL)
+
+
+#: Losses MatryoshkaLoss can wrap: the combined ones report their parts separately, and the
+#: distillation labels are teacher embeddings that Matryoshka truncation would cut.
+MATRYOSHKA_LOSSES = frozenset({LossName.MNRL, LossName.CACHED_MNRL, LossName.MARGIN_MSE})
 
 #: Fields that name the run; they come from the command line, not from the YAML file.
 RUN_FIELDS = frozenset({"base", "pairs", "domain", "out", "resume"})
@@ -75,6 +100,12 @@ class AdaptConfig:
         weight_decay: AdamW weight decay.
         scale: Similarity scale of the ranking loss (1 / temperature).
         hard_negatives: Mined negatives per pair to use (from the pairs' ``negatives``); 0 uses in-batch only.
+            The margin losses use as many of the pairs' teacher margins and need at least 1.
+        margin_mse_weight: Weight of the MarginMSE part of ``mnrl+margin-mse`` (MNRL's weight is 1).
+        teacher: The bi-encoder whose in-batch similarities ``distill-kl`` distils: a registry name
+            (``mpnet``), a sentence-transformers folder or a hub id; only the distillation losses use it.
+        distill_temperature: Softmax temperature of both similarity matrices in ``distill-kl``.
+        distill_kl_weight: Weight of the distillation part of ``mnrl+distill-kl`` (MNRL's weight is 1).
         matryoshka_dims: Also train these truncated dimensions (MatryoshkaLoss); empty for none.
         max_seq_length: Tokens per text during training (the saved model keeps the base's limit).
         gather_across_devices: Under DDP, use the other processes' embeddings as negatives too.
@@ -112,6 +143,10 @@ class AdaptConfig:
     weight_decay: float = 0.01
     scale: float = 20.0
     hard_negatives: int = 1
+    margin_mse_weight: float = 1.0
+    teacher: str | None = None
+    distill_temperature: float = 0.05
+    distill_kl_weight: float = 1.0
     matryoshka_dims: tuple[int, ...] = ()
     max_seq_length: int = 128
     gather_across_devices: bool = False
@@ -157,6 +192,25 @@ class AdaptConfig:
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.scale > 0, "scale must be > 0"),
             (self.hard_negatives >= 0, "hard_negatives must be >= 0"),
+            (
+                not LossName(self.loss).uses_margins or self.hard_negatives >= 1,
+                f"loss {self.loss} trains on the margins of mined negatives; hard_negatives must be >= 1",
+            ),
+            (self.margin_mse_weight > 0, "margin_mse_weight must be > 0"),
+            (
+                not LossName(self.loss).uses_teacher or bool(self.teacher and self.teacher.strip()),
+                f"loss {self.loss} needs a teacher (--teacher MODEL or `teacher:` in the config), a bi-encoder such as mpnet",
+            ),
+            (
+                LossName(self.loss).uses_teacher or self.teacher is None,
+                f"teacher {self.teacher!r} is used only by loss distill-kl or mnrl+distill-kl, not by {self.loss}",
+            ),
+            (self.distill_temperature > 0, "distill_temperature must be > 0"),
+            (self.distill_kl_weight > 0, "distill_kl_weight must be > 0"),
+            (
+                not self.matryoshka_dims or LossName(self.loss) in MATRYOSHKA_LOSSES,
+                f"matryoshka_dims works with loss {', '.join(sorted(MATRYOSHKA_LOSSES))}, not {self.loss}",
+            ),
             (all(d > 0 for d in self.matryoshka_dims), "matryoshka_dims must be positive"),
             (len(set(self.matryoshka_dims)) == len(self.matryoshka_dims), "matryoshka_dims must not repeat"),
             (self.max_seq_length >= 8, "max_seq_length must be >= 8"),
@@ -178,14 +232,15 @@ class AdaptConfig:
 
         Args:
             path: A YAML mapping of hyper-parameters, or ``None`` for the defaults.
-            **run: ``base``, ``pairs``, ``domain``, ``out`` and ``resume``.
+            **run: ``base``, ``pairs``, ``domain``, ``out`` and ``resume``; also any setting the
+                command line gave (``teacher``), which overrides the file's.
 
         Raises:
             DomainembError: an unreadable file, an unknown key, a value of the wrong type or an
                 impossible value, naming the key.
         """
         settings = read_yaml(path) if path is not None else {}
-        return cls(**run, **settings)
+        return cls(**{**settings, **run})  # a setting given on the command line too (``teacher``) wins
 
     def hyperparameters(self) -> dict[str, Any]:
         """Every setting but the run fields, JSON-ready (for the model card and the run record)."""

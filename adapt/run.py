@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import domainemb
 from domainemb.adapt.card import render_section, write_card
 from domainemb.adapt.compare import COMPARISON_FILE, Comparison, build_comparison
-from domainemb.adapt.config import AdaptConfig
-from domainemb.adapt.data import DEV_METRIC, dev_evaluator
+from domainemb.adapt.config import AdaptConfig, LossName
+from domainemb.adapt.data import DEV_METRIC, check_margins, dev_evaluator, load_teacher_encoder, teacher_vectors
 from domainemb.adapt.losses import build_loss
 from domainemb.adapt.progress import TRAINING
 from domainemb.adapt.split import DevSplit, split_by_document
@@ -112,8 +112,15 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
     # Everything that can fail on the input fails here, before anything is written.
     log.info("reading pairs from %s", config.pairs)
     pair_file = read_pairs(config.pairs)
+    loss = LossName(config.loss)
+    if loss.uses_margins:
+        check_margins(pair_file, loss, config.hard_negatives, every_pair=loss is LossName.MARGIN_MSE)
     split = split_by_document(pair_file.pairs, config.dev_fraction, config.seed)
-    identity = _run_identity(config, pair_file)
+    teacher = None
+    if loss.uses_teacher and config.teacher:
+        log.info("loading the teacher %s", config.teacher)
+        teacher = load_teacher_encoder(config.teacher)
+    identity = _run_identity(config, pair_file, teacher)
     out = Path(config.out)
     model_dir = out / MODEL_DIR
     main_process = is_main_process()
@@ -134,11 +141,11 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
         record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
     else:
         event(StageEvent(TRAINING))
-        outcome, dev_before = _train(base, split, config, out, hooks)
+        outcome, dev_before = _train(base, split, config, out, hooks, teacher)
         if not outcome.main_process:
             return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)
         _save_model(base, model_dir, tokenizer_settings)
-        record = _record(config, base, pair_file, split, outcome, dev_before, model_dir)
+        record = _record(config, base, pair_file, split, outcome, dev_before, model_dir, teacher)
         write_json(out / RECORD_FILE, record)
         write_card(model_dir, render_section(record, None))
     if not main_process:
@@ -171,13 +178,18 @@ def load_base(name: str) -> SentenceTransformerEncoder:
     return encoder
 
 
-def _run_identity(config: AdaptConfig, pair_file: PairFile) -> dict[str, Any]:
-    return {
+def _run_identity(
+    config: AdaptConfig, pair_file: PairFile, teacher: SentenceTransformerEncoder | None = None
+) -> dict[str, Any]:
+    identity = {
         "base": config.base,
         "pairs_sha256": pair_file.sha256,
         "domain": Domain(config.domain).value,
         "training_settings": config.training_settings(),
     }
+    if teacher is not None:  # absent otherwise, so a run from before teachers resumes as it was
+        identity["teacher_fingerprint"] = teacher.fingerprint
+    return identity
 
 
 def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
@@ -220,8 +232,26 @@ def _check_suites(config: AdaptConfig) -> None:
 
 
 def _train(
-    base: SentenceTransformerEncoder, split: DevSplit, config: AdaptConfig, out: Path, hooks: AdaptHooks
+    base: SentenceTransformerEncoder,
+    split: DevSplit,
+    config: AdaptConfig,
+    out: Path,
+    hooks: AdaptHooks,
+    teacher: SentenceTransformerEncoder | None = None,
 ) -> tuple[TrainOutcome, float | None]:
+    vectors = None
+    if teacher is not None:
+        from domainemb.evaluation.cache import EmbeddingCache
+
+        with EmbeddingCache() as cache:  # a re-run or a resume encodes nothing again
+            vectors = teacher_vectors(
+                teacher,
+                split.train,
+                config.hard_negatives,
+                cache=cache,
+                batch_size=config.eval_batch_size,
+                on_event=hooks.on_event,
+            )
     model = base.model
     saved_length = model.max_seq_length
     model.max_seq_length = min(config.max_seq_length, saved_length or config.max_seq_length)
@@ -232,7 +262,13 @@ def _train(
         )
     try:
         outcome = train_model(
-            model, split, config, out / CHECKPOINTS_DIR, callbacks=hooks.callbacks, on_event=hooks.on_event
+            model,
+            split,
+            config,
+            out / CHECKPOINTS_DIR,
+            callbacks=hooks.callbacks,
+            on_event=hooks.on_event,
+            teacher=vectors,
         )
     finally:
         model.max_seq_length = saved_length  # the saved model encodes like its base
@@ -257,6 +293,7 @@ def _record(
     outcome: TrainOutcome,
     dev_before: float | None,
     model_dir: Path,
+    teacher: SentenceTransformerEncoder | None = None,
 ) -> dict[str, Any]:
     import sentence_transformers
     import torch
@@ -280,6 +317,9 @@ def _record(
             "train_with_negatives": sum(
                 1 for p in split.train if config.hard_negatives and len(p.negatives) >= config.hard_negatives
             ),
+            "train_with_margins": sum(
+                1 for p in split.train if config.hard_negatives and len(p.margins) >= config.hard_negatives
+            ),
             "train_pairs": len(split.train),
             "dev_pairs": len(split.dev),
             "train_documents": split.train_documents,
@@ -287,7 +327,11 @@ def _record(
             "synth_card": pair_file.card.to_dict() if pair_file.card else None,
         },
         "hyperparameters": config.hyperparameters(),
+        "teacher": None
+        if teacher is None
+        else {"name": teacher.name, "model_name": teacher.model_name, "fingerprint": teacher.fingerprint},
         "training": {
+            "loss": outcome.loss,
             "steps": outcome.steps,
             "resumed_from": outcome.resumed_from,
             "best_checkpoint": Path(outcome.best_checkpoint).name if outcome.best_checkpoint else None,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from domainemb.adapt.config import AdaptConfig
-from domainemb.adapt.data import DEV_METRIC, dev_evaluator, train_datasets
-from domainemb.adapt.losses import build_loss
+from domainemb.adapt.config import AdaptConfig, LossName
+from domainemb.adapt.data import DEV_METRIC, TeacherVectors, dev_evaluator, train_datasets
+from domainemb.adapt.losses import build_loss, describe_loss
 from domainemb.adapt.progress import ProgressReporter
 from domainemb.adapt.split import DevSplit
 from domainemb.progress import OnEvent
@@ -50,6 +50,7 @@ class TrainOutcome:
         log_history: The trainer's log lines (losses, dev scores, learning rates).
         seconds: Wall time of this process's training.
         main_process: Whether this process is the one that writes results (rank 0).
+        loss: The loss trained with, as :func:`~domainemb.adapt.losses.describe_loss` names it.
     """
 
     steps: int
@@ -59,6 +60,7 @@ class TrainOutcome:
     log_history: tuple[dict[str, Any], ...]
     seconds: float
     main_process: bool
+    loss: str = ""
 
 
 def train_model(
@@ -69,6 +71,7 @@ def train_model(
     callbacks: Sequence[TrainerCallback] = (),
     on_event: OnEvent | None = None,
     distinct_groups: Mapping[str, str] | None = None,
+    teacher: TeacherVectors | None = None,
 ) -> TrainOutcome:
     """Train ``model`` in place on ``split.train``, keeping the checkpoint best on ``split.dev``.
 
@@ -82,8 +85,10 @@ def train_model(
         distinct_groups: The group of each anchor text; when given, no batch holds two pairs of
             one group (:class:`~domainemb.adapt.group_sampler.DistinctGroupBatchSampler`), so
             in-batch negatives are never same-group texts. ``None``: no repeated text per batch only.
+        teacher: The teacher's embeddings of the training texts, for the distillation losses.
     """
     import torch
+    from datasets import DatasetDict
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
     from transformers.trainer_callback import PrinterCallback
@@ -134,11 +139,15 @@ def train_model(
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     reporters = [ProgressReporter(on_event, DEV_METRIC if has_dev else None)] if on_event else []
+    train_dataset = train_datasets(
+        split.train, config.hard_negatives, margins=LossName(config.loss).uses_margins, teacher=teacher
+    )
+    loss = build_loss(model, config, list(train_dataset) if isinstance(train_dataset, DatasetDict) else [])
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
-        train_dataset=train_datasets(split.train, config.hard_negatives),
-        loss=build_loss(model, config),
+        train_dataset=train_dataset,
+        loss=loss,
         evaluator=evaluator,
         callbacks=[*reporters, *callbacks],
     )
@@ -161,6 +170,7 @@ def train_model(
         log_history=tuple(trainer.state.log_history),
         seconds=seconds,
         main_process=trainer.is_world_process_zero(),
+        loss=describe_loss(loss),
     )
 
 

@@ -30,6 +30,13 @@ def adapt(
     resume: Annotated[
         bool, typer.Option(help="Continue an interrupted run in --out from its last checkpoint.")
     ] = False,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Bi-encoder teacher of loss distill-kl / mnrl+distill-kl: mpnet, a sentence-transformers folder "
+            "or a hub id (overrides the config's `teacher`)."
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune a base model on training pairs; score base and adapted model on the domain and general suites.
 
@@ -39,7 +46,8 @@ def adapt(
     from domainemb.adapt.run import AdaptHooks, is_main_process
     from domainemb.adapt.run import adapt as run
 
-    settings = AdaptConfig.from_yaml(config, base=base, pairs=pairs, domain=domain, out=out_dir, resume=resume)
+    given = {"teacher": teacher} if teacher is not None else {}
+    settings = AdaptConfig.from_yaml(config, base=base, pairs=pairs, domain=domain, out=out_dir, resume=resume, **given)
     # The display starts with the library's first event, once the input is checked: an error stays a single line.
     with StageProgress("checking input", start=False, show=is_main_process()) as progress:
         result = run(settings, AdaptHooks(on_event=progress))

@@ -31,12 +31,31 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    _remove_dead_temporaries(path)
+    # host and pid in the name: a writer killed here leaves a file the next write of ``path`` can tell is dead
+    tmp = path.parent / f".{path.name}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     try:
         write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Remove the temporary files of ``path`` that a writer on this host left when it was killed (``kill -9``)."""
+    prefix = f".{path.name}."
+    pattern = re.compile(rf"{re.escape(prefix)}(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-[0-9a-f]{{8}}\.tmp")
+    with os.scandir(path.parent) as entries:
+        names = [e.name for e in entries if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    for name in names:
+        match = pattern.fullmatch(name)
+        if (
+            match
+            and match["host"] == _host_tag()
+            and int(match["pid"]) != os.getpid()
+            and not _alive(int(match["pid"]))
+        ):
+            (path.parent / name).unlink(missing_ok=True)
 
 
 def staging_folder(target: Path, kind: str = "building") -> Path:
@@ -130,8 +149,10 @@ def swap_into_place(staging: Path, target: Path, *, replace: bool = True) -> boo
             shutil.rmtree(staging, ignore_errors=True)
             return False
         return True
+    # A swap killed between its renames (or while removing the old folder) left the old one: remove it.
+    remove_stale_staging(target, "old")
     if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        old = target.parent / f".{target.name}.old-{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.rename(target, old)
         os.rename(staging, target)
         shutil.rmtree(old, ignore_errors=True)

@@ -12,12 +12,14 @@ default is fixed, so CI kills at the same points every time).
 
 from __future__ import annotations
 
+import json
 import os
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from kill_data import assert_killed, hidden_leftovers, run_stage, tree_bytes
+from kill_data import assert_killed, hidden_leftovers, record_calls, run_stage, traced, tree_bytes
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -83,3 +85,68 @@ def test_build_benchmark(tmp_path, user_tasks, rebuild, monkeypatch):
     assert tree_bytes(out) == reference, point
     assert hidden_leftovers(work) == [], point
     Benchmark.open(out)
+
+
+# ----------------------------------------------------------------------------- synth
+APPEND = "domainemb.synth.pairs:AppendLog.append"
+#: The key of every item generated (ict: no LLM, deterministic), as its record goes into the generation log.
+GENERATED = (APPEND, "lambda _, log, record: record['key'] if log.path.name.endswith('.raw.jsonl') else None")
+SYNTH_KILLS = [
+    ("before an append", {"target": APPEND, "nth": 9, "when": "before"}),
+    ("after an append", {"target": APPEND, "nth": 14, "when": "after"}),
+    ("inside an append (torn line)", {"target": APPEND, "nth": 11, "when": "torn"}),
+    ("in the final write", {"target": "domainemb.atomic:os.replace", "nth": 1, "when": "before"}),
+]
+
+
+def _synth_argv(tmp_path: Path, out: Path) -> list[str]:
+    from synth_data import retrieval_benchmark, write_corpus
+
+    corpus, bench = tmp_path / "corpus", tmp_path / "bench"
+    if not corpus.exists():
+        write_corpus(corpus, docs=4, sentences=12)
+        retrieval_benchmark(bench, ["an unrelated test document about enzymes and catalysis"], ["what is an enzyme"])
+    return [
+        "synth", "--domain", "finance", "--corpus", str(corpus), "--out", str(out), "--benchmark", str(bench),
+        "--generator", "ict", "--per-chunk", "2", "--chunk-tokens", "40", "--chunk-overlap", "8",
+        "--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", "1.0",
+    ]  # fmt: skip
+
+
+def test_synth(tmp_path, monkeypatch):
+    from synth_data import read_jsonl
+
+    from domainemb.pairs import read_pairs
+
+    point, kill = _draw("synth", SYNTH_KILLS)
+    reference = tmp_path / "reference" / "pairs.jsonl"
+    _invoke(_synth_argv(tmp_path, reference))
+    planned = [r["key"] for r in read_jsonl(reference.with_name("pairs.raw.jsonl"))]
+
+    out = tmp_path / "run" / "pairs.jsonl"
+    raw = out.with_name("pairs.raw.jsonl")
+    proc, trace = run_stage(tmp_path, _synth_argv(tmp_path, out), probes={"generated": GENERATED}, kill=kill)
+    assert_killed(proc)
+    (first,) = ([k for k in keys if k] for keys in traced(trace, "generated").values())
+    at_kill = raw.read_bytes()
+    whole = at_kill[: at_kill.rfind(b"\n") + 1]  # the lines written in full before the kill
+    logged = [json.loads(line)["key"] for line in whole.splitlines()]
+    assert logged == first, point  # every record appended before the kill is in the log, whole
+    assert (whole != at_kill) == (kill["when"] == "torn"), point
+    if point == "in the final write":  # generation was complete; the pairs file was being written
+        assert logged == planned and [p for p in hidden_leftovers(out.parent) if p.startswith(".pairs.jsonl.")]
+    assert not out.exists()
+
+    appended = record_calls(monkeypatch, *GENERATED)
+    _invoke(_synth_argv(tmp_path, out))
+    generated = [key for key in appended if key]
+    after = raw.read_bytes()
+    assert after.startswith(whole), point  # the log keeps every line written before the kill
+    assert not set(generated) & set(logged), point  # nothing logged before the kill is generated again
+    keys = Counter(r["key"] for r in read_jsonl(raw))
+    assert sorted(keys) == sorted(planned) and max(keys.values()) == 1, point  # nothing lost, nothing twice
+    assert sorted(generated) == sorted(set(planned) - set(logged)), point
+    card = json.loads(out.with_name("pairs.card.json").read_text())
+    assert card["items"]["resumed"] == len(logged) and card["items"]["planned"] == len(planned)
+    assert read_pairs(out, strict=True).pairs == read_pairs(reference, strict=True).pairs
+    assert hidden_leftovers(out.parent) == [], point

@@ -5,7 +5,7 @@ One JSON object per line (UTF-8)::
 
     {"key": str, "query": str, "positive": str, "negatives": [str, ...], "persona": str | null,
      "kind": "short-long" | "long-long" | "sts" | "classification", "doc_id": str, "chunk_id": str,
-     "generator": "llm" | "ict" | "crop", "llm_model": str | null, "template_hash": str | null,
+     "generator": "llm" | "ict" | "crop" | "structure", "llm_model": str | null, "template_hash": str | null,
      "margins": [float, ...]}
 
 ``margins`` is written only when a teacher labelled the pair (``synth --teacher``): one finite
@@ -49,11 +49,13 @@ LABEL = "training pairs"
 
 
 class Generator(StrEnum):
-    """How a pair is made: by an LLM, or by the LLM-free baselines (inverse cloze, independent crops)."""
+    """How a pair is made: by an LLM, or LLM-free: inverse cloze, independent crops, or the documents' own
+    structure (a heading -> the passage under it)."""
 
     LLM = "llm"
     ICT = "ict"
     CROP = "crop"
+    STRUCTURE = "structure"
 
 
 class PairKind(StrEnum):

@@ -39,7 +39,7 @@ class SynthConfig:
         corpus: Folder of documents.
         out: Output JSONL; ``<stem>.raw.jsonl``, ``<stem>.failed.jsonl`` and ``<stem>.card.json`` go beside it
             (so several runs can share a folder).
-        generator: llm, ict or crop.
+        generator: llm, ict, crop or structure (:mod:`domainemb.synth.structure`).
         kinds: Pair kinds to generate (llm only; ict gives short-long, crop long-long).
         personas_file: Extra personas (YAML) added to the domain's.
         per_chunk: Examples generated per chunk.
@@ -71,7 +71,10 @@ class SynthConfig:
     domain: Domain = option(help="Domain of the corpus: personas, classification tasks, decontamination benchmark.")
     corpus: Path = option(help="Folder of documents (txt, md, html, jsonl, pdf).")
     out: Path = option(help="Output JSONL (default: work/synth/DOMAIN/pairs.jsonl).")
-    generator: Generator = option(Generator.LLM, help="llm: an LLM writes queries; ict / crop: LLM-free baselines.")
+    generator: Generator = option(
+        Generator.LLM,
+        help="llm: an LLM writes queries; ict / crop: LLM-free baselines; structure: headings -> the passages under them.",
+    )
     kinds: tuple[PairKind, ...] = option(
         tuple(PairKind), help="Pair kinds for the llm generator (repeatable).", flag="--kind"
     )
@@ -145,7 +148,7 @@ class SynthConfig:
 
     @property
     def effective_kinds(self) -> tuple[PairKind, ...]:
-        if self.generator is Generator.ICT:
+        if self.generator in (Generator.ICT, Generator.STRUCTURE):
             return (PairKind.SHORT_LONG,)
         if self.generator is Generator.CROP:
             return (PairKind.LONG_LONG,)

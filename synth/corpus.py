@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from domainemb.errors import DomainembError
-from domainemb.synth.text import spans, stable_hash
+from domainemb.synth.text import normalise, spans, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,14 @@ class Document:
         id: Stable id: the file's path relative to the corpus folder, plus ``:<id or line>`` for JSONL records.
         text: Its full text.
         title: Title when the format carries one (JSONL ``title``, HTML ``<title>``), else "".
+        headings: ``(start, end)`` character spans of its heading lines in ``text``, in order: Markdown
+            ``#`` headings and HTML ``h1``-``h6`` (each is a line of its own); empty for other formats.
     """
 
     id: str
     text: str
     title: str = ""
+    headings: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Chunk:
         index: Its position among the document's chunks.
         start, end: Character offsets into the document text.
         text: The slice itself.
+        heading: The heading of the section the chunk lies in, when it was cut from one section
+            (:func:`domainemb.synth.structure.section_chunks`), else "".
     """
 
     id: str
@@ -66,6 +71,7 @@ class Chunk:
     start: int
     end: int
     text: str
+    heading: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,10 +157,12 @@ def _read_file(path: Path, rel: str, corpus: Corpus) -> list[Document]:
     if kind == "jsonl":
         return _nonempty(_jsonl_documents(text, rel, corpus))
     if kind == "html":
-        title, body = _html_text(text)
-        return _nonempty([Document(rel, body, title)])
+        title, body, headings = _html_text(text)
+        return _nonempty([Document(rel, body, title, _heading_spans(body, headings))])
     if kind == "markdown":
+        headings = _markdown_headings(text)
         text = _markdown_text(text)
+        return _nonempty([Document(rel, text, headings=_heading_spans(text, headings))])
     return _nonempty([Document(rel, text)])
 
 
@@ -211,11 +219,14 @@ def _pdf_text(data: bytes) -> str:
 class _HTMLText(HTMLParser):
     _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table"}
     _HIDDEN = {"script", "style", "noscript", "template", "head"}
+    _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title: list[str] = []
+        self.headings: list[str] = []
+        self._heading: list[str] | None = None
         self._hidden = 0
         self._in_title = False
 
@@ -226,6 +237,8 @@ class _HTMLText(HTMLParser):
             self._hidden += 1
         elif tag in self._BLOCK:
             self.parts.append("\n")
+        if tag in self._HEADINGS and not self._hidden:
+            self._heading = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -234,20 +247,26 @@ class _HTMLText(HTMLParser):
             self._hidden = max(0, self._hidden - 1)
         elif tag in self._BLOCK:
             self.parts.append("\n")
+        if tag in self._HEADINGS and self._heading is not None:
+            self.headings.append(" ".join("".join(self._heading).split()))
+            self._heading = None
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title.append(data)
         elif not self._hidden:
             self.parts.append(data)
+            if self._heading is not None:
+                self._heading.append(data)
 
 
-def _html_text(text: str) -> tuple[str, str]:
+def _html_text(text: str) -> tuple[str, str, list[str]]:
+    """(title, body text, heading texts in order)."""
     parser = _HTMLText()
     parser.feed(text)
     parser.close()
     body = re.sub(r"[ \t]*\n\s*", "\n", "".join(parser.parts))
-    return " ".join("".join(parser.title).split()), re.sub(r"[ \t]+", " ", body).strip()
+    return " ".join("".join(parser.title).split()), re.sub(r"[ \t]+", " ", body).strip(), parser.headings
 
 
 def _markdown_text(text: str) -> str:
@@ -256,6 +275,41 @@ def _markdown_text(text: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.M)
     return re.sub(r"(\*\*|__|`)", "", text)
+
+
+_MD_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+_MD_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def _markdown_headings(text: str) -> list[str]:
+    """The texts of the ATX headings (``# Title``) of Markdown source, in order, outside fenced code."""
+    headings, fenced = [], False
+    for line in text.splitlines():
+        if _MD_FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (m := _MD_HEADING.match(line)):
+            heading = " ".join(_markdown_text(m.group(1)).split())
+            if heading:
+                headings.append(heading)
+    return headings
+
+
+def _heading_spans(text: str, headings: list[str]) -> tuple[tuple[int, int], ...]:
+    """Spans of the lines of ``text`` that are the given headings, matched in order.
+
+    A heading whose line is not found (markup that split it over lines) is left out; the rest still match.
+    """
+    lines = [(m.start(), m.end(), normalise(m.group())) for m in re.finditer(r"[^\n]+", text)]
+    spans_, at = [], 0
+    for heading in headings:
+        want = normalise(heading)
+        for i in range(at, len(lines)):
+            if want and lines[i][2] == want:
+                start, end = lines[i][0], lines[i][1]
+                spans_.append((start + len(text[start:end]) - len(text[start:end].lstrip()), end))
+                at = i + 1
+                break
+    return tuple(spans_)
 
 
 # ----------------------------------------------------------------------------- chunking

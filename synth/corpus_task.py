@@ -44,7 +44,7 @@ class CorpusTaskConfig:
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1:
             raise DomainembError(f"--corpus-test-fraction must be between 0 and 1, got {self.test_fraction}")
-        if self.synth.generator is Generator.CROP:
+        if self.synth.generator in (Generator.CROP, Generator.STRUCTURE):  # structure: the test chunks have no headings
             raise DomainembError("a corpus task needs queries: use the llm or ict generator")
 
 

@@ -50,6 +50,7 @@ from domainemb.synth.postprocess import (
     dedupe_near,
     rank_and_mine,
 )
+from domainemb.synth.structure import section_chunks, select_sections, structure_pair
 from domainemb.synth.templates import load_template
 from domainemb.synth.text import stable_hash
 from domainemb.synth_card import (
@@ -122,7 +123,7 @@ def synthesize(
         held_out = load_held_out(config.domain, benchmarks, config.decontam_ngram)
     drops: dict[str, int] = {}
     chunks = _training_chunks(corpus, config, held_out, drops)
-    gen = generate(chunks, config, client, on_event)
+    gen = generate(_planned_chunks(chunks, config, drops), config, client, on_event)
     _check_generated(gen, config)
     if on_event:
         on_event(StageEvent("filtering the pairs, mining hard negatives"))
@@ -206,7 +207,9 @@ def generate(
 def _training_chunks(corpus: Corpus, config: SynthConfig, held_out: HeldOut, drops: dict[str, int]) -> list[Chunk]:
     docs = [d for d in corpus.documents if d.id not in held_out.test_doc_ids]
     drops["test-documents"] = len(corpus.documents) - len(docs)
-    chunks = chunk_corpus(docs, config.chunk_tokens, config.chunk_overlap)
+    # structure pairs need chunks that stay inside one section and know its heading
+    cut = section_chunks if config.generator is Generator.STRUCTURE else chunk_corpus
+    chunks = cut(docs, config.chunk_tokens, config.chunk_overlap)
     clean = [c for c in chunks if not held_out.touches(c.text)]
     drops["contaminated-chunks"] = len(chunks) - len(clean)
     if drops["test-documents"] or drops["contaminated-chunks"]:
@@ -220,6 +223,18 @@ def _training_chunks(corpus: Corpus, config: SynthConfig, held_out: HeldOut, dro
             f"{config.corpus}: no chunk left after leaving out the benchmark's test documents and data"
         )
     return clean
+
+
+def _planned_chunks(chunks: list[Chunk], config: SynthConfig, drops: dict[str, int]) -> list[Chunk]:
+    """The chunks items are planned from: all of them, or for ``structure`` those under a usable heading.
+
+    Every chunk stays in the retrieval pool either way (consistency, negatives).
+    """
+    if config.generator is not Generator.STRUCTURE:
+        return chunks
+    selection = select_sections(chunks, config)
+    drops.update(selection.drops)
+    return selection.chunks
 
 
 def _external_url(config: SynthConfig) -> str | None:
@@ -329,10 +344,14 @@ async def _run_llm(
             await close()
 
 
+#: The LLM-free generators: item and seed -> pair (raising ItemFailed).
+_LOCAL_GENERATORS = {Generator.ICT: ict_pair, Generator.CROP: crop_pair, Generator.STRUCTURE: structure_pair}
+
+
 def _run_local(
     items: list[WorkItem], config: SynthConfig, done: AppendLog, failed: AppendLog, on_event: OnEvent | None
 ) -> None:
-    make = ict_pair if config.generator is Generator.ICT else crop_pair
+    make = _LOCAL_GENERATORS[config.generator]
     for n, item in enumerate(items, start=1):
         try:
             done.append(_record(item, make(item, config.seed), Counter()))

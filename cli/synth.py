@@ -53,6 +53,11 @@ def _summary(card: SynthCard, path: Path) -> None:
     table.add_row("failed", fmt(card.failed.by_reason) if card.failed.total else "0")
     table.add_row("dropped", fmt({k: v for k, v in card.drops.items() if v}))
     table.add_row("skipped files", fmt(card.corpus.skipped_files))
+    if card.teacher is not None:
+        t = card.teacher
+        table.add_row(
+            "teacher", f"{t.name} ({t.kind}): {t.labelled_pairs} pairs labelled, guard dropped {t.guard_dropped}"
+        )
     llm = card.llm.to_dict()  # only what the run recorded
     if llm:
         table.add_row("llm", fmt({k: v for k, v in llm.items() if k != "retries"}))

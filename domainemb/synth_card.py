@@ -14,7 +14,11 @@ version 1)::
      "llm": {"llm_model", "prompt_style", "local_server", "requests", "retries"} (only what the run used),
      "corpus": {"path", "fingerprint", "documents", "training_chunks", "skipped_files", "bad_jsonl_lines"},
      "decontamination": {"against", "test_texts", "ngram"}, "config": {SynthConfig settings},
-     "kinds": [kind], "domainemb_version"}
+     "kinds": [kind], "domainemb_version",
+     "teacher": {"name", "kind", "fingerprint", "guard", "guard_dropped", "labelled_pairs"}}
+
+``teacher`` is written only when a teacher was consulted; ``drops["teacher-guard"]`` likewise. That
+one drop counts mined candidate negatives, not pairs.
 """
 
 from __future__ import annotations
@@ -100,6 +104,27 @@ class Decontamination:
 
 
 @dataclass(frozen=True)
+class TeacherInfo:
+    """The teacher that decided consistency, guarded negatives and labelled margins (``synth --teacher``).
+
+    Attributes:
+        name: The ``--teacher`` value.
+        kind: ``bi-encoder``, ``cross-encoder`` or ``hybrid``.
+        fingerprint: sha256 of what decides its scores.
+        guard: The guard's relative margin (``--teacher-guard``).
+        guard_dropped: Candidate negatives the guard dropped as likely false negatives.
+        labelled_pairs: Pairs written with margins.
+    """
+
+    name: str
+    kind: str
+    fingerprint: str
+    guard: float
+    guard_dropped: int
+    labelled_pairs: int
+
+
+@dataclass(frozen=True)
 class SynthCard:
     """One synth run's card (see the module docstring).
 
@@ -117,6 +142,7 @@ class SynthCard:
         config: The run's settings (:meth:`SynthConfig.to_dict`).
         kinds: The task kinds the run planned.
         domainemb_version: The version that wrote the card.
+        teacher: The teacher consulted, if any.
     """
 
     counts: PairCounts
@@ -132,10 +158,11 @@ class SynthCard:
     config: dict[str, Any]
     kinds: tuple[str, ...]
     domainemb_version: str
+    teacher: TeacherInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The card as synth writes it."""
-        return {
+        card = {
             "format": SYNTH_CARD_FORMAT,
             "counts": asdict(self.counts),
             "drops": dict(self.drops),
@@ -151,6 +178,9 @@ class SynthCard:
             "kinds": list(self.kinds),
             "domainemb_version": self.domainemb_version,
         }
+        if self.teacher is not None:  # only a run that consulted a teacher records one
+            card["teacher"] = asdict(self.teacher)
+        return card
 
     @classmethod
     def from_dict(cls, data: Any) -> SynthCard:
@@ -180,4 +210,5 @@ class SynthCard:
             config=dict(data["config"]),
             kinds=tuple(data["kinds"]),
             domainemb_version=data["domainemb_version"],
+            teacher=TeacherInfo(**data["teacher"]) if data.get("teacher") else None,
         )

@@ -101,6 +101,17 @@ class EmbeddingCache:
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", rows)
         self.stats.stored += len(rows)
 
+    def get_scores(self, model: str, prompt: str, pairs: Sequence[tuple[str, str]]) -> list[float | None]:
+        """The cached score of each (query, passage) pair (a cross-encoder's), or ``None`` where there is none.
+
+        A score is kept as a one-dimensional vector keyed by the exact pair, beside the embeddings.
+        """
+        return [None if v is None else float(v[0]) for v in self.get(model, prompt, [_pair_text(*p) for p in pairs])]
+
+    def put_scores(self, model: str, prompt: str, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> None:
+        """Store the scores of one batch of (query, passage) pairs in one transaction."""
+        self.put(model, prompt, [_pair_text(*p) for p in pairs], np.asarray(scores, dtype=np.float32).reshape(-1, 1))
+
     def count(self, model: str | None = None) -> int:
         """Number of stored vectors (of one model when given)."""
         if model is None:
@@ -133,6 +144,11 @@ class _Transaction:
 
 def _text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _pair_text(query: str, passage: str) -> str:
+    """One unambiguous text for a (query, passage) pair: the query's length prefixes the two."""
+    return f"{len(query)}:{query}{passage}"
 
 
 class CachedModel:

@@ -63,7 +63,16 @@ class SynthConfig:
         decontam_ngram: Drop pairs sharing a word n-gram of this length with the benchmark's test data.
         benchmarks: Built benchmark folders to decontaminate against and whose corpus tasks' test
             documents are excluded; empty: every built benchmark of the domain under ``work/benchmarks``.
-        embedding_model: Sentence-transformers model for mining and filtering; ``None``: the packaged MiniLM.
+        embedding_model: Sentence-transformers model (the student) for near-duplicates and mining; it also
+            decides consistency when ``teacher`` is ``none``. ``None``: the packaged MiniLM.
+        teacher: The teacher (see :func:`domainemb.synth.teacher.load_teacher`): a bi-encoder (a name such as
+            ``mpnet``, a folder or a hub id), a cross-encoder (folder or hub id), ``hybrid:MODEL[@W]`` (BM25 plus a
+            bi-encoder), or ``none``. It decides ranking consistency, guards mined negatives and labels each
+            pair's margins.
+        teacher_guard: Relative margin of the false-negative guard: a mined negative is dropped when its teacher
+            score exceeds ``pos - |pos| * teacher_guard`` (``pos``: the positive's teacher score).
+        rerank_depth: A cross-encoder teacher cannot rank the whole pool; it reranks the student's top
+            ``max(rerank_depth, consistency_top_k)`` chunks plus the positive for the consistency filter.
         server_threads: CPU threads of the local llama.cpp server (``None``: all cores).
         seed: Seed of every sampling decision.
     """
@@ -107,7 +116,9 @@ class SynthConfig:
     mine_ranks: tuple[int, int] = option(
         (10, 210), help="Rank window FIRST:LAST that negatives are drawn from.", metavar="FIRST:LAST"
     )
-    mine_margin: float = option(0.95, help="Skip negatives scoring above this times the positive.")
+    mine_margin: float = option(
+        0.95, help="Skip negatives scoring above this times the positive (with --teacher none; else --teacher-guard)."
+    )
     consistency_top_k: int = option(20, help="Drop pairs whose positive ranks below this (0: off).")
     near_duplicate: float = option(0.95, help="Query cosine similarity that counts as a near duplicate.")
     decontam_ngram: int = option(13, help="Drop pairs sharing a word n-gram this long with the benchmark's test data.")
@@ -117,6 +128,17 @@ class SynthConfig:
         flag="--benchmark",
     )
     embedding_model: str | None = option(None, help="Model for mining and filtering (default: packaged MiniLM).")
+    teacher: str = option(
+        "mpnet",
+        help="Teacher deciding consistency, guarding negatives, labelling margins: a model name, folder or hub id "
+        "(bi-encoder or cross-encoder), hybrid:MODEL[@W], or none (the embedding model decides).",
+    )
+    teacher_guard: float = option(
+        0.05, help="Drop a negative whose teacher score is above the positive's minus this share of its magnitude."
+    )
+    rerank_depth: int = option(
+        30, help="A cross-encoder teacher reranks the embedding model's top N plus the positive."
+    )
     server_threads: int | None = option(None, help="CPU threads of the local LLM server.", flag="--threads")
     seed: int = option(42, help="Seed of every sampling decision.")
 
@@ -135,11 +157,15 @@ class SynthConfig:
             set_("prompt_style", PromptStyle(self.prompt_style))
         if not self.kinds:
             raise DomainembError("synth: at least one pair kind is needed")
-        for name in ("per_chunk", "concurrency", "chunk_tokens", "max_tokens", "decontam_ngram"):
+        for name in ("per_chunk", "concurrency", "chunk_tokens", "max_tokens", "decontam_ngram", "rerank_depth"):
             if getattr(self, name) < 1:
                 raise DomainembError(f"synth: {name} must be at least 1, got {getattr(self, name)}")
         if self.limit is not None and self.limit < 1:
             raise DomainembError(f"synth: limit must be at least 1, got {self.limit}")
+        if not self.teacher.strip():
+            raise DomainembError("--teacher: empty; pass a model, hybrid:MODEL or none")
+        if self.teacher_guard < 0:
+            raise DomainembError(f"--teacher-guard must be at least 0, got {self.teacher_guard}")
         first, last = self.mine_ranks
         if not 0 <= first < last:
             raise DomainembError(f"synth: mine_ranks must be 0 <= first < last, got {self.mine_ranks}")

@@ -51,6 +51,7 @@ from domainemb.synth.postprocess import (
     rank_and_mine,
 )
 from domainemb.synth.structure import section_chunks, select_sections, structure_pair
+from domainemb.synth.teacher import Teacher, load_teacher
 from domainemb.synth.templates import load_template
 from domainemb.synth.text import stable_hash
 from domainemb.synth_card import (
@@ -61,6 +62,7 @@ from domainemb.synth_card import (
     LlmUsage,
     PairCounts,
     SynthCard,
+    TeacherInfo,
     TokenCounts,
 )
 
@@ -90,6 +92,7 @@ def synthesize(
     embedder: TextEmbedder | None = None,
     on_event: OnEvent | None = None,
     held_out: HeldOut | None = None,
+    teacher: Teacher | None = None,
 ) -> SynthResult:
     """Run (or resume) a synthesis run and write its pairs and card.
 
@@ -101,6 +104,8 @@ def synthesize(
         on_event: Called with a :class:`~domainemb.progress.StageEvent` as generation starts, after
             each item generated in this run (counting this run's items), and as the pairs are filtered.
         held_out: Precomputed decontamination data; ``None``: loaded from the config's benchmarks.
+        teacher: The teacher for consistency, the negative guard and margins; ``None``: the config's
+            ``teacher`` (checked before any work starts; ``none`` there leaves the embedding model in charge).
 
     Returns:
         The output paths and the card.
@@ -116,6 +121,7 @@ def synthesize(
     """
     start = time.perf_counter()
     check_output_file(config.out)
+    teacher = teacher if teacher is not None else load_teacher(config.teacher)
     config.out.parent.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(config.corpus)
     if held_out is None:
@@ -127,9 +133,9 @@ def synthesize(
     _check_generated(gen, config)
     if on_event:
         on_event(StageEvent("filtering the pairs, mining hard negatives"))
-    pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out)
+    pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out, teacher)
     write_pairs(config.out, pairs)
-    card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start)
+    card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start, teacher)
     write_json(config.card_path, card.to_dict())
     return SynthResult(config.out, config.card_path, card)
 
@@ -380,10 +386,12 @@ def postprocess(
     embedder: TextEmbedder | None,
     drops: dict[str, int],
     held_out: HeldOut | None = None,
+    teacher: Teacher | None = None,
 ) -> list[Pair]:
     """Decontaminate (when ``held_out`` is given), deduplicate, filter by ranking consistency, mine negatives.
 
-    ``chunks`` is the retrieval pool for consistency and mining; ``drops`` receives each step's count.
+    ``chunks`` is the retrieval pool for consistency and mining; ``drops`` receives each step's count
+    (with a ``teacher``, ``teacher-guard`` counts mined negatives its false-negative guard dropped).
     """
     if held_out is not None:
         step = decontaminate(pairs, held_out)
@@ -406,8 +414,10 @@ def postprocess(
     else:
         drops["duplicate-near"] = 0
     pool_emb = _pool_embeddings(embedder, chunks, config.out.with_name(f"{config.out.stem}.pool.npz"))
-    ranked = rank_and_mine(pairs, query_emb, chunks, pool_emb, embedder, config)
+    ranked = rank_and_mine(pairs, query_emb, chunks, pool_emb, embedder, config, teacher)
     drops["ranking-consistency"] = ranked.dropped
+    if ranked.guarded is not None:  # the teacher was consulted
+        drops["teacher-guard"] = ranked.guarded
     log.info("post-processing with %s took %.1fs", embedder.name, time.perf_counter() - t)
     return ranked.pairs
 
@@ -442,8 +452,10 @@ def _card(
     drops: dict[str, int],
     held_out: HeldOut,
     start: float,
+    teacher: Teacher | None = None,
 ) -> SynthCard:
     items, failures, tokens, stats = gen.items, gen.failures, gen.tokens, gen.stats
+    consulted = teacher is not None and "teacher-guard" in drops
     cost = None
     if config.price_prompt is not None or config.price_completion is not None:
         cost = round(
@@ -483,4 +495,12 @@ def _card(
         config=config.to_dict(),
         kinds=tuple(k.value for k in config.effective_kinds),
         domainemb_version=domainemb.__version__,
+        teacher=TeacherInfo(
+            **teacher.describe(),
+            guard=config.teacher_guard,
+            guard_dropped=drops["teacher-guard"],
+            labelled_pairs=sum(1 for p in pairs if p.margins),
+        )
+        if consulted
+        else None,
     )

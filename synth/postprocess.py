@@ -1,8 +1,10 @@
 """After generation: decontaminate, deduplicate, check ranking consistency, mine hard negatives.
 
 Each step returns the pairs it keeps; the caller records how many each step dropped. The
-embedding model sits behind the :class:`TextEmbedder` seam (tests use a fake); the default is the
-packaged all-MiniLM-L6-v2.
+embedding model (the student) sits behind the :class:`TextEmbedder` seam (tests use a fake); the
+default is the packaged all-MiniLM-L6-v2. With a teacher (:mod:`domainemb.synth.teacher`), the
+student still finds the candidate negatives, but the teacher decides ranking consistency, guards
+the negatives against false ones and labels each kept negative with its margin.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from domainemb.pairs import Pair
 from domainemb.synth.config import PASSAGE_KINDS, SynthConfig
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut
+from domainemb.synth.teacher import Teacher
 from domainemb.synth.text import normalise, stable_hash
 
 log = logging.getLogger(__name__)
 _BLOCK = 512
+#: Negative candidates drawn per wanted negative when a teacher guards them (the guard drops some).
+GUARD_OVERSAMPLE = 2
 
 
 class TextEmbedder(Protocol):
@@ -65,8 +70,12 @@ class SentenceTransformerEmbedder:
 
 @dataclass(frozen=True)
 class StepResult:
+    """The pairs a step keeps, how many it dropped, and how many candidate negatives a teacher's
+    false-negative guard dropped (``None``: no teacher was consulted)."""
+
     pairs: list[Pair]
     dropped: int
+    guarded: int | None = None
 
 
 def decontaminate(pairs: list[Pair], held_out: HeldOut) -> StepResult:
@@ -117,6 +126,7 @@ def rank_and_mine(
     pool_emb: np.ndarray,
     embedder: TextEmbedder,
     config: SynthConfig,
+    teacher: Teacher | None = None,
 ) -> StepResult:
     """Ranking-consistency filter and hard-negative mining for pairs whose positive is a passage.
 
@@ -127,11 +137,16 @@ def rank_and_mine(
     other-document list, skipping any candidate scoring above ``mine_margin`` times the positive
     (likely an unlabelled positive).
 
+    With a ``teacher`` the student (``query_emb``, ``pool_emb``) only orders the candidates; see
+    :func:`teacher_rank_and_mine`.
+
     Pairs of other kinds (STS, classification) pass through with their generated negatives.
     """
     idx = [i for i, p in enumerate(pairs) if p.kind in PASSAGE_KINDS]
     if not idx or not pool:
         return StepResult(pairs, 0)
+    if teacher is not None:
+        return teacher_rank_and_mine(pairs, query_emb, pool, pool_emb, teacher, config)
     chunk_index = {c.text: i for i, c in enumerate(pool)}
     pool_docs = np.array([c.doc_id for c in pool], dtype=object)
     positives = [pairs[i].positive for i in idx]
@@ -166,3 +181,127 @@ def rank_and_mine(
     updated = [out[i] if i in out else p for i, p in enumerate(pairs)]
     kept = [p for p in updated if p is not None]
     return StepResult(kept, len(pairs) - len(kept))
+
+
+def teacher_rank_and_mine(
+    pairs: list[Pair],
+    query_emb: np.ndarray,
+    pool: list[Chunk],
+    pool_emb: np.ndarray,
+    teacher: Teacher,
+    config: SynthConfig,
+) -> StepResult:
+    """Ranking consistency, false-negative guard and margins decided by the teacher; the student mines.
+
+    * **Consistency**: the positive's rank is the number of other-document chunks the *teacher* scores
+      above it. A teacher that ranks a pool (bi-encoder, hybrid) scores every chunk; a cross-encoder
+      reranks the student's top ``max(rerank_depth, consistency_top_k)`` other-document chunks plus the
+      positive. The pair is dropped when that rank is not below ``consistency_top_k``, whatever the
+      student thought of it.
+    * **Mining**: candidates are the student's ranks ``mine_ranks`` (other documents, never the
+      positive's text); ``GUARD_OVERSAMPLE * negatives`` of them are drawn at random (seeded per pair).
+    * **Guard**: a drawn candidate is dropped when its teacher score exceeds
+      ``pos - |pos| * teacher_guard`` (``pos``: the positive's teacher score), the relative margin of
+      sentence-transformers' ``mine_hard_negatives``: it is probably an unlabelled positive. The
+      student's ``mine_margin`` does not apply. The first ``negatives`` survivors (in draw order) are kept,
+      hardest (by the teacher) first.
+    * **Margins**: each kept negative's ``pos - teacher(query, negative)``, in the pair's ``margins``.
+
+    Returns:
+        The kept pairs, how many were dropped by consistency, and how many drawn candidates the guard dropped.
+    """
+    idx = [i for i, p in enumerate(pairs) if p.kind in PASSAGE_KINDS]
+    pool_texts = [c.text for c in pool]
+    texts = pool_texts + sorted({pairs[i].positive for i in idx} - set(pool_texts))
+    text_index = {t: j for j, t in enumerate(texts)}
+    pool_docs = np.array([c.doc_id for c in pool], dtype=object)
+    depth = max(config.rerank_depth, config.consistency_top_k)
+    first, last = config.mine_ranks
+    out: dict[int, Pair | None] = {}
+    guarded = 0
+    for a in range(0, len(idx), _BLOCK):
+        block = idx[a : a + _BLOCK]
+        student = query_emb[block] @ pool_emb.T  # (block, pool)
+        queries = [pairs[i].query for i in block]
+        matrix = teacher.score_pool(queries, texts) if teacher.ranks_pool else None  # (block, texts)
+        scores = _TeacherScores(teacher, queries, matrix, text_index)
+        s_rows, rerank = [], []
+        for row, i in enumerate(block):
+            s = student[row].copy()
+            s[pool_docs == pairs[i].doc_id] = -np.inf
+            s_rows.append(s)
+            if matrix is None and config.consistency_top_k:
+                order = np.argsort(-s, kind="stable")[:depth]
+                rerank.append([int(j) for j in order if np.isfinite(s[j])])
+                scores.want(row, [pairs[i].positive, *(pool_texts[j] for j in rerank[-1])])
+            else:
+                scores.want(row, [pairs[i].positive])
+        scores.fetch()
+        drawn: dict[int, list[int]] = {}
+        for row, i in enumerate(block):
+            pair, s = pairs[i], s_rows[row]
+            pos = scores.get(row, pair.positive)
+            if config.consistency_top_k:
+                if matrix is not None:
+                    t = matrix[row, : len(pool)].copy()
+                    t[pool_docs == pair.doc_id] = -np.inf
+                    rank = int((t > pos).sum())
+                else:
+                    rank = sum(scores.get(row, pool_texts[j]) > pos for j in rerank[row])
+                if rank >= config.consistency_top_k:
+                    out[i] = None
+                    continue
+            out[i] = pair
+            if config.negatives:
+                order = np.argsort(-s, kind="stable")
+                window = [j for j in order[first:last].tolist() if np.isfinite(s[j])]
+                window = [j for j in window if normalise(pool_texts[j]) != normalise(pair.positive)]
+                rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
+                drawn[row] = rng.sample(window, min(GUARD_OVERSAMPLE * config.negatives, len(window)))
+                scores.want(row, [pool_texts[j] for j in drawn[row]])
+        scores.fetch()
+        for row, candidates in drawn.items():
+            i = block[row]
+            pair = pairs[i]
+            pos = scores.get(row, pair.positive)
+            threshold = pos - abs(pos) * config.teacher_guard
+            safe = [j for j in candidates if scores.get(row, pool_texts[j]) <= threshold]
+            guarded += len(candidates) - len(safe)
+            chosen = sorted(safe[: config.negatives], key=lambda j: -scores.get(row, pool_texts[j]))
+            negatives = tuple(pool_texts[j] for j in chosen)
+            margins = tuple(float(pos - scores.get(row, t)) for t in negatives)
+            out[i] = dataclasses.replace(pair, negatives=negatives, margins=margins)
+    updated = [out[i] if i in out else p for i, p in enumerate(pairs)]
+    kept = [p for p in updated if p is not None]
+    log.info("teacher %s: %d pairs dropped by consistency, %d negatives by the guard", teacher.name,
+             len(pairs) - len(kept), guarded)  # fmt: skip
+    return StepResult(kept, len(pairs) - len(kept), guarded)
+
+
+class _TeacherScores:
+    """The teacher's scores of one block's (query, text) pairs: read from a pool teacher's matrix, or
+    gathered with :meth:`want` and scored in one call by :meth:`fetch` (a cross-encoder)."""
+
+    def __init__(
+        self, teacher: Teacher, queries: list[str], matrix: np.ndarray | None, text_index: dict[str, int]
+    ) -> None:
+        self.teacher, self.queries, self.matrix, self.text_index = teacher, queries, matrix, text_index
+        self.scores: dict[tuple[int, str], float] = {}
+        self.wanted: dict[tuple[int, str], None] = {}
+
+    def want(self, row: int, texts: Sequence[str]) -> None:
+        if self.matrix is None:
+            self.wanted.update((k, None) for t in texts if (k := (row, t)) not in self.scores)
+
+    def fetch(self) -> None:
+        if not self.wanted:
+            return
+        keys = list(self.wanted)
+        values = self.teacher.score_pairs([self.queries[r] for r, _ in keys], [t for _, t in keys])
+        self.scores.update(zip(keys, values.tolist()))
+        self.wanted.clear()
+
+    def get(self, row: int, text: str) -> float:
+        if self.matrix is not None:
+            return float(self.matrix[row, self.text_index[text]])
+        return self.scores[(row, text)]

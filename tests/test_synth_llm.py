@@ -78,6 +78,7 @@ def _config(corpus, out, server, **kw) -> SynthConfig:
         consistency_top_k=0,
         price_prompt=1.0,
         price_completion=2.0,
+        teacher="none",  # the endpoint is under test, not the teacher (tests/test_synth_teacher.py)
     )
     values.update(kw)
     return SynthConfig(**values)

@@ -169,7 +169,12 @@ def test_pool_embeddings_are_cached_beside_the_output(tmp_path):
 
     corpus = write_corpus(tmp_path / "corpus", docs=3)
     config = SynthConfig(
-        domain="finance", corpus=corpus, out=tmp_path / "run" / "pairs.jsonl", generator=Generator.ICT, chunk_tokens=40
+        domain="finance",
+        corpus=corpus,
+        out=tmp_path / "run" / "pairs.jsonl",
+        generator=Generator.ICT,
+        chunk_tokens=40,
+        teacher="none",  # the student's pool cache is under test (the teacher's: tests/test_synth_teacher.py)
     )
     first, second = HashEmbedder(), HashEmbedder()
     a = synthesize(config, embedder=first, held_out=HeldOut.from_texts([]))

@@ -32,7 +32,11 @@ def prune(
         float, typer.Option(help="Fraction of FFN weights (or neurons, with --structured) removed, in (0, 1).")
     ] = 0.5,
     retrain_steps: Annotated[
-        int, typer.Option(help="InfoNCE steps on the domain pairs after pruning; 0 for one-shot.")
+        int,
+        typer.Option(
+            help="Retraining steps after pruning: distillation from the dense model on domain text "
+            "(retrain_loss: infonce in --config for InfoNCE on the pairs); 0 for one-shot."
+        ),
     ] = 0,
     structured: Annotated[
         bool, typer.Option("--structured", help="Remove whole FFN neurons so the matrices shrink.")

@@ -42,6 +42,19 @@ class DaiVariant(StrEnum):
     REFERENCE = "reference"
 
 
+class RetrainLoss(StrEnum):
+    """What retraining after pruning optimises.
+
+    ``distill``: the pruned model learns to reproduce the dense model's embeddings of domain text
+    (MSE on embeddings; see :mod:`domainemb.prune.distill`). It needs no labels.
+    ``infonce``: MultipleNegativesRankingLoss on the domain calibration pairs (in-batch and one
+    mined hard negative).
+    """
+
+    DISTILL = "distill"
+    INFONCE = "infonce"
+
+
 class Ranking(StrEnum):
     """Where the pruning threshold is drawn: one over all FFN weights, or one per FFN matrix."""
 
@@ -65,7 +78,7 @@ class PruneConfig:
         sparsity: Fraction of FFN weights (or, with ``structured``, FFN neurons) removed, in (0, 1).
         out: Output folder: ``model/``, ``model.sparse/``, ``prune_report.json``, ``calibration/``, ``results/``.
         structured: Remove whole FFN neurons (the matrices shrink) instead of single weights.
-        retrain_steps: Steps of InfoNCE on the domain calibration pairs after pruning; 0 for one-shot.
+        retrain_steps: Optimizer steps of retraining after pruning (see ``retrain_loss``); 0 for one-shot.
         pairs: Domain pairs written by ``domainemb synth``; ``None`` derives them from the domain
             benchmark's train splits.
         variant: DAI formula of ``gaprune`` (see :class:`DaiVariant`).
@@ -82,6 +95,17 @@ class PruneConfig:
         max_seq_length: Tokens per text when scoring and retraining.
         scale: InfoNCE similarity scale (1 / temperature).
         learning_rate: Peak learning rate of retraining.
+        retrain_loss: ``distill`` (default): MSE between the pruned model's and the dense model's
+            embeddings of domain text; ``infonce``: MultipleNegativesRankingLoss on the domain
+            calibration pairs (see :class:`RetrainLoss`).
+        distill_texts: A corpus folder whose passages distillation trains on: what ``domainemb
+            export-corpus`` writes, or any folder ``domainemb synth --corpus`` reads (documents are
+            cut into chunks of ``max_seq_length`` words). ``None``: the texts of the domain calibration
+            pairs (queries, positives and negatives).
+        distill_max_texts: At most this many distillation texts (a seeded choice); the dense model
+            encodes each once (through the embedding cache).
+        distill_margins: Also train MarginMSE on the domain calibration pairs' (query, positive,
+            negative) triples, the margins ``q·p − q·n`` computed from the dense model's embeddings.
         retrain_distinct_groups: Retraining batches never hold two pairs of one group (for pairs
             made from train splits, the same task and label; for synth pairs, the same document),
             so no in-batch negative is a same-label text. Off: only no text twice per batch.
@@ -132,6 +156,10 @@ class PruneConfig:
     scale: float = 20.0
     learning_rate: float = 2e-5
     retrain_distinct_groups: bool = True
+    retrain_loss: RetrainLoss = RetrainLoss.DISTILL
+    distill_texts: Path | None = None
+    distill_max_texts: int = 20_000
+    distill_margins: bool = False
     seed: int = 42
 
     evaluate: bool = True
@@ -151,7 +179,12 @@ class PruneConfig:
         self._set_member("domain", Domain)
         # Not an enum: any method in the registry, a miss names the closest ones.
         object.__setattr__(self, "method", _method(str(self.method)).name)
-        for name, enum in (("variant", DaiVariant), ("ranking", Ranking), ("size", Size)):
+        for name, enum in (
+            ("variant", DaiVariant),
+            ("ranking", Ranking),
+            ("size", Size),
+            ("retrain_loss", RetrainLoss),
+        ):
             self._set_member(name, enum)
         if self.domain is Domain.GENERAL:
             raise DomainembError(
@@ -172,6 +205,11 @@ class PruneConfig:
             (self.max_seq_length >= 8, "max_seq_length must be >= 8"),
             (self.scale > 0, "scale must be > 0"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.distill_max_texts >= 2, "distill_max_texts must be >= 2"),
+            (
+                self.retrain_loss is RetrainLoss.DISTILL or (self.distill_texts is None and not self.distill_margins),
+                "distill_texts and distill_margins apply to retrain_loss: distill only",
+            ),
             (self.seed >= 0, "seed must be >= 0"),
             (self.eval_batch_size >= 1, "eval_batch_size must be >= 1"),
         ]

@@ -70,6 +70,11 @@ class PruneReport:
         scoring_peak_memory_mb: Peak resident memory of the process (CPU) or peak CUDA memory
             allocated during scoring.
         retrain_steps: Optimizer steps of retraining taken.
+        retraining: What retraining did (empty for one-shot runs): ``loss`` (``distill`` or
+            ``infonce``), the sentence-transformers ``losses`` it trained, ``steps``,
+            ``mean_train_loss``; for distillation, its ``texts`` (source, sha256, how many were
+            available, trained on, held out, and MarginMSE triples) and the pruned model's
+            ``heldout_mse_to_dense`` embedding MSE before and after; for InfoNCE, its ``pairs``.
         size_on_disk: Bytes of the dense input weights, the saved model, and its sparse form.
         suites: ``domain`` and ``general`` :class:`SuiteScores`, when evaluated.
         diagnostics: How close the method lands to magnitude pruning: the fraction of its pruned
@@ -97,6 +102,7 @@ class PruneReport:
     retrain_steps: int
     size_on_disk: dict[str, int]
     suites: dict[str, SuiteScores] = field(default_factory=dict)
+    retraining: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, float] = field(default_factory=dict)
     seed: int = 42
     device: str = "cpu"

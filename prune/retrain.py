@@ -1,5 +1,8 @@
 """Retrain a pruned model for a few InfoNCE steps through the adapter's trainer, masks held.
 
+This is ``retrain_loss: infonce``; the default, distillation from the dense model, is
+:mod:`domainemb.prune.distill` (it reuses :class:`MaskCallback`).
+
 The trainer is :func:`domainemb.adapt.train.train_model` (sentence-transformers' trainer with
 MultipleNegativesRankingLoss over in-batch and hard negatives). By default no batch holds two pairs
 of one group (``doc_id``: task and label for train-split pairs), because same-label pairs as

@@ -38,7 +38,8 @@ from domainemb.pairs import write_pairs
 from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.prune.architecture import FfnModel, ffn_model
 from domainemb.prune.calibration import CalibrationSet, calibration_set, synth_pairs, train_split_pairs
-from domainemb.prune.config import PruneConfig
+from domainemb.prune.config import PruneConfig, RetrainLoss
+from domainemb.prune.distill import DistillTargets, DistillTexts, corpus_texts, distill_targets, pair_texts
 from domainemb.prune.gradients import GradientMoments, infonce_moments
 from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores, sparsity_by_layer
 from domainemb.prune.methods import Moments, PruneMethod
@@ -96,6 +97,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
     _check_target(out)
     stages = StageCache(Path(config.stage_cache)) if config.stage_cache is not None else None
     method = config.scoring_method()
+    corpus = _distill_corpus(config)  # a bad distill_texts folder fails before the model loads
 
     stage("loading the model")
     loaded = _load(config)
@@ -108,10 +110,11 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
     try:
         dense_scores = _evaluate_dense(config, loaded, inputs, staging, stage, seconds)
         calibration = _calibrate(config, loaded, candidates, stages, stage, seconds)
+        targets = _teacher(config, loaded, calibration, corpus, stage, seconds)  # before any weight changes
         weights, scores, peak_mb, diagnostics = _score(config, method, loaded, calibration, stages, stage, seconds)
         ffn, masks, overlap = _mask(config, method, loaded, weights, scores, stage)
         del scores  # a full fp32 copy of the FFN weights: not held through retraining
-        retrain_steps = _retrain(config, loaded, ffn, calibration, masks, stage, seconds)
+        retrain_steps, retraining = _retrain(config, loaded, ffn, calibration, targets, masks, stage, seconds)
         size_on_disk = _save(config, loaded, calibration, staging, stage)
         suites = _evaluate_pruned(config, method, inputs, dense_scores, staging, stage, seconds)
         report = _report(
@@ -124,6 +127,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
             peak_mb=peak_mb,
             diagnostics=diagnostics | overlap,
             retrain_steps=retrain_steps,
+            retraining=retraining,
             size_on_disk=size_on_disk,
             suites=suites,
         )
@@ -204,11 +208,22 @@ def _load(config: PruneConfig) -> _Loaded:
 
 
 def _needs_pairs(config: PruneConfig, method: PruneMethod) -> dict[str, bool]:
-    """Which sides need calibration pairs: those the method reads moments of, and the domain for retraining."""
+    """Which sides need calibration pairs: those the method reads moments of, and the domain for retraining
+    (unless retraining distils on a corpus folder alone)."""
+    retraining_reads_pairs = config.retrain_steps > 0 and (
+        config.retrain_loss is RetrainLoss.INFONCE or config.distill_texts is None or config.distill_margins
+    )
     return {
-        "domain": method.needs_domain_moments or config.retrain_steps > 0,
+        "domain": method.needs_domain_moments or retraining_reads_pairs,
         "general": method.needs_general_moments,
     }
+
+
+def _distill_corpus(config: PruneConfig) -> DistillTexts | None:
+    """The passages of ``distill_texts`` when distillation retraining will read them (checked before any work)."""
+    if config.distill_texts is None or not config.retrain_steps:
+        return None
+    return corpus_texts(Path(config.distill_texts), config.max_seq_length, config.distill_max_texts, config.seed)
 
 
 def _open_inputs(config: PruneConfig, method: PruneMethod, on_event: OnEvent) -> _Inputs:
@@ -260,7 +275,7 @@ def _candidates(config: PruneConfig, method: PruneMethod, inputs: _Inputs) -> di
                 f"too few {name} calibration pairs: {len(pairs)} from {source}, need at least {config.min_calibration_pairs} "
                 "(give more pairs, or lower min_calibration_pairs in a config file)"
             )
-    if config.retrain_steps > 0 and config.pairs is None:
+    if config.retrain_steps > 0 and config.pairs is None and config.retrain_loss is RetrainLoss.INFONCE:
         log.warning(
             "retraining on same-label train-split pairs, which costs retrieval scores; "
             "query-passage pairs from domainemb synth (--pairs) retrain far better (BENCHMARKS.md, Pruning)"
@@ -433,30 +448,89 @@ def _mask(
     return loaded.ffn, masks, overlap
 
 
+def _teacher(
+    config: PruneConfig,
+    loaded: _Loaded,
+    calibration: _Calibration,
+    corpus: DistillTexts | None,
+    stage: OnStage,
+    seconds: dict[str, float],
+) -> DistillTargets | None:
+    """The dense model's fp32 embeddings of the distillation texts (``None`` unless retraining distils).
+
+    Called while the model is still dense; the embeddings go through the embedding cache.
+    """
+    if not config.retrain_steps or config.retrain_loss is not RetrainLoss.DISTILL:
+        return None
+    stage("encoding the distillation texts with the dense model")
+    from domainemb.evaluation.cache import EmbeddingCache
+
+    domain = calibration.sets.get("domain")
+    texts = corpus or pair_texts(domain.pairs, domain.source, config.distill_max_texts, config.seed)
+    with _timed(seconds, "retraining"), EmbeddingCache() as cache:
+        return distill_targets(
+            loaded.model,
+            loaded.encoder.fingerprint,
+            texts,
+            domain.pairs if config.distill_margins else (),
+            config.max_seq_length,
+            config.eval_batch_size,
+            cache,
+        )
+
+
 def _retrain(
     config: PruneConfig,
     loaded: _Loaded,
     ffn: FfnModel,
     calibration: _Calibration,
+    targets: DistillTargets | None,
     masks: dict[str, torch.Tensor] | None,
     stage: OnStage,
     seconds: dict[str, float],
-) -> int:
-    """InfoNCE steps on the domain calibration pairs with the pruned weights held at zero; the steps taken."""
+) -> tuple[int, dict[str, object]]:
+    """Retraining with the pruned weights held at zero: distillation towards ``targets``, or InfoNCE
+    on the domain calibration pairs. The steps taken, and what the report records of them."""
     if not config.retrain_steps:
-        return 0
-    stage(f"retraining ({config.retrain_steps} steps)")
-    from domainemb.prune.retrain import retrain
-
+        return 0, {}
+    stage(f"retraining ({config.retrain_loss.value}, {config.retrain_steps} steps)")
+    weights = None if config.structured else ffn.weights()
     with _timed(seconds, "retraining"):
-        outcome = retrain(
-            loaded.model,
-            calibration.sets["domain"].pairs,
-            config,
-            weights=None if config.structured else ffn.weights(),
-            masks=masks,
-        )
-    return outcome.steps
+        if targets is not None:
+            from domainemb.prune.distill import distill, embedding_mse
+
+            def heldout_mse() -> float | None:
+                return embedding_mse(
+                    loaded.model,
+                    targets.heldout_texts,
+                    targets.heldout_embeddings,
+                    config.max_seq_length,
+                    config.eval_batch_size,
+                )
+
+            before = heldout_mse()
+            outcome = distill(loaded.model, targets, config, weights=weights, masks=masks)
+            summary: dict[str, object] = {
+                "losses": ["MSELoss", *(["MarginMSELoss"] if targets.triples else [])],
+                "texts": targets.summary(),
+                "heldout_mse_to_dense": {"before": before, "after": heldout_mse()},
+            }
+        else:
+            from domainemb.prune.retrain import retrain
+
+            domain = calibration.sets["domain"]
+            outcome = retrain(loaded.model, domain.pairs, config, weights=weights, masks=masks)
+            summary = {
+                "losses": ["MultipleNegativesRankingLoss"],
+                "pairs": {"source": domain.source, "pairs": len(domain.pairs)},
+            }
+    mean_loss = next((h["train_loss"] for h in reversed(outcome.log_history) if "train_loss" in h), None)
+    return outcome.steps, {
+        "loss": config.retrain_loss.value,
+        **summary,
+        "steps": outcome.steps,
+        "mean_train_loss": mean_loss,
+    }
 
 
 def _save(
@@ -512,6 +586,7 @@ def _report(
     peak_mb: float | None,
     diagnostics: dict[str, float],
     retrain_steps: int,
+    retraining: dict[str, object],
     size_on_disk: dict[str, int],
     suites: dict[str, SuiteScores],
 ) -> PruneReport:
@@ -542,6 +617,7 @@ def _report(
         scoring_peak_memory_mb=peak_mb,
         diagnostics=diagnostics,
         retrain_steps=retrain_steps,
+        retraining=retraining,
         size_on_disk=size_on_disk,
         suites=suites,
         seed=config.seed,

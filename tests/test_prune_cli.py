@@ -98,8 +98,13 @@ def test_unstructured_run_with_synth_pairs(tiny_bert_folder, tmp_path):
 
 def test_gaprune_run_evaluated_on_the_suites(tiny_bert_folder, tiny_benchmark, tmp_path, caplog):
     out = tmp_path / "run"
-    config = _config(
-        tmp_path, tiny_benchmark, variant="normalized", domain_tasks=["TinyClassification"], general_tasks=["TinySTS"]
+    config = _config(  # InfoNCE retraining: the same-label warning below is about it
+        tmp_path,
+        tiny_benchmark,
+        variant="normalized",
+        domain_tasks=["TinyClassification"],
+        general_tasks=["TinySTS"],
+        retrain_loss="infonce",
     )
     result = _prune(
         "--model",

@@ -1,11 +1,8 @@
-"""Training runs on a tiny model: the saved folder and card, losses, resume after a kill, DDP over gloo, minilm."""
+"""Training runs on a tiny model: saved folder and card, losses, resume after a kill, minilm (DDP: test_adapt_ddp)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -143,40 +140,6 @@ def test_matryoshka_dims_larger_than_the_model_fail_before_training(tmp_path, ba
     with pytest.raises(DomainembError, match="exceed the base model's 32 dimensions"):
         adapt(_config(base_model, pairs_file, tmp_path / "run", matryoshka_dims=(64,)))
     assert not (tmp_path / "run").exists()
-
-
-@pytest.mark.slow
-def test_two_process_ddp_run_over_gloo(tmp_path, base_model, pairs_file, suites):
-    """The unchanged command under torchrun: two CPU processes, gloo; rank 0 alone writes and scores the model."""
-    config = tmp_path / "adapt.yaml"
-    config.write_text(
-        "max_steps: 4\nbatch_size: 4\neval_steps: 2\ndev_fraction: 0.25\nlearning_rate: 1.0e-3\nbootstrap_samples: 200\n"
-        f"domain_benchmark: {suites[0]}\ngeneral_benchmark: {suites[1]}\ndomain_tasks: [TinyFinRetrieval]\ngeneral_tasks: [TinyGenRetrieval]\n"
-    )
-    script = Path(sys.executable).parent / "domainemb"
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    arguments = [
-        "--base",
-        str(base_model),
-        "--pairs",
-        str(pairs_file),
-        "--domain",
-        "finance",
-        "--out",
-        str(tmp_path / "run"),
-    ]
-    command = [*launcher, str(script), "adapt", *arguments, "--config", str(config)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    record = json.loads((tmp_path / "run" / "adapt.json").read_text())
-    assert record["training"]["world_size"] == 2
-    assert record["training"]["steps"] == 4
-    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
-    assert (
-        Comparison.from_disk(tmp_path / "run" / "comparison.json").suites["domain"].tasks[0].task == "TinyFinRetrieval"
-    )
-    assert done.stderr.count("adapted model ->") == 1  # only rank 0 reports
 
 
 @pytest.mark.slow

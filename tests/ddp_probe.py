@@ -14,6 +14,8 @@ trainer module is imported it patches ``transformers.Trainer`` so that every pro
 process ``INDEX`` of ``COUNT`` gets under DDP: accelerate shards the training batches as it would
 with ``COUNT`` processes, keeping ``INDEX``'s.
 
+A ``sitecustomize.py`` further along ``PYTHONPATH`` still runs after the probe, so a check can put one
+there that breaks the product in the subprocesses only (say, DDP's gradient all-reduce).
 """
 
 from __future__ import annotations

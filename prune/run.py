@@ -280,6 +280,12 @@ def _candidates(config: PruneConfig, method: PruneMethod, inputs: _Inputs) -> di
             "retraining on same-label train-split pairs, which costs retrieval scores; "
             "query-passage pairs from domainemb synth (--pairs) retrain far better (BENCHMARKS.md, Pruning)"
         )
+    if method.needs_domain_moments and config.pairs is None:
+        log.warning(
+            "calibrating the domain side on same-label train-split pairs; query-passage pairs from the domain's "
+            "training corpora are closer to what the suites test (domainemb export-corpus, then domainemb synth "
+            "--generator ict on that folder, given with --pairs; docs/prune.md)"
+        )
     return candidates
 
 

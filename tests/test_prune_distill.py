@@ -305,3 +305,106 @@ def test_infonce_retraining_stays_available(tiny_bert_folder, tmp_path):
     assert retraining["loss"] == "infonce" and retraining["losses"] == ["MultipleNegativesRankingLoss"]
     assert retraining["pairs"] == {"source": str(pairs), "pairs": 24} and "texts" not in retraining
     assert np.isfinite(retraining["mean_train_loss"])
+
+
+def test_teacher_embeddings_go_through_the_embedding_cache(tiny_bert, tmp_path, monkeypatch):
+    """A second run with the same dense model encodes nothing; another sequence length is another key."""
+    from domainemb.evaluation.cache import EmbeddingCache
+    from domainemb.prune.distill import teacher_embeddings
+
+    texts = _texts(12)
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        first = teacher_embeddings(tiny_bert, "dense-fp", texts, 32, 8, cache)
+        assert cache.count("dense-fp") == 12
+        np.testing.assert_allclose(first, tiny_bert.encode(texts, convert_to_numpy=True), atol=1e-6)  # other batches
+
+        def must_not_encode(*args, **kwargs):
+            raise AssertionError("encoded a cached text")
+
+        monkeypatch.setattr(tiny_bert, "encode", must_not_encode)
+        np.testing.assert_array_equal(teacher_embeddings(tiny_bert, "dense-fp", texts, 32, 8, cache), first)
+        with pytest.raises(AssertionError, match="encoded a cached text"):
+            teacher_embeddings(tiny_bert, "dense-fp", texts, 16, 8, cache)
+
+
+def test_domain_calibration_on_train_splits_warns_and_names_the_way_out(
+    tiny_bert_folder, tiny_benchmark, tmp_path, caplog, monkeypatch
+):
+    class Checked(Exception):
+        """Raised where the run's input checks (and their warnings) are done."""
+
+    def stop(*args, **kwargs):
+        raise Checked
+
+    monkeypatch.setattr("domainemb.prune.run._calibrate", stop)
+    out = tmp_path / "run"
+    config = _yaml(tmp_path, domain_benchmark=str(tiny_benchmark), general_benchmark=str(tiny_benchmark))
+    with pytest.raises(Checked):
+        _prune(
+            *(
+                "--model",
+                str(tiny_bert_folder),
+                "--domain",
+                "finance",
+                "--method",
+                "fisher-domain",
+                "--sparsity",
+                "0.5",
+            ),
+            *("--no-eval", "--out", str(out), "--config", str(config)),
+        )
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(
+        "calibrating the domain side on same-label train-split pairs" in m and "export-corpus" in m for m in messages
+    )
+    assert not any("retraining on same-label" in m for m in messages)  # one-shot: nothing retrained
+    assert not out.exists()
+
+
+def test_exported_passages_calibrate_through_ict_pairs(tiny_bert_folder, tmp_path):
+    """export-corpus's layout -> ``synth --generator ict`` (no LLM) -> ``prune --pairs``: domain
+    calibration and distillation on query-passage pairs from the domain's own passages."""
+    from synth_data import retrieval_benchmark
+
+    from domainemb.pairs import read_pairs
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    with open(folder / "maec.jsonl", "w", encoding="utf-8") as fh:
+        for i in range(30):
+            text = " ".join(_texts(3, offset=3 * i)).replace(" moved in", ". It moved in") + "."
+            fh.write(json.dumps({"id": f"p{i}", "text": text, "corpus": "maec", "doc_id": f"call{i // 5}"}) + "\n")
+    (folder / ".export.json").write_text("{}")
+    bench = retrieval_benchmark(tmp_path / "bench", ["an unrelated test document about enzymes"], ["what is an enzyme"])
+    pairs = tmp_path / "pairs.jsonl"
+    synth = runner.invoke(
+        app,
+        [
+            *("synth", "--domain", "finance", "--corpus", str(folder), "--out", str(pairs), "--generator", "ict"),
+            *("--benchmark", str(bench), "--negatives", "0", "--consistency-top-k", "0", "--near-duplicate", "1.0"),
+        ],
+    )
+    assert synth.exit_code == 0, synth.output
+    made = read_pairs(pairs).pairs
+    assert len(made) >= 16 and {p.generator.value for p in made} == {"ict"}
+
+    out = tmp_path / "run"
+    result = _prune(
+        *("--model", str(tiny_bert_folder), "--domain", "finance", "--method", "fisher-domain", "--sparsity", "0.5"),
+        *(
+            "--pairs",
+            str(pairs),
+            "--retrain-steps",
+            "2",
+            "--no-eval",
+            "--out",
+            str(out),
+            "--config",
+            str(_yaml(tmp_path)),
+        ),
+    )
+    assert result.exit_code == 0, result.output
+    report = PruneReport.from_disk(out)
+    assert report.calibration["domain"]["source"] == str(pairs)
+    assert report.calibration["domain"]["candidates"] == len(made)
+    assert report.retraining["texts"]["source"] == f"calibration pairs ({pairs})"

@@ -370,3 +370,17 @@ def test_bad_teacher_settings_are_one_line_before_any_work(tmp_path, student_fol
 def test_load_teacher_encoder_accepts_a_bi_encoder_folder(other_folder):
     encoder = load_teacher_encoder(str(other_folder))
     assert encoder.model.get_embedding_dimension() == 32
+
+
+def test_the_documented_loss_configs_read(tmp_path):
+    import re
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "adapt.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", docs, flags=re.S) if "loss: " in b]
+    losses = set()
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"{i}.yaml"
+        path.write_text(block, encoding="utf-8")
+        config = AdaptConfig.from_yaml(path, base="minilm", pairs=Path("p"), domain=Domain.FINANCE, out=Path("o"))
+        losses.add(config.loss)
+    assert {LossName.MNRL_MARGIN_MSE, LossName.MNRL_DISTILL_KL} <= losses

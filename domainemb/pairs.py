@@ -30,8 +30,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
@@ -40,6 +40,7 @@ from typing import Any
 
 from domainemb.atomic import write_atomic
 from domainemb.errors import DataError
+from domainemb.jsonio import loads_text
 from domainemb.synth_card import SynthCard
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def pair_from_record(record: Any, where: str = "record", *, strict: bool = False
     margins = record.get("margins", [])
     if (
         not isinstance(margins, list)
-        or not all(isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m) for m in margins)
+        or not all(_finite_number(m) for m in margins)
         or (margins and len(margins) != len(negatives))
     ):
         raise ValueError(f"{where}: field 'margins' must be a list of finite numbers, one per negative")
@@ -215,6 +216,11 @@ def pair_from_record(record: Any, where: str = "record", *, strict: bool = False
         template_hash=text("template_hash"),
         margins=tuple(float(m) for m in margins),
     )
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is a finite float (bounds, not ``math.isfinite``: that raises OverflowError on 10**400)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
 
 
 def _known(vocabulary: type[StrEnum], value: Any) -> StrEnum | str | None:
@@ -260,9 +266,9 @@ def read_pairs(path: Path | str, *, strict: bool = False) -> PairFile:
             continue
         where = f"line {number}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(LABEL, str(path), f"{where}: invalid JSON ({exc.msg})") from None
+            record = loads_text(line)
+        except ValueError as exc:
+            raise DataError(LABEL, str(path), f"{where}: invalid JSON ({exc})") from None
         try:
             pair = pair_from_record(record, where, strict=strict)
         except ValueError as exc:

@@ -19,6 +19,22 @@ import yaml
 from domainemb.errors import DomainembError
 
 
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with every way the text can fail a one-line ``ValueError``.
+
+    Besides invalid YAML: a value YAML recognises but Python cannot build (the date ``2020-13-45``,
+    an integer of more than 4300 digits), and nesting deeper than the recursion limit.
+    """
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"a value that cannot be read ({str(exc).splitlines()[0]})") from None
+
+
 def read_settings(path: Path, config_type: type, run_fields: frozenset[str] | set[str], what: str) -> dict[str, Any]:
     """The settings in a YAML mapping, as the types of ``config_type``'s fields.
 
@@ -33,10 +49,10 @@ def read_settings(path: Path, config_type: type, run_fields: frozenset[str] | se
             known one), a command-line field, or a value of the wrong type.
     """
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = load_yaml(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise DomainembError(f"{path}: cannot read the {what} config: {exc.strerror or exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # invalid YAML (load_yaml), or not UTF-8
         raise DomainembError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if raw is None:
         return {}
@@ -83,7 +99,10 @@ def coerce(path: Path, key: str, value: Any, hint: Any) -> Any:
                 raise bad("a number") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer no float can hold
+            raise bad("a finite number") from None
     if hint is str:
         if not isinstance(value, str):
             raise bad("a string")
@@ -93,7 +112,7 @@ def coerce(path: Path, key: str, value: Any, hint: Any) -> Any:
             raise bad("a path")
         return Path(value)
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        if value not in {m.value for m in hint}:
+        if not isinstance(value, str) or value not in {m.value for m in hint}:  # a list is unhashable
             raise bad(f"one of {', '.join(m.value for m in hint)}")
         return hint(value)
     if typing.get_origin(hint) is tuple:

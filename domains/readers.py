@@ -18,6 +18,7 @@ from typing import Any
 
 from domainemb.domains.fetch import Fetcher
 from domainemb.errors import DataError
+from domainemb.jsonio import loads_text
 from domainemb.types import Source
 
 
@@ -110,7 +111,7 @@ def parse_jsonl(text: str, dataset: str, file: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise DataError(dataset, file, f"invalid JSON on line {lineno}: {exc.msg}") from None
+            rows.append(loads_text(line))
+        except ValueError as exc:
+            raise DataError(dataset, file, f"invalid JSON on line {lineno}: {exc}") from None
     return rows

@@ -28,12 +28,11 @@ import csv
 import io
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.readers import decode, parse_jsonl
@@ -46,8 +45,12 @@ from domainemb.domains.tables import (
 )
 from domainemb.errors import DataError
 from domainemb.types import Domain, LicenceFlag, Source, SourceFile, TaskSpec, TaskType
+from domainemb.yamlconfig import load_yaml
 
 log = logging.getLogger(__name__)
+
+#: A judgement's score: ASCII digits (str.isdigit also takes '²'), few enough for an int64 column.
+_JUDGEMENT = re.compile(r"-?[0-9]{1,18}")
 
 _TYPES = {
     "sts": TaskType.STS,
@@ -91,11 +94,11 @@ class TaskYaml:
                 that are not a mapping of the type's columns to the file's).
         """
         try:
-            raw = yaml.safe_load(decode(file.read_bytes(), label, str(file)))
+            raw = load_yaml(decode(file.read_bytes(), label, str(file)))
         except OSError as exc:
             raise DataError(label, str(file), f"cannot read: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise DataError(label, str(file), f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        except ValueError as exc:
+            raise DataError(label, str(file), f"invalid YAML: {exc}") from None
         if not isinstance(raw, dict):
             raise DataError(label, str(file), "must be a mapping of keys")
         keys = {f.name for f in fields(cls)}
@@ -245,10 +248,14 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
         ]
         queries = [(_field(r, "_id", label, rels[1]), _field(r, "text", label, rels[1])) for r in query_rows]
         qrels = []
-        for lineno, row in enumerate(csv.reader(io.StringIO(qrels_text), delimiter="\t"), start=1):
+        try:
+            rows = list(csv.reader(io.StringIO(qrels_text), delimiter="\t"))
+        except csv.Error as exc:  # e.g. a carriage return inside a cell
+            raise DataError(label, str(path / rels[2]), f"malformed TSV: {exc}") from None
+        for lineno, row in enumerate(rows, start=1):
             if not row or (lineno == 1 and row[0] == "query-id"):
                 continue
-            if len(row) != 3 or not row[2].strip().lstrip("-").isdigit():
+            if len(row) != 3 or not _JUDGEMENT.fullmatch(row[2].strip()):
                 raise DataError(
                     label, str(path / rels[2]), f"line {lineno}: expected query-id<TAB>corpus-id<TAB>integer score"
                 )
@@ -326,6 +333,20 @@ def _as_published(
     return kept_docs, scored, kept_qrels
 
 
+def _inside(path: Path, rel: str, label: str) -> str:
+    """A data file's name as task.yaml gives it, as its path inside the task folder (``./p.csv`` is ``p.csv``).
+
+    Raises:
+        DataError: the name leads out of the folder (an absolute path, ``../``): the task's files are
+            checksummed by their names in the folder.
+    """
+    folder = Path(os.path.normpath(path.absolute()))
+    file = Path(os.path.normpath(folder / rel))
+    if not file.is_relative_to(folder) or file == folder:
+        raise DataError(label, str(path / "task.yaml"), f"data file {rel!r} is not a file inside the task folder")
+    return file.relative_to(folder).as_posix()
+
+
 def _field(row: Any, key: str, label: str, file: str) -> str:
     if not isinstance(row, dict) or key not in row:
         raise DataError(label, file, f"a record lacks field {key!r}")
@@ -340,6 +361,7 @@ def _table_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict
     if any(v is None for v in splits.values()):
         need = "`train:` and `test:` files" if type is TaskType.CLASSIFICATION else "a `data:` file"
         raise DataError(label, str(path / "task.yaml"), f"a {kind} task needs {need}")
+    splits = {split: _inside(path, rel, label) for split, rel in splits.items()}
     columns = {col: config.columns.get(col, col) for col in _COLUMNS[type]}
     source = _source(path, name, [path / f for f in splits.values()], config, label)
     sts = type is TaskType.STS

@@ -269,7 +269,7 @@ def parse_answer(response: LLMResponse, template: Template, lenient: bool = Fals
     lenient = lenient or template.style is PromptStyle.FEWSHOT
     try:
         value = _loads(raw, lenient)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         if response.finish_reason == "length":
             raise ItemFailed("truncated", "the answer hit the token limit before the JSON closed") from None
         raise _Malformed(str(exc)) from None
@@ -281,7 +281,17 @@ def parse_answer(response: LLMResponse, template: Template, lenient: bool = Fals
     fields = {f: value[f] for f in template.output if f in value}
     if not all(isinstance(v, str) for v in fields.values()):
         raise _Malformed("fields must be strings")
+    if not all(_is_text(v) for v in fields.values()):  # a pair holding one could not be written
+        raise _Malformed("a field holds a lone surrogate (an escape such as \\ud800), which is no text")
     return fields
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _loads(raw: str, lenient: bool) -> Any:

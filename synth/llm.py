@@ -231,6 +231,8 @@ class OpenAIClient:
             raise LLMError(reason, _short(exc.message)) from None
         except openai.APIResponseValidationError as exc:
             raise LLMError("bad-response", _short(str(exc))) from None
+        except (ValueError, RecursionError) as exc:  # the SDK decodes the body: empty, not JSON, 5000 digits, deep
+            raise LLMError("bad-response", f"the body is no JSON the SDK can decode: {_short(str(exc))}") from None
         return _response(raw, chat=chat)
 
 

@@ -23,6 +23,13 @@ class PromptStyle(StrEnum):
     CHAT = "chat"
 
 
+class NegativeSource(StrEnum):
+    """A retriever whose ranks ``mine_ranks`` give candidate negatives (GPL mines with both)."""
+
+    STUDENT = "student"
+    BM25 = "bm25"
+
+
 #: Relative frequency of each kind when several are asked for; short query -> passage is the main kind.
 KIND_WEIGHTS = {PairKind.SHORT_LONG: 0.7, PairKind.LONG_LONG: 0.1, PairKind.STS: 0.1, PairKind.CLASSIFICATION: 0.1}
 #: Kinds whose positive is a corpus passage: hard negatives are mined and ranking consistency checked for these.
@@ -71,6 +78,8 @@ class SynthConfig:
             pair's margins.
         teacher_guard: Relative margin of the false-negative guard: a mined negative is dropped when its teacher
             score exceeds ``pos - |pos| * teacher_guard`` (``pos``: the positive's teacher score).
+        negatives_from: The retrievers whose rank window ``mine_ranks`` gives candidate negatives, with a
+            teacher to guard them (without one the student mines alone, as before): the student, BM25 or both.
         rerank_depth: A cross-encoder teacher cannot rank the whole pool; it reranks the student's top
             ``max(rerank_depth, consistency_top_k)`` chunks plus the positive for the consistency filter.
         server_threads: CPU threads of the local llama.cpp server (``None``: all cores).
@@ -139,6 +148,12 @@ class SynthConfig:
     rerank_depth: int = option(
         30, help="A cross-encoder teacher reranks the embedding model's top N plus the positive."
     )
+    negatives_from: tuple[NegativeSource, ...] = option(
+        tuple(NegativeSource),
+        help="Retrievers mining candidate negatives for the teacher to guard (repeatable; without a teacher: the "
+        "embedding model).",
+        flag="--negatives-from",
+    )
     server_threads: int | None = option(None, help="CPU threads of the local LLM server.", flag="--threads")
     seed: int = option(42, help="Seed of every sampling decision.")
 
@@ -149,6 +164,7 @@ class SynthConfig:
         set_("domain", Domain(self.domain))
         set_("generator", Generator(self.generator))
         set_("kinds", tuple(dict.fromkeys(PairKind(k) for k in self.kinds)))
+        set_("negatives_from", tuple(dict.fromkeys(NegativeSource(k) for k in self.negatives_from)))
         set_("corpus", Path(self.corpus))
         set_("out", Path(self.out))
         set_("benchmarks", tuple(Path(b) for b in self.benchmarks))
@@ -162,6 +178,8 @@ class SynthConfig:
                 raise DomainembError(f"synth: {name} must be at least 1, got {getattr(self, name)}")
         if self.limit is not None and self.limit < 1:
             raise DomainembError(f"synth: limit must be at least 1, got {self.limit}")
+        if not self.negatives_from:
+            raise DomainembError("--negatives-from: at least one of student, bm25 is needed")
         if not self.teacher.strip():
             raise DomainembError("--teacher: empty; pass a model, hybrid:MODEL or none")
         if self.teacher_guard < 0:

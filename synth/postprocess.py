@@ -19,10 +19,10 @@ from typing import Protocol
 import numpy as np
 
 from domainemb.pairs import Pair
-from domainemb.synth.config import PASSAGE_KINDS, SynthConfig
+from domainemb.synth.config import PASSAGE_KINDS, NegativeSource, SynthConfig
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut
-from domainemb.synth.teacher import Teacher
+from domainemb.synth.teacher import BM25Pool, Teacher
 from domainemb.synth.text import normalise, stable_hash
 
 log = logging.getLogger(__name__)
@@ -198,8 +198,10 @@ def teacher_rank_and_mine(
       reranks the student's top ``max(rerank_depth, consistency_top_k)`` other-document chunks plus the
       positive. The pair is dropped when that rank is not below ``consistency_top_k``, whatever the
       student thought of it.
-    * **Mining**: candidates are the student's ranks ``mine_ranks`` (other documents, never the
-      positive's text); ``GUARD_OVERSAMPLE * negatives`` of them are drawn at random (seeded per pair).
+    * **Mining**: candidates are ranks ``mine_ranks`` of the retrievers ``negatives_from`` (as GPL: the
+      student's and BM25's, over other documents' chunks, never the positive's text; BM25 offers only
+      chunks sharing a term with the query); ``GUARD_OVERSAMPLE * negatives`` of them are drawn at random
+      (seeded per pair).
     * **Guard**: a drawn candidate is dropped when its teacher score exceeds
       ``pos - |pos| * teacher_guard`` (``pos``: the positive's teacher score), the relative margin of
       sentence-transformers' ``mine_hard_negatives``: it is probably an unlabelled positive. The
@@ -217,12 +219,15 @@ def teacher_rank_and_mine(
     pool_docs = np.array([c.doc_id for c in pool], dtype=object)
     depth = max(config.rerank_depth, config.consistency_top_k)
     first, last = config.mine_ranks
+    sources = set(config.negatives_from)
+    bm25 = BM25Pool(pool_texts) if config.negatives and NegativeSource.BM25 in sources else None
     out: dict[int, Pair | None] = {}
     guarded = 0
     for a in range(0, len(idx), _BLOCK):
         block = idx[a : a + _BLOCK]
         student = query_emb[block] @ pool_emb.T  # (block, pool)
         queries = [pairs[i].query for i in block]
+        lexical = bm25.scores(queries) if bm25 is not None else None  # (block, pool)
         matrix = teacher.score_pool(queries, texts) if teacher.ranks_pool else None  # (block, texts)
         scores = _TeacherScores(teacher, queries, matrix, text_index)
         s_rows, rerank = [], []
@@ -253,9 +258,12 @@ def teacher_rank_and_mine(
                     continue
             out[i] = pair
             if config.negatives:
-                order = np.argsort(-s, kind="stable")
-                window = [j for j in order[first:last].tolist() if np.isfinite(s[j])]
-                window = [j for j in window if normalise(pool_texts[j]) != normalise(pair.positive)]
+                window = _rank_window(s, first, last) if NegativeSource.STUDENT in sources else []
+                if lexical is not None:
+                    lex = np.where(np.isfinite(s) & (lexical[row] > 0), lexical[row], -np.inf)  # other documents
+                    window += _rank_window(lex, first, last)
+                positive = normalise(pair.positive)
+                window = [j for j in dict.fromkeys(window) if normalise(pool_texts[j]) != positive]
                 rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
                 drawn[row] = rng.sample(window, min(GUARD_OVERSAMPLE * config.negatives, len(window)))
                 scores.want(row, [pool_texts[j] for j in drawn[row]])
@@ -276,6 +284,12 @@ def teacher_rank_and_mine(
     log.info("teacher %s: %d pairs dropped by consistency, %d negatives by the guard", teacher.name,
              len(pairs) - len(kept), guarded)  # fmt: skip
     return StepResult(kept, len(pairs) - len(kept), guarded)
+
+
+def _rank_window(scores: np.ndarray, first: int, last: int) -> list[int]:
+    """Pool indices at ranks ``first`` to ``last`` (exclusive) of ``scores``, skipping ``-inf`` (left out)."""
+    order = np.argsort(-scores, kind="stable")
+    return [j for j in order[first:last].tolist() if np.isfinite(scores[j])]
 
 
 class _TeacherScores:

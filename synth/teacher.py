@@ -273,6 +273,51 @@ class CrossEncoderTeacher(Teacher):
         return self._cache
 
 
+class BM25Pool:
+    """BM25 over one pool of passages: bm25s with English stop words and the Snowball stemmer (the
+    project's BM25 baseline's settings). It ranks for the hybrid teacher and mines negatives (GPL).
+
+    Args:
+        pool: The passages, indexed once.
+        k1, b, method: bm25s settings.
+    """
+
+    def __init__(self, pool: Sequence[str], k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> None:
+        import bm25s
+
+        self.params = {"k1": k1, "b": b, "method": method, "stopwords": "en", "stemmer": "english"}
+        self.size = len(pool)
+        self.key = _texts_key(pool)
+        self._retriever = bm25s.BM25(k1=k1, b=b, method=method)
+        if pool:
+            self._retriever.index(bm25_tokenize(pool), show_progress=False)
+
+    def scores(self, queries: Sequence[str]) -> np.ndarray:
+        """Raw BM25 scores ``(len(queries), len(pool))``."""
+        if not self.size:
+            return np.zeros((len(queries), 0), dtype=np.float32)
+        # a query of stop words only has no token: it matches nothing (bm25s cannot score an empty query)
+        rows = [
+            np.asarray(self._retriever.get_scores(t), dtype=np.float32) if t else np.zeros(self.size, np.float32)
+            for t in bm25_tokenize(queries)
+        ]
+        return np.stack(rows).reshape(len(queries), self.size) if rows else np.zeros((0, self.size), np.float32)
+
+
+def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
+    import bm25s
+    import Stemmer
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
+
+
+def _texts_key(texts: Sequence[str]) -> str:
+    return hashlib.sha256("\0".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class HybridTeacher(Teacher):
     """BM25 and a bi-encoder, each min-max normalised per query over the pool, combined with a weight.
 
@@ -280,21 +325,16 @@ class HybridTeacher(Teacher):
         name: The ``--teacher`` value.
         dense: The bi-encoder.
         bm25_weight: ``w`` in ``w * bm25 + (1 - w) * dense``.
-        k1, b, method: bm25s settings (the project's BM25 baseline's).
     """
 
     kind = TeacherKind.HYBRID
 
-    def __init__(
-        self, name: str, dense: BiEncoderTeacher, bm25_weight: float = DEFAULT_BM25_WEIGHT, k1: float = 1.5, b: float = 0.75,
-        method: str = "lucene",
-    ) -> None:  # fmt: skip
+    def __init__(self, name: str, dense: BiEncoderTeacher, bm25_weight: float = DEFAULT_BM25_WEIGHT) -> None:
         super().__init__()
         self.name = name
         self.dense = dense
         self.bm25_weight = bm25_weight
-        self.bm25_params = {"k1": k1, "b": b, "method": method, "stopwords": "en", "stemmer": "english"}
-        self._index: tuple[str, Any] | None = None  # (fingerprint of the pool, bm25s retriever)
+        self._bm25: BM25Pool | None = None  # the last pool scored, indexed once for a run
 
     @property
     def fingerprint(self) -> str:
@@ -304,9 +344,10 @@ class HybridTeacher(Teacher):
             "teacher": "hybrid",
             "dense": self.dense.fingerprint,
             "bm25_weight": self.bm25_weight,
-            "bm25": {**self.bm25_params, "bm25s": bm25s.__version__},
+            "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "stopwords": "en", "stemmer": "english",
+                     "bm25s": bm25s.__version__},
             "normalisation": "min-max per query over the pool",
-        }
+        }  # fmt: skip
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -323,35 +364,10 @@ class HybridTeacher(Teacher):
         return (self.bm25_weight * lexical + (1.0 - self.bm25_weight) * dense).astype(np.float32)
 
     def bm25_scores(self, queries: Sequence[str], pool: Sequence[str]) -> np.ndarray:
-        """Raw BM25 scores ``(len(queries), len(pool))``, the pool indexed once for a run."""
-        retriever = self._retriever(pool)
-        tokens = self._tokenize(queries)
-        if not pool:
-            return np.zeros((len(queries), 0), dtype=np.float32)
-        return np.stack([np.asarray(retriever.get_scores(t), dtype=np.float32) for t in tokens]).reshape(
-            len(queries), len(pool)
-        )
-
-    def _retriever(self, pool: Sequence[str]) -> Any:
-        import bm25s
-
-        key = hashlib.sha256("\0".join(pool).encode("utf-8", "surrogatepass")).hexdigest()
-        if self._index is None or self._index[0] != key:
-            p = self.bm25_params
-            retriever = bm25s.BM25(k1=p["k1"], b=p["b"], method=p["method"])
-            if pool:
-                retriever.index(self._tokenize(pool), show_progress=False)
-            self._index = (key, retriever)
-        return self._index[1]
-
-    def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
-        import bm25s
-        import Stemmer
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
-        return bm25s.tokenize(
-            list(texts), stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
-        )
+        """Raw BM25 scores ``(len(queries), len(pool))``."""
+        if self._bm25 is None or self._bm25.key != _texts_key(pool):
+            self._bm25 = BM25Pool(pool)
+        return self._bm25.scores(queries)
 
 
 def min_max_rows(scores: np.ndarray) -> np.ndarray:

@@ -168,6 +168,24 @@ def test_the_guard_margin_is_relative_to_the_positives_magnitude_whatever_its_si
     assert set(result.pairs[0].negatives) == {pool[2].text, pool[4].text, pool[5].text} and result.guarded == 2
 
 
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [(("student", "bm25"), {1, 2, 3, 7, 8}), (("student",), {1, 2, 3}), (("bm25",), {7, 8})],
+)
+def test_negatives_come_from_the_student_and_from_bm25(sources, expected):
+    """As GPL: each retriever's rank window offers candidates; BM25 only chunks sharing a term with the query."""
+    pool = [
+        Chunk(f"doc{i}#0", f"doc{i}", 0, 0, 10, f"passage {i} on {'zymogen activation' if i in (0, 7, 8) else 'rates'}")
+        for i in range(10)
+    ]
+    pool_emb = np.eye(10, dtype=np.float32)
+    q = np.array([[1.0, *np.linspace(0.9, 0.1, 9)]], dtype=np.float32)  # the student: doc1, doc2, ... doc9
+    pairs = [_pair("a", "zymogen", pool[0].text, "doc0")]
+    config = _config(consistency_top_k=0, negatives=10, mine_ranks=(0, 3), negatives_from=sources)
+    result = rank_and_mine(pairs, q, pool, pool_emb, HashEmbedder(), config, FakeTeacher({pool[0].text: 1.0}))
+    assert set(result.pairs[0].negatives) == {pool[j].text for j in expected} and result.guarded == 0
+
+
 def test_min_max_rows():
     rows = min_max_rows(np.array([[1.0, 3.0, 2.0], [5.0, 5.0, 5.0]]))
     assert rows.tolist() == [[0.0, 1.0, 0.5], [0.0, 0.0, 0.0]]

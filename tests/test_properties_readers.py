@@ -76,7 +76,7 @@ def _build(root: Path, task: Path, strict: bool, size: Size, reader: str):
         with _only_user_tasks():
             result = build_benchmark(config)
     except DomainembError as exc:
-        assert "\n" not in str(exc).strip() or str(exc).count("\n") < 3, str(exc)
+        assert str(exc).strip(), "an error without a message"
         assert not out.exists(), "a failed build left its folder"
         assert not [p.name for p in root.iterdir() if p.name.startswith(".bench")], (
             "a failed build left a staging folder"
@@ -104,8 +104,8 @@ _GOOD_QUERIES = '{"_id": "q0", "text": "what is a bond"}\n'
 @quick(50)
 @given(files=beir_files, strict=st.booleans(), size=st.sampled_from(Size))
 @example(files=_beir_example(_GOOD_CORPUS, _GOOD_QUERIES, "q0\td0\t1\n"), strict=False, size=Size.LITE)
-# Found by this property: csv.Error (a carriage return inside a qrels cell), ValueError ('²' passes
-# str.isdigit; a 5000-digit score), an int64 overflow in polars, a 5000-digit number or deep nesting
+# Found by this property: csv.Error (a carriage return inside a qrels cell), ValueError ('²' and '--1'
+# pass the old str.isdigit check, int() refuses them; a 5000-digit score), an int64 overflow in polars, a 5000-digit number or deep nesting
 # in a JSONL line (ValueError, RecursionError), and a lone surrogate escape (UnicodeEncodeError).
 @example(files=_beir_example(_GOOD_CORPUS, _GOOD_QUERIES, "q0\td0\r\t1\n"), strict=False, size=Size.FULL)
 @example(files=_beir_example(_GOOD_CORPUS, _GOOD_QUERIES, "q0\td0\t²\n"), strict=False, size=Size.FULL)
@@ -171,7 +171,7 @@ def test_table_task_builds_or_fails_cleanly(task, strict, size):
         root = Path(tmp)
         outside = root / "outside.csv"
         outside.write_bytes(b"sentence1,sentence2,score\na,b,1\nc,d,4\n")
-        files = {"task.yaml": files["task.yaml"].replace(b"{OUTSIDE}", str(outside).encode()), **files}
+        files = {**files, "task.yaml": files["task.yaml"].replace(b"{OUTSIDE}", str(outside).encode())}
         task_dir = write_files(root / "mytask", files)
         (task_dir / "sub").mkdir(exist_ok=True)
         _build(root, task_dir, strict, size, "table task")

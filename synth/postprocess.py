@@ -262,8 +262,10 @@ def teacher_rank_and_mine(
                 if lexical is not None:
                     lex = np.where(np.isfinite(s) & (lexical[row] > 0), lexical[row], -np.inf)  # other documents
                     window += _rank_window(lex, first, last)
-                positive = normalise(pair.positive)
-                window = [j for j in dict.fromkeys(window) if normalise(pool_texts[j]) != positive]
+                # one candidate per text (the pool may hold copies), never the positive's
+                by_text = {normalise(pool_texts[j]): j for j in reversed(window)}
+                by_text.pop(normalise(pair.positive), None)
+                window = [j for j in dict.fromkeys(window) if by_text.get(normalise(pool_texts[j])) == j]
                 rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
                 drawn[row] = rng.sample(window, min(GUARD_OVERSAMPLE * config.negatives, len(window)))
                 scores.want(row, [pool_texts[j] for j in drawn[row]])

@@ -137,6 +137,7 @@ class BiEncoderTeacher(Teacher):
         self._fingerprint: str | None = None
         self._cache = cache
         self.batch_size = batch_size
+        self._pool: tuple[str, np.ndarray] | None = None  # (key of the last pool, its embeddings)
 
     @property
     def model(self) -> SentenceTransformer:
@@ -152,8 +153,10 @@ class BiEncoderTeacher(Teacher):
 
     def score_pool(self, queries: Sequence[str], pool: Sequence[str]) -> np.ndarray:
         q = self.embed(queries, "query")  # (n_queries, dim)
-        p = self.embed(pool, "document")  # (n_pool, dim)
-        return _to_numpy(self.model.similarity(q, p))  # (n_queries, n_pool)
+        key = _texts_key(pool)
+        if self._pool is None or self._pool[0] != key:  # synth scores one pool block by block: embed it once
+            self._pool = (key, self.embed(pool, "document"))
+        return _to_numpy(self.model.similarity(q, self._pool[1]))  # (n_queries, n_pool)
 
     def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         if len(queries) != len(passages):

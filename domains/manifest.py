@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,3 +84,8 @@ class Manifest:
             if t.name == name:
                 return t
         raise unknown_name("task", name, [t.name for t in self.tasks])
+
+
+def data_revision(task: TaskEntry) -> str:
+    """A short hash of the task's files: mteb records it as the dataset revision."""
+    return hashlib.sha256(json.dumps(task.files, sort_keys=True).encode()).hexdigest()[:16]

@@ -19,6 +19,7 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,11 +157,12 @@ def fingerprint_folder(path: Path, extra: dict[str, Any] | None = None) -> str:
     """sha256 over every file of a model folder (relative path + content hash) and ``extra``.
 
     Documentation files (README, desktop.ini) and hidden files are left out: they do not change
-    the model's outputs.
+    the model's outputs. A folder is hashed once: the result is remembered by each file's path,
+    size and modification time (:mod:`domainemb.evaluation.fingerprints`).
     """
     from domainemb.domains.fetch import sha256_file
+    from domainemb.evaluation.fingerprints import remembered
 
-    digest = hashlib.sha256()
     files = sorted(
         p
         for p in path.rglob("*")
@@ -168,12 +170,17 @@ def fingerprint_folder(path: Path, extra: dict[str, Any] | None = None) -> str:
         and p.name not in _NOT_WEIGHTS_OR_CONFIG
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
-    for file in files:
-        digest.update(file.relative_to(path).as_posix().encode())
-        digest.update(sha256_file(file).encode())
-    if extra:
-        digest.update(json.dumps(extra, sort_keys=True).encode())
-    return digest.hexdigest()
+
+    def compute() -> str:
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.relative_to(path).as_posix().encode())
+            digest.update(sha256_file(file).encode())
+        if extra:
+            digest.update(json.dumps(extra, sort_keys=True).encode())
+        return digest.hexdigest()
+
+    return remembered(files, path, extra, compute)
 
 
 def fingerprint_params(kind: str, params: dict[str, Any]) -> str:
@@ -191,6 +198,43 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "bow": ("lexical", "bag_of_words", "TF-IDF bag-of-words fitted on each task's texts; every task type"),
 }
 DEFAULT_MODEL = "minilm"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Who a model is, known without loading it: enough to find its kept results.
+
+    Attributes:
+        name: The name the user gave.
+        model_name: The name mteb records.
+        fingerprint: As the loaded :class:`Encoder`'s.
+    """
+
+    name: str
+    model_name: str
+    fingerprint: str
+
+    @property
+    def revision(self) -> str:
+        return self.fingerprint[:16]
+
+
+def identify(name: str) -> ModelIdentity | None:
+    """The identity of a registry name or a model folder without loading its weights or its libraries.
+
+    Returns ``None`` where that cannot be known cheaply (a hub id, a folder that is not a model, a
+    packaged model that is not installed); the caller then loads the model.
+    """
+    if name in MODELS:
+        module, factory, _ = MODELS[name]
+        try:
+            return getattr(importlib.import_module(f"domainemb.evaluation.{module}"), f"{factory}_identity")()
+        except DomainembError:
+            return None
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "modules.json").is_file():
+        return ModelIdentity(name=name, model_name=f"local/{path.resolve().name}", fingerprint=fingerprint_folder(path))
+    return None
 
 
 def load_encoder(name: str) -> Encoder:

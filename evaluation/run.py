@@ -15,11 +15,11 @@ from pathlib import Path
 
 import domainemb
 from domainemb.domains.benchmark import Benchmark
-from domainemb.domains.manifest import TaskEntry
+from domainemb.domains.manifest import TaskEntry, data_revision
 from domainemb.domains.tables import TEXT_COLUMNS
 from domainemb.errors import DomainembError
 from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
-from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, load_encoder
+from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, ModelIdentity, identify, load_encoder
 from domainemb.evaluation.results import Provenance, TaskScore, prediction_path, result_path, write_model_meta
 from domainemb.outputs import check_output_folder
 from domainemb.progress import OnEvent, StageEvent
@@ -99,19 +99,38 @@ def evaluate(
     """
     start = time.perf_counter()
     check_output_folder(config.out)
-    benchmark = Benchmark.open(config.benchmark)
+    # The manifest is read and checked once; a task's files are verified when the task runs, so a
+    # re-run whose results are all kept reads no task data and loads no model.
+    benchmark = Benchmark.open(config.benchmark, verify=False)
     entries = [benchmark.task(name) for name in config.tasks] if config.tasks else list(benchmark.tasks)
     if not config.models:
         raise DomainembError("no model given")
-    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in dict.fromkeys(config.models)}
+    names = list(dict.fromkeys(config.models))
+    kept = {name: _kept_scores(name, (encoders or {}).get(name), entries, config) for name in names}
+    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in names if kept[name] is None}
     for encoder in loaded.values():
         _check_serves(encoder, entries)
+    verified: set[str] = set()
 
-    runs = len(loaded) * len(entries)
+    def verified_once(entry: TaskEntry) -> None:
+        if entry.name not in verified:
+            benchmark.verify_task(entry)
+            verified.add(entry.name)
+
+    if loaded:  # every task file is checked before the first task runs: bad data leaves no partial result
+        for entry in entries:
+            verified_once(entry)
+
+    runs = len(names) * len(entries)
     cache = EmbeddingCache(config.cache) if config.use_cache and any(e.cacheable for e in loaded.values()) else None
     scores: list[TaskScore] = []
     try:
-        for encoder in loaded.values():
+        for name in names:
+            if kept[name] is not None:
+                log.info("%s: every task already scored; the model is not loaded", name)
+                scores.extend(kept[name])
+                continue
+            encoder = loaded[name]
             for entry in entries:
                 if on_event:
                     on_event(StageEvent(f"{Path(encoder.name).name}: {entry.name}", done=len(scores), total=runs))
@@ -127,6 +146,25 @@ def evaluate(
     )
 
 
+def _kept_scores(
+    name: str, encoder: Encoder | None, entries: list[TaskEntry], config: EvaluateConfig
+) -> list[TaskScore] | None:
+    """Every selected task's earlier score for this model, found without loading it; ``None`` if any is missing."""
+    if config.overwrite:
+        return None
+    identity = encoder or identify(name)
+    if identity is None:
+        return None
+    scores = []
+    for entry in entries:
+        path = result_path(config.out, identity.model_name, identity.revision, entry.name)
+        earlier = _earlier_score(path, identity, data_revision(entry), config.seed)
+        if earlier is None:
+            return None
+        scores.append(earlier)
+    return scores
+
+
 def _check_serves(encoder: Encoder, entries: list[TaskEntry]) -> None:
     for entry in entries:
         if TaskType(entry.type) not in encoder.serves:
@@ -140,9 +178,7 @@ def _check_serves(encoder: Encoder, entries: list[TaskEntry]) -> None:
 def _score_task(
     encoder: Encoder, benchmark: Benchmark, entry: TaskEntry, config: EvaluateConfig, cache: EmbeddingCache | None
 ) -> TaskScore:
-    import mteb
-
-    from domainemb.evaluation.mteb_tasks import data_revision, to_mteb_task
+    from domainemb.evaluation.mteb_tasks import to_mteb_task
 
     path = result_path(config.out, encoder.model_name, encoder.revision, entry.name)
     predictions = prediction_path(config.out, encoder.model_name, encoder.revision, entry.name)
@@ -152,6 +188,7 @@ def _score_task(
         if earlier is not None:
             log.info("%s on %s: already scored in %s", encoder.name, entry.name, path)
             return earlier
+    import mteb
 
     started = time.perf_counter()
     task = type(to_mteb_task(benchmark, entry))(seed=config.seed)
@@ -194,7 +231,7 @@ def _score_task(
     return score
 
 
-def _earlier_score(path: Path, encoder: Encoder, revision: str, seed: int) -> TaskScore | None:
+def _earlier_score(path: Path, encoder: Encoder | ModelIdentity, revision: str, seed: int) -> TaskScore | None:
     """The stored score when it is for this exact model, data and seed; else ``None``."""
     if not path.is_file():
         return None

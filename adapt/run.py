@@ -24,7 +24,6 @@ import os
 import resource
 import shutil
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from domainemb.adapt.losses import build_loss
 from domainemb.adapt.progress import TRAINING
 from domainemb.adapt.split import DevSplit, split_by_document
 from domainemb.adapt.train import TrainOutcome, train_model
-from domainemb.atomic import swap_into_place
+from domainemb.atomic import staging_folder, swap_into_place
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.jsonio import write_json
@@ -277,7 +276,7 @@ def _train(
 
 def _save_model(base: SentenceTransformerEncoder, model_dir: Path, tokenizer_settings: TokenizerSettings) -> None:
     tokenizer_settings.restore(base.model)
-    tmp = model_dir.parent / f".{model_dir.name}.{uuid.uuid4().hex[:8]}"
+    tmp = staging_folder(model_dir, "saving")  # also removes the folder of a save that was killed
     try:
         base.model.save_pretrained(str(tmp))
         swap_into_place(tmp, model_dir)

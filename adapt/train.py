@@ -156,7 +156,17 @@ def train_model(
     if config.resume and resume_from is None:
         log.warning("%s: no checkpoint to resume from; training from the start", checkpoints)
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume_from)
+    if resume_from is not None and _is_last_step(Path(resume_from)):
+        # A kill after the last step's checkpoint (while the model was saved): resuming it, transformers
+        # would take one step past max_steps. Training is done; take its state and its best weights.
+        from transformers.trainer_callback import TrainerState
+
+        log.info("%s: the checkpoint of the last step; training is complete", resume_from)
+        trainer.state = TrainerState.load_from_json(str(Path(resume_from) / "trainer_state.json"))
+        best = trainer.state.best_model_checkpoint
+        trainer._load_from_checkpoint(best if args.load_best_model_at_end and best else resume_from)
+    else:
+        trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - start
 
     dev_score = None
@@ -195,6 +205,12 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
         if int(os.environ.get("RANK", "0")) == 0:
             shutil.rmtree(folder, ignore_errors=True)
     return None
+
+
+def _is_last_step(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` (a complete one) was saved at the run's last step."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return 0 < int(state.get("max_steps") or 0) <= state["global_step"]
 
 
 def checkpoint_problem(folder: Path) -> str | None:

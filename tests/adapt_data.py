@@ -184,3 +184,14 @@ STEP_LOSS = (
     "transformers.trainer:Trainer.training_step",
     "lambda loss, trainer, *args, **kwargs: [trainer.state.global_step + 1, float(loss)]",
 )
+
+
+def adapt_command(base: str | Path, pairs: Path, out: Path, settings: dict) -> list[str]:
+    """``domainemb adapt`` arguments with ``settings`` in a YAML file beside ``out`` (no scoring, checkpoints kept)."""
+    config = out.parent / f"{out.name}.yaml"
+    lines = [f"{k}: {v}" for k, v in settings.items()] + ["evaluate: false", "keep_checkpoints: true"]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ["adapt", "--base", str(base), "--pairs", str(pairs), "--domain", "finance", "--out", str(out)] + [
+        "--config",
+        str(config),
+    ]

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from adapt_data import STEP_LOSS, InterruptAt, Interrupted, pair_rows, write_pairs
+from adapt_data import STEP_LOSS, InterruptAt, Interrupted, adapt_command, pair_rows, write_pairs
 from kill_data import assert_killed, record_calls, run_stage, traced
 from typer.testing import CliRunner
 
@@ -50,14 +50,7 @@ def interrupted(run_config, uninterrupted) -> tuple[AdaptConfig, dict]:
 
 
 def adapt_argv(config: AdaptConfig, out: Path) -> list[str]:
-    """``domainemb adapt`` with ``config``'s training settings in a YAML file beside ``out`` (checkpoints kept)."""
-    settings = out.parent / f"{out.name}.yaml"
-    lines = [f"{k}: {v}" for k, v in TINY.items()] + ["evaluate: false", "keep_checkpoints: true"]
-    settings.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return ["adapt", "--base", config.base, "--pairs", str(config.pairs), "--domain", "finance", "--out", str(out)] + [
-        "--config",
-        str(settings),
-    ]
+    return adapt_command(config.base, config.pairs, out, TINY)
 
 
 def _history(entries: list[dict], key: str) -> list[tuple[int, float]]:

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from adapt_data import STEP_LOSS, adapt_command, pair_rows, write_pairs
 from kill_data import assert_killed, hidden_leftovers, record_calls, run_stage, traced, tree_bytes
 from typer.testing import CliRunner
 
@@ -150,3 +151,62 @@ def test_synth(tmp_path, monkeypatch):
     assert card["items"]["resumed"] == len(logged) and card["items"]["planned"] == len(planned)
     assert read_pairs(out, strict=True).pairs == read_pairs(reference, strict=True).pairs
     assert hidden_leftovers(out.parent) == [], point
+
+
+# ----------------------------------------------------------------------------- adapt
+ADAPT = {"max_steps": 12, "batch_size": 8, "eval_steps": 4, "dev_fraction": 0.25, "learning_rate": 1e-3}
+SAVE = "transformers.trainer:Trainer."
+ADAPT_KILLS = [  # (where, kill, steps run before it, the newest complete checkpoint it leaves)
+    ("checkpoint 8's save, weights written", {"target": SAVE + "_save_optimizer_and_scheduler", "nth": 2}, 8, 4),
+    ("checkpoint 12's save, weights written", {"target": SAVE + "_save_optimizer_and_scheduler", "nth": 3}, 12, 8),
+    ("checkpoint 8's save, optimizer written", {"target": SAVE + "_save_rng_state", "nth": 2}, 8, 4),
+    ("checkpoint 12's save, optimizer written", {"target": SAVE + "_save_rng_state", "nth": 3}, 12, 8),
+    ("the final model's save", {"target": "domainemb.adapt.run:swap_into_place", "nth": 1}, 12, 12),
+]
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return {k: v for p in sorted(folder.rglob("*.safetensors")) for k, v in load_file(p).items()}
+
+
+def test_adapt(tiny_model, tmp_path, monkeypatch):
+    import torch
+
+    from domainemb.adapt.train import checkpoint_problem
+
+    point, kill, ran, complete = _draw("adapt", ADAPT_KILLS)
+    base = tiny_model(max_seq_length=64, normalize=True)
+    pairs = write_pairs(tmp_path / "pairs.jsonl", pair_rows(n_docs=12, per_doc=4))
+    with pytest.MonkeyPatch.context() as mp:
+        steps = record_calls(mp, *STEP_LOSS)
+        _invoke(adapt_command(base, pairs, tmp_path / "reference", ADAPT))
+    full_losses = dict(steps)
+    assert sorted(full_losses) == list(range(1, 13))
+
+    out = tmp_path / "run"
+    argv = adapt_command(base, pairs, out, ADAPT)
+    proc, trace = run_stage(tmp_path, argv, probes={"step": STEP_LOSS}, kill=dict(kill, when="before"))
+    assert_killed(proc)
+    (first,) = traced(trace, "step").values()
+    assert [step for step, _ in first] == list(range(1, ran + 1)), point
+    assert not (out / "adapt.json").exists()
+
+    resumed = record_calls(monkeypatch, *STEP_LOSS)
+    _invoke([*argv, "--resume"])
+    # the resumed process ran only the steps after the newest complete checkpoint, with the uninterrupted run's losses
+    assert [step for step, _ in resumed] == list(range(complete + 1, 13)), point
+    for step, loss in resumed:
+        assert loss == pytest.approx(full_losses[step], abs=1e-4), (point, step)
+    training = json.loads((out / "adapt.json").read_text())["training"]
+    assert training["resumed_from"] == (str(out / "checkpoints" / f"checkpoint-{complete}") if complete else None)
+    steps = [h["step"] for h in training["log_history"] if "loss" in h]
+    assert steps == [4, 8, 12], point  # each logged step once
+    reference, adapted = _weights(tmp_path / "reference" / "model"), _weights(out / "model")
+    assert reference.keys() == adapted.keys()
+    for name, tensor in reference.items():
+        assert torch.allclose(adapted[name], tensor, atol=1e-5), (point, name)
+    assert hidden_leftovers(out) == [], point
+    for folder in (out / "checkpoints").glob("checkpoint-*"):
+        assert checkpoint_problem(folder) is None, (point, folder.name)

@@ -243,7 +243,7 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
         query_rows = parse_jsonl(_read_verified(path, source, rels[1], label), label, str(path / rels[1]))
         qrels_text = _read_verified(path, source, rels[2], label)
         corpus = [
-            (_field(r, "_id", label, rels[0]), str(r.get("title") or ""), _field(r, "text", label, rels[0]))
+            (_field(r, "_id", label, rels[0]), _title(r, label, rels[0]), _field(r, "text", label, rels[0]))
             for r in corpus_rows
         ]
         queries = [(_field(r, "_id", label, rels[1]), _field(r, "text", label, rels[1])) for r in query_rows]
@@ -350,7 +350,18 @@ def _inside(path: Path, rel: str, label: str) -> str:
 def _field(row: Any, key: str, label: str, file: str) -> str:
     if not isinstance(row, dict) or key not in row:
         raise DataError(label, file, f"a record lacks field {key!r}")
-    return str(row[key])
+    value = row[key]
+    # An id may be written as a number; a text must be a string (str() would make null the text 'None').
+    if isinstance(value, str) or (key == "_id" and isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    raise DataError(label, file, f"field {key!r} must be a string, got {_shown(value)}")
+
+
+def _title(row: dict, label: str, file: str) -> str:
+    title = row.get("title")
+    if title is None or isinstance(title, str):
+        return title or ""
+    raise DataError(label, file, f"field 'title' must be a string or null, got {_shown(title)}")
 
 
 def _table_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict: bool) -> UserTaskSpec:
@@ -373,7 +384,7 @@ def _table_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict
         for split, rel in splits.items():
             file = str(path / rel)
             out[split] = [
-                tuple(_column(r, columns[c], label, file, i) for c in _COLUMNS[type])
+                tuple(_column(r, columns[c], label, file, i, c) for c in _COLUMNS[type])
                 for i, r in enumerate(_records(path, source, rel, label), 1)
             ]
         if type is TaskType.CLASSIFICATION:
@@ -450,7 +461,15 @@ def _records(path: Path, source: Source, rel: str, label: str) -> list[dict[str,
     raise DataError(label, file, "data files must be .jsonl, .csv or .tsv")
 
 
-def _column(record: Any, column: str, label: str, file: str, row: int) -> Any:
+def _column(record: Any, column: str, label: str, file: str, row: int, role: str) -> Any:
+    """The value of ``role`` (``sentence1``, ``score`` ...) in ``column`` of one record: a text must be a string
+    (str() would make a JSON list or object its Python repr), a label a string or a number."""
     if not isinstance(record, dict) or column not in record or record[column] is None:
         raise DataError(label, file, f"row {row} lacks column {column!r}")
-    return record[column]
+    value = record[column]
+    if role in ("sentence1", "sentence2", "text") and not isinstance(value, str):
+        raise DataError(label, file, f"row {row}: column {column!r} must be a string, got {_shown(value)}")
+    if role == "label" and isinstance(value, (dict, list)):
+        need = "a label (a string or number)"
+        raise DataError(label, file, f"row {row}: column {column!r} must be {need}, got {_shown(value)}")
+    return value

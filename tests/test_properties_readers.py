@@ -25,6 +25,7 @@ from unittest import mock
 
 import polars as pl
 import pytest
+import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 from properties_data import (
@@ -121,11 +122,29 @@ _GOOD_QUERIES = '{"_id": "q0", "text": "what is a bond"}\n'
 @example(
     files=_beir_example(_GOOD_CORPUS, '{"_id": "q0", "text": "\\ud800"}\n', "q0\td0\t1\n"), strict=False, size=Size.FULL
 )
+@example(  # found by this property: a null text became the document 'None', a list title its repr
+    files=_beir_example(
+        '{"_id": "d0", "text": null}\n{"_id": "d1", "title": ["x"], "text": "a share"}\n', _GOOD_QUERIES, "q0\td0\t1\n"
+    ),
+    strict=False,
+    size=Size.FULL,
+)
 def test_beir_folder_builds_or_fails_cleanly(files, strict, size):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         task = write_files(root / "mytask", files)
-        _build(root, task, strict, size, "beir")
+        if _build(root, task, strict, size, "beir") is None:
+            return
+    # Built: then every record had the types BEIR gives them (never a text made of null or a list).
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        for record in _json_lines(files[name]):
+            assert isinstance(record["text"], str), (name, record)
+            assert record.get("title") is None or isinstance(record["title"], str), (name, record)
+            assert isinstance(record["_id"], str | int) and not isinstance(record["_id"], bool), (name, record)
+
+
+def _json_lines(data: bytes) -> list:
+    return [json.loads(line) for line in data.decode("utf-8-sig").split("\n") if line.strip()]
 
 
 # ----------------------------------------------------------------------------- task.yaml with CSV / JSONL
@@ -165,8 +184,19 @@ _STS_YAML = b"type: sts\ndata: data.csv\n"
     strict=False,
     size=Size.FULL,
 )
+@example(  # found by this property: a JSON list as sentence1 became the text "['a']"
+    task=(
+        {
+            "task.yaml": b"type: sts\ndata: data.jsonl\n",
+            "data.jsonl": b'{"sentence1": ["a"], "sentence2": "b", "score": 1}\n{"sentence1": "c", "sentence2": "d", "score": 4}\n',
+        },
+        "jsonl",
+    ),
+    strict=False,
+    size=Size.FULL,
+)
 def test_table_task_builds_or_fails_cleanly(task, strict, size):
-    files, _fmt = task
+    files, fmt = task
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         outside = root / "outside.csv"
@@ -174,7 +204,16 @@ def test_table_task_builds_or_fails_cleanly(task, strict, size):
         files = {**files, "task.yaml": files["task.yaml"].replace(b"{OUTSIDE}", str(outside).encode())}
         task_dir = write_files(root / "mytask", files)
         (task_dir / "sub").mkdir(exist_ok=True)
-        _build(root, task_dir, strict, size, "table task")
+        if _build(root, task_dir, strict, size, "table task") is None:
+            return
+    # Built: then no JSONL text was a number, list or object turned into its repr.
+    if fmt == "jsonl":
+        config = yaml.safe_load(files["task.yaml"])  # valid, since it built
+        roles = ["text"] if config["type"] == "classification" else ["sentence1", "sentence2"]
+        columns = [(config.get("columns") or {}).get(role, role) for role in roles]
+        for name in [n for n in files if n.endswith(".jsonl")]:
+            for record in _json_lines(files[name]):
+                assert all(isinstance(record[c], str) for c in columns), (name, record)
 
 
 @quick(100)

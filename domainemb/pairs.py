@@ -335,7 +335,7 @@ def read_card(pairs_path: Path) -> SynthCard | None:
     if not card.is_file():
         return None
     try:
-        return SynthCard.from_dict(json.loads(card.read_text(encoding="utf-8")))
+        return SynthCard.from_dict(loads_text(card.read_text(encoding="utf-8")))  # deep nesting: a ValueError
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("%s: unreadable synth card (%s); the model card will not summarise it", card, exc)
         return None

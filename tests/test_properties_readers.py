@@ -33,9 +33,11 @@ from properties_data import (
     BodyServer,
     adapt_documents,
     answer_text,
+    any_json,
     any_yaml,
     beir_files,
     completion_body,
+    json_object,
     jsonl_bytes,
     mostly,
     pair_record,
@@ -264,23 +266,35 @@ def test_task_yaml_reads_or_fails_cleanly(document):
 
 # ----------------------------------------------------------------------------- training pairs
 _GOOD_PAIR = '{"query": "what is a bond", "positive": "A bond is debt.", "doc_id": "a.txt"'
+_CARD_KEYS = ["format", "counts", "drops", "failed", "items", "tokens", "cost_usd", "wall_time_s", "llm", "corpus"]
+_CARD_KEYS += ["decontamination", "config", "kinds", "domainemb_version", "teacher"]
+#: A synth card beside the pairs: none, any JSON, or an object of the card's keys with any values.
+synth_cards = st.one_of(st.none(), any_json, json_object({k: any_json for k in _CARD_KEYS}))
 
 
 @quick(100)
-@given(data=jsonl_bytes(pair_record), strict=st.booleans())
-@example(data=(_GOOD_PAIR + "}\n").encode(), strict=False)
+@given(data=jsonl_bytes(pair_record), strict=st.booleans(), card=synth_cards)
+@example(data=(_GOOD_PAIR + "}\n").encode(), strict=False, card=None)
 # Found by this property: a margin too large for a float (OverflowError in math.isfinite), a
 # 5000-digit number or deep nesting on a line (ValueError, RecursionError), a lone surrogate escape
 # (read, then unwritable: UnicodeEncodeError).
-@example(data=(_GOOD_PAIR + ', "negatives": ["n"], "margins": [1' + "0" * 400 + "]}\n").encode(), strict=False)
-@example(data=(_GOOD_PAIR + ', "x": ' + HUGE_INT + "}\n").encode(), strict=False)
-@example(data=("[" * 3000 + "\n").encode(), strict=True)
-@example(data=b'{"query": "\\ud800", "positive": "p", "doc_id": "a.txt"}\n', strict=False)
-def test_pairs_file_reads_or_fails_cleanly(data, strict):
-    """A pairs file reads as pairs that meet the contract and survive a write and a read, or is a DataError."""
+@example(
+    data=(_GOOD_PAIR + ', "negatives": ["n"], "margins": [1' + "0" * 400 + "]}\n").encode(), strict=False, card=None
+)
+@example(data=(_GOOD_PAIR + ', "x": ' + HUGE_INT + "}\n").encode(), strict=False, card=None)
+@example(data=("[" * 3000 + "\n").encode(), strict=True, card=None)
+@example(data=b'{"query": "\\ud800", "positive": "p", "doc_id": "a.txt"}\n', strict=False, card=None)
+@example(data=(_GOOD_PAIR + "}\n").encode(), strict=False, card="[" * 3000)  # found: RecursionError (the card)
+def test_pairs_file_reads_or_fails_cleanly(data, strict, card):
+    """A pairs file reads as pairs that meet the contract and survive a write and a read, or is a DataError.
+
+    The synth card beside it (any JSON) is read or, unreadable, warned about: it never stops the read.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pairs.jsonl"
         path.write_bytes(data)
+        if card is not None:
+            (Path(tmp) / "pairs.card.json").write_text(card, encoding="utf-8")
         try:
             pair_file = read_pairs(path, strict=strict)
         except DomainembError as exc:

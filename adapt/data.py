@@ -20,7 +20,6 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -158,20 +157,27 @@ class TeacherVectors:
 def load_teacher_encoder(spec: str) -> SentenceTransformerEncoder:
     """The distillation teacher: a sentence-transformers bi-encoder (registry name, folder or hub id).
 
-    Raises:
-        DomainembError: ``spec`` names a cross-encoder (or another sentence-transformers model type), a
-            model that is not a sentence-transformers model (``bm25``), or nothing loadable.
-    """
-    from domainemb.evaluation.encoders import MODELS, SentenceTransformerEncoder, load_encoder
+    What kind of model ``spec`` names is decided where every ``--teacher`` is read,
+    :func:`domainemb.synth.teacher.load_teacher`; distillation needs the embeddings of a bi-encoder.
 
-    if spec not in MODELS:
-        model_type = _model_type(spec)
-        if model_type not in (None, "SentenceTransformer"):
-            raise DomainembError(
-                f"teacher {spec!r} is a {model_type}, not a bi-encoder: in-batch distillation needs the teacher's "
-                "embeddings of every query and passage; a cross-encoder teacher labels margins instead "
-                "(synth --teacher, then loss margin-mse)"
-            )
+    Raises:
+        DomainembError: ``spec`` names a cross-encoder or a hybrid teacher, a model that is not a
+            sentence-transformers bi-encoder (``bm25``), or nothing loadable.
+    """
+    from domainemb.evaluation.encoders import SentenceTransformerEncoder, load_encoder
+    from domainemb.synth.teacher import BiEncoderTeacher, TeacherKind, load_teacher
+
+    try:
+        teacher = load_teacher(spec)
+    except DomainembError:  # not a teacher at all: loading it says what it is (bm25, a missing hub id, ...)
+        teacher = None
+    if teacher is not None and not isinstance(teacher, BiEncoderTeacher):
+        what = "a CrossEncoder" if teacher.kind is TeacherKind.CROSS_ENCODER else f"a {teacher.kind} teacher"
+        raise DomainembError(
+            f"teacher {spec!r} is {what}, not a bi-encoder: in-batch distillation needs the teacher's embeddings "
+            "of every query and passage; a cross-encoder teacher labels margins instead "
+            "(synth --teacher, then loss margin-mse)"
+        )
     encoder = load_encoder(spec)
     if not isinstance(encoder, SentenceTransformerEncoder):
         raise DomainembError(
@@ -179,22 +185,6 @@ def load_teacher_encoder(spec: str) -> SentenceTransformerEncoder:
             "in-batch distillation needs the teacher's embeddings"
         )
     return encoder
-
-
-def _model_type(spec: str) -> str | None:
-    """The ``model_type`` a sentence-transformers folder or hub repo records, or ``None`` when it records none."""
-    import json
-
-    from sentence_transformers.util import load_file_path
-
-    path = Path(spec).expanduser()
-    try:
-        found = load_file_path(str(path) if path.exists() else spec, "config_sentence_transformers.json")
-        if found is None:
-            return None
-        return json.loads(Path(found).read_text(encoding="utf-8")).get("model_type")
-    except Exception:  # unreachable hub, odd name, unreadable file: loading the model reports it
-        return None
 
 
 def teacher_vectors(

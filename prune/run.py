@@ -20,7 +20,6 @@ import logging
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 import domainemb
-from domainemb.atomic import swap_into_place
+from domainemb.atomic import staging_folder, swap_into_place
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
@@ -105,8 +104,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
     with _timed(seconds, "calibration"):
         candidates = _candidates(config, method, inputs)
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = out.parent / f".{out.name}.pruning-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
+        staging = staging_folder(out, "pruning")  # also removes those of runs that were killed
     try:
         dense_scores = _evaluate_dense(config, loaded, inputs, staging, stage, seconds)
         calibration = _calibrate(config, loaded, candidates, stages, stage, seconds)

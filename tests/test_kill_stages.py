@@ -210,3 +210,62 @@ def test_adapt(tiny_model, tmp_path, monkeypatch):
     assert hidden_leftovers(out) == [], point
     for folder in (out / "checkpoints").glob("checkpoint-*"):
         assert checkpoint_problem(folder) is None, (point, folder.name)
+
+
+# ----------------------------------------------------------------------------- prune
+CACHE = "domainemb.prune.stage_cache:StageCache."
+PRUNE_KILLS = [  # (where, kill, calibration sets and moments in the stage cache after it)
+    ("after the domain calibration's entry", {"target": CACHE + "put_calibration", "nth": 1, "when": "after"}, 1, 0),
+    ("after both calibration entries", {"target": CACHE + "put_calibration", "nth": 2, "when": "after"}, 2, 0),
+    ("in the domain moments' entry", {"target": CACHE + "put_moments", "nth": 1, "when": "before"}, 2, 0),
+    ("after the domain moments' entry", {"target": CACHE + "put_moments", "nth": 1, "when": "after"}, 2, 1),
+    ("in the final swap", {"target": "domainemb.prune.run:swap_into_place", "nth": 1, "when": "before"}, 2, 2),
+]
+COMPUTED = "lambda result, *args, **kwargs: 1"
+
+
+def test_prune(tiny_bert_folder, tiny_benchmark, tmp_path, monkeypatch):
+    import torch
+    import yaml
+    from prune_data import calibration_pairs, write_pairs_file
+
+    point, kill, calibrations, moments = _draw("prune", PRUNE_KILLS)
+    pairs = write_pairs_file(tmp_path / "pairs.jsonl", calibration_pairs(40))
+    stages = tmp_path / "stages"
+    settings = {
+        "min_calibration_pairs": 16, "domain_calibration": 24, "general_calibration": 24, "batch_size": 8,
+        "max_seq_length": 32, "domain_benchmark": str(tiny_benchmark), "general_benchmark": str(tiny_benchmark),
+    }  # fmt: skip
+
+    def argv(out: Path, **more) -> list[str]:
+        config = out.parent / f"{out.name}.yaml"
+        config.write_text(yaml.safe_dump(settings | more))
+        return [
+            "prune", "--model", str(tiny_bert_folder), "--domain", "finance", "--sparsity", "0.5",
+            "--pairs", str(pairs), "--no-eval", "--out", str(out), "--config", str(config),
+        ]  # fmt: skip
+
+    _invoke(argv(tmp_path / "reference"))
+    out = tmp_path / "work" / "run"
+    out.parent.mkdir()
+    proc, _ = run_stage(tmp_path, argv(out, stage_cache=str(stages)), kill=kill)
+    assert_killed(proc)
+    assert not out.exists()
+    assert len(list(stages.glob("calibration-*.jsonl"))) == calibrations, point
+    assert len(list(stages.glob("moments-*.safetensors"))) == moments, point
+
+    chosen = record_calls(monkeypatch, "domainemb.prune.run:calibration_set", COMPUTED)
+    scored = record_calls(monkeypatch, "domainemb.prune.run:infonce_moments", COMPUTED)
+    _invoke(argv(out, stage_cache=str(stages)))
+    # the rerun computes only the stages the killed run had not stored
+    assert (len(chosen), len(scored)) == (2 - calibrations, 2 - moments), point
+    reference, pruned = _weights(tmp_path / "reference" / "model"), _weights(out / "model")
+    assert reference.keys() == pruned.keys()
+    for name, tensor in reference.items():
+        assert torch.equal(pruned[name] == 0, tensor == 0), (point, name)  # the same weights pruned
+        assert torch.allclose(pruned[name], tensor, atol=1e-6), (point, name)
+    for side in ("domain", "general"):
+        assert (out / "calibration" / f"{side}.jsonl").read_bytes() == (
+            tmp_path / "reference" / "calibration" / f"{side}.jsonl"
+        ).read_bytes()
+    assert hidden_leftovers(out.parent) == [] and hidden_leftovers(stages) == [], point

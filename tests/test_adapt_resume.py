@@ -61,6 +61,7 @@ def _history(entries: list[dict], key: str) -> list[tuple[int, float]]:
 KILL_STEP, KILL_WHEN = random.Random(17).choice([9, 10, 11]), random.Random(18).choice(["before", "after"])
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_at_its_checkpoint_and_runs_no_step_twice(
     run_config, uninterrupted, tmp_path
 ):

@@ -5,8 +5,8 @@ Each stage runs as a real ``domainemb`` process (``tests/kill_data.py``) that SI
 exact call of the stage's own code, drawn with a seeded :class:`random.Random` from the points where a
 kill costs most: inside a task's write or between the renames of a benchmark swap (build-benchmark),
 before, after or in the middle of an append to the generation log, or in the final write (synth),
-inside a checkpoint save (adapt), after a stage-cache entry (prune). The re-run happens in this
-process, with probes counting the work it does. ``DOMAINEMB_KILL_SEED`` draws other points (the
+inside a checkpoint save or the final model's save (adapt), inside or after a stage-cache entry, or
+in the final swap (prune). The re-run happens in this process, with probes counting the work it does. ``DOMAINEMB_KILL_SEED`` draws other points (the
 default is fixed, so CI kills at the same points every time).
 """
 
@@ -171,6 +171,7 @@ def _weights(folder: Path) -> dict:
     return {k: v for p in sorted(folder.rglob("*.safetensors")) for k, v in load_file(p).items()}
 
 
+@pytest.mark.slow
 def test_adapt(tiny_model, tmp_path, monkeypatch):
     import torch
 
@@ -224,6 +225,7 @@ PRUNE_KILLS = [  # (where, kill, calibration sets and moments in the stage cache
 COMPUTED = "lambda result, *args, **kwargs: 1"
 
 
+@pytest.mark.slow
 def test_prune(tiny_bert_folder, tiny_benchmark, tmp_path, monkeypatch):
     import torch
     import yaml

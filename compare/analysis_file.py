@@ -8,6 +8,7 @@
      "complexity": {"measures": {measure: label}, "tasks": {task: TaskComplexity}, "texts_per_task"},
      "bootstrap", "means", "task_scores", "gaps", "differences", "rank_agreement", "anova", "terciles",
      "interval_notes",                      (the statistics: domainemb.compare.analysis.Statistics)
+     "costs": CostSummary,                  (optional: domainemb.compare.cost; absent in older files)
      "provenance": {"domainemb_version", "mteb_version", "python", "seed",
                     "benchmarks": {key: {"path", "checksum"}}, "models": {name: {"model_name", "fingerprint"}},
                     "complexity_tools": {"textstat", "parser"}, "command"}}
@@ -25,6 +26,7 @@ from typing import Any
 
 from domainemb.compare.analysis import Statistics
 from domainemb.compare.complexity import TaskComplexity
+from domainemb.compare.cost import CostSummary
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
 from domainemb.suites import ModelRef
@@ -173,6 +175,8 @@ class Analysis:
         complexity: The dataset complexity measures.
         statistics: Means, gaps, differences, rank agreement, ANOVA and terciles.
         provenance: What made it.
+        costs: Throughput, size and bytes per vector of each model, and its quantized scores;
+            ``None`` in an analysis written before the cost axis was measured.
     """
 
     domain: str
@@ -183,6 +187,7 @@ class Analysis:
     complexity: ComplexitySummary
     statistics: Statistics
     provenance: Provenance
+    costs: CostSummary | None = None
 
     @property
     def model_names(self) -> list[str]:
@@ -199,6 +204,7 @@ class Analysis:
             "suites": {key: s.to_dict() for key, s in self.suites.items()},
             "complexity": self.complexity.to_dict(),
             **self.statistics.to_dict(),
+            **({"costs": self.costs.to_dict()} if self.costs is not None else {}),
             "provenance": self.provenance.to_dict(),
         }
 
@@ -222,6 +228,7 @@ class Analysis:
             complexity=ComplexitySummary.from_dict(data["complexity"]),
             statistics=Statistics.from_dict(data),
             provenance=Provenance.from_dict(data["provenance"]),
+            costs=CostSummary.from_dict(data["costs"]) if data.get("costs") is not None else None,
         )
 
     def to_disk(self, path: Path) -> None:

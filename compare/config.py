@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from domainemb.compare.cost import DEFAULT_SAMPLE_TEXTS
 from domainemb.suites import DEFAULT_BENCHMARKS, suite_name
 from domainemb.types import Domain, Size, TaskType
 
@@ -36,6 +37,8 @@ class CompareConfig:
         llm_base_url: OpenAI-compatible endpoint for the LLM error rate; with ``llm_model``.
         llm_model: Model name at that endpoint; the LLM error rate is "not computed" without it.
         llm_items: Test items per classification task sent to the LLM.
+        cost_sample_texts: Texts of the domain suite encoded (after one warm-up batch) to measure
+            each model's throughput; 0 measures no cost.
     """
 
     domain: Domain
@@ -57,6 +60,7 @@ class CompareConfig:
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_items: int = 30
+    cost_sample_texts: int = DEFAULT_SAMPLE_TEXTS
 
     @property
     def out_dir(self) -> Path:

@@ -128,6 +128,14 @@ def compare(
     results = {
         key: scored_suite(out / key, bench, entries, models, scores[key]) for key, (bench, entries) in suites.items()
     }
+    costs = None
+    if config.cost_sample_texts > 0:
+        event(
+            StageEvent(
+                f"measuring each model's cost on {config.cost_sample_texts} {domain_bench.manifest.domain} texts"
+            )
+        )
+        costs = _costs(config, domain_bench, domain_tasks, loaded)
     event(StageEvent("measuring dataset complexity"))
     complexity = _complexity(config, out, suites)
     measures = [m.value for m in Measure]
@@ -153,6 +161,7 @@ def compare(
         ),
         statistics=stats,
         provenance=_provenance(config, models, suites),
+        costs=costs,
     )
     path = out / ANALYSIS_FILE
     analysis.to_disk(path)
@@ -217,6 +226,17 @@ def _score(
             )
             scores[name] = {s.task: s for s in result.scores}
     return scores
+
+
+def _costs(config: CompareConfig, bench: Benchmark, entries: list[TaskEntry], loaded: Mapping[str, Encoder]):
+    """Throughput, size and bytes per vector of every model, on one fixed sample of the domain suite's texts."""
+    from domainemb.compare.cost import measure_costs
+    from domainemb.evaluation.run import task_texts
+
+    texts = sorted({text for entry in entries for text in task_texts(bench, entry)})
+    return measure_costs(
+        loaded, texts, sample_size=config.cost_sample_texts, seed=config.seed, batch_size=config.batch_size
+    )
 
 
 # ----------------------------------------------------------------------------- results

@@ -124,13 +124,17 @@ class SentenceTransformerEncoder(Encoder):
         model_name: The name mteb records.
         model: The loaded model.
         fingerprint: Hash of its weights and config (see :func:`fingerprint_folder`).
+        folder: The folder its weights were loaded from, where there is one (its size on disk is reported).
     """
 
-    def __init__(self, name: str, model_name: str, model: SentenceTransformer, fingerprint: str) -> None:
+    def __init__(
+        self, name: str, model_name: str, model: SentenceTransformer, fingerprint: str, folder: Path | None = None
+    ) -> None:
         self.name = name
         self.model_name = model_name
         self.model = model
         self.fingerprint = fingerprint
+        self.folder = folder
         self._mteb: Any = None
 
     def mteb_model(self) -> Any:
@@ -280,6 +284,7 @@ def sentence_transformer_from_folder(
         model_name=model_name or f"local/{path.resolve().name}",
         model=model,
         fingerprint=fingerprint or fingerprint_folder(path),
+        folder=path,
     )
 
 

@@ -157,7 +157,7 @@ def glove() -> SentenceTransformerEncoder:
         modules=[words, Pooling(words.get_embedding_dimension(), pooling_mode="mean")], device="cpu"
     )
     return SentenceTransformerEncoder(
-        name="glove", model_name=GLOVE_NAME, model=model, fingerprint=glove_identity().fingerprint
+        name="glove", model_name=GLOVE_NAME, model=model, fingerprint=glove_identity().fingerprint, folder=data
     )
 
 

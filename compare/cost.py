@@ -1,0 +1,385 @@
+"""The cost axis of a comparison: how fast each model encodes, how large it is, what a vector takes.
+
+``domainemb compare`` measures every model in the same run (:func:`measure_costs`) and keeps the
+result in ``analysis.json`` as a :class:`CostSummary`:
+
+- **throughput**, texts per second: a fixed seeded sample of ``sample_texts`` texts of the domain
+  suite's tasks, one untimed warm-up batch, then one timed encode of the whole sample;
+- **parameters** and **size on disk** (the bytes of the model folder's weight files);
+- **bytes per vector** at float32 (``4 * dim``), int8 (``dim``) and binary (``ceil(dim / 8)``).
+
+Lexical baselines have no weights and no dense vectors: their fields are ``None`` and ``note``
+says why. Quantized and truncated rescoring (:mod:`domainemb.evaluation.quantized`) adds one
+:class:`VariantScore` per precision and dimension to each dense model's profile.
+
+Example:
+    >>> summary = measure_costs({"minilm": encoder}, texts, sample_texts=256, seed=42, batch_size=32)
+    >>> summary.profiles[0].throughput, summary.profiles[0].bytes_per_vector("int8")
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from domainemb.evaluation.encoders import Encoder
+
+log = logging.getLogger(__name__)
+
+#: Texts of the throughput sample, unless the compare config says otherwise.
+DEFAULT_SAMPLE_TEXTS = 256
+#: Suffixes of the files that hold a model's weights (size on disk counts these).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack", ".npy", ".npz")
+
+
+class Precision(StrEnum):
+    """How each number of a stored vector is kept."""
+
+    FLOAT32 = "float32"
+    INT8 = "int8"
+    BINARY = "binary"
+
+
+def bytes_per_vector(dim: int, precision: Precision | str) -> int:
+    """Bytes one ``dim``-dimensional vector takes at ``precision``.
+
+    float32 is 4 bytes a dimension, int8 one, binary one bit (packed, so a partial byte counts whole).
+
+    Raises:
+        ValueError: ``dim`` below 1 or an unknown precision.
+    """
+    if dim < 1:
+        raise ValueError(f"a vector has at least one dimension, got {dim}")
+    precision = Precision(precision)
+    if precision is Precision.FLOAT32:
+        return 4 * dim
+    if precision is Precision.INT8:
+        return dim
+    return math.ceil(dim / 8)
+
+
+@dataclass(frozen=True)
+class VariantScore:
+    """One model's score with its vectors stored another way.
+
+    Args:
+        precision: How each number is kept.
+        dim: Dimensions kept.
+        truncated: ``dim`` is fewer than the model's (Matryoshka-style truncation).
+        bytes_per_vector: What one vector takes (:func:`bytes_per_vector`).
+        scores: Task -> main score, on the domain suite's retrieval and STS tasks.
+        domain_score: Mean of ``scores`` (``None`` when no task was rescored).
+    """
+
+    precision: str
+    dim: int
+    truncated: bool
+    bytes_per_vector: int
+    scores: dict[str, float]
+    domain_score: float | None
+
+    @property
+    def label(self) -> str:
+        """``float32``, ``int8``, ``binary``, with ``@<dim>`` when truncated (``int8@64``)."""
+        return f"{self.precision}@{self.dim}" if self.truncated else self.precision
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VariantScore:
+        return cls(**{**data, "scores": dict(data["scores"])})
+
+
+@dataclass(frozen=True)
+class CostProfile:
+    """What one model costs to run and to store.
+
+    Args:
+        model: The model's name in the comparison.
+        parameters: Trainable and frozen parameters; ``None`` where it has no weights.
+        size_on_disk: Bytes of the weight files of its folder; ``None`` where it has none.
+        dim: Dimensions of its dense vectors; ``None`` for a lexical model.
+        throughput: Texts encoded per second on the sample; ``None`` where it does not encode texts
+            one by one (BM25 scores against an index).
+        seconds: Wall time of the timed encode (``None`` when not measured).
+        note: Why a field is ``None``; empty when none is.
+        matryoshka_dims: Truncated dimensions the model was trained for (from its adapt record).
+        variants: Domain scores with quantized or truncated vectors (float32 first when rescored).
+    """
+
+    model: str
+    parameters: int | None
+    size_on_disk: int | None
+    dim: int | None
+    throughput: float | None
+    seconds: float | None = None
+    note: str = ""
+    matryoshka_dims: tuple[int, ...] = ()
+    variants: tuple[VariantScore, ...] = ()
+
+    def bytes_per_vector(self, precision: Precision | str = Precision.FLOAT32) -> int | None:
+        """Bytes of one of its full vectors at ``precision``; ``None`` for a lexical model."""
+        return None if self.dim is None else bytes_per_vector(self.dim, precision)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "matryoshka_dims": list(self.matryoshka_dims),
+            "variants": [asdict(v) for v in self.variants],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CostProfile:
+        return cls(
+            **{
+                **data,
+                "matryoshka_dims": tuple(data.get("matryoshka_dims", ())),
+                "variants": tuple(VariantScore.from_dict(v) for v in data.get("variants", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    """The cost profiles of one comparison and how they were measured.
+
+    Args:
+        sample_texts: Texts in the timed sample (fewer when the suite has fewer).
+        warmup_texts: Texts of the untimed warm-up batch.
+        seed: Seed of the sample.
+        batch_size: Texts per forward pass.
+        threads: torch's intra-op threads during the measurement.
+        device: Where the models ran (``cpu``, ``cuda:0``, ...).
+        rescored_tasks: The domain tasks rescored with quantized or truncated vectors.
+        profiles: One per model, in report order.
+    """
+
+    sample_texts: int
+    warmup_texts: int
+    seed: int
+    batch_size: int
+    threads: int
+    device: str
+    rescored_tasks: tuple[str, ...] = ()
+    profiles: tuple[CostProfile, ...] = field(default_factory=tuple)
+
+    def profile(self, model: str) -> CostProfile | None:
+        return next((p for p in self.profiles if p.model == model), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{k: v for k, v in asdict(self).items() if k not in ("profiles", "rescored_tasks")},
+            "rescored_tasks": list(self.rescored_tasks),
+            "profiles": [p.to_dict() for p in self.profiles],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CostSummary:
+        return cls(
+            **{
+                **data,
+                "rescored_tasks": tuple(data.get("rescored_tasks", ())),
+                "profiles": tuple(CostProfile.from_dict(p) for p in data["profiles"]),
+            }
+        )
+
+
+# ----------------------------------------------------------------------------- measuring
+def sample_texts(texts: Sequence[str], n: int, seed: int) -> list[str]:
+    """A fixed sample of ``n`` distinct texts (all of them when fewer), the same for every model and run."""
+    unique = sorted(set(texts))
+    if len(unique) <= n:
+        return unique
+    return random.Random(seed).sample(unique, n)
+
+
+def measure_costs(
+    encoders: Mapping[str, Encoder],
+    texts: Sequence[str],
+    *,
+    sample_size: int = DEFAULT_SAMPLE_TEXTS,
+    seed: int = 42,
+    batch_size: int = 32,
+    clock: Callable[[], float] = time.perf_counter,
+) -> CostSummary:
+    """Measure every encoder on one fixed sample of ``texts`` (see the module docstring).
+
+    Args:
+        encoders: The models, by their name in the comparison (report order).
+        texts: The domain suite's texts; a seeded sample of ``sample_size`` is encoded.
+        sample_size: Texts in the timed sample.
+        seed: Seed of the sample.
+        batch_size: Texts per forward pass (also the warm-up batch's size).
+        clock: Seconds since some fixed point (tests pass a fake).
+    """
+    sample = sample_texts(texts, sample_size, seed)
+    warmup = sample[:batch_size]
+    profiles = tuple(_profile(name, e, sample, warmup, batch_size, clock) for name, e in encoders.items())
+    return CostSummary(
+        sample_texts=len(sample),
+        warmup_texts=len(warmup),
+        seed=seed,
+        batch_size=batch_size,
+        threads=_threads(),
+        device=_device(encoders.values()),
+        profiles=profiles,
+    )
+
+
+def _profile(
+    name: str, encoder: Encoder, sample: list[str], warmup: list[str], batch_size: int, clock: Callable[[], float]
+) -> CostProfile:
+    encode = text_encoder(encoder, batch_size)
+    if encode is None:
+        return CostProfile(
+            model=name,
+            parameters=None,
+            size_on_disk=None,
+            dim=None,
+            throughput=None,
+            note="lexical: scores queries against an index built per task; no weights, no vectors",
+        )
+    if type(encoder).prepare is not _base_prepare():
+        encoder.prepare(sample)  # a vocabulary fitted on the texts (bag-of-words): not part of encoding
+    encode(warmup)
+    started = clock()
+    vectors = encode(sample)
+    seconds = clock() - started
+    throughput = len(sample) / seconds if seconds > 0 else None
+    parameters, size, note = _weights(encoder)
+    dense = encoder.cacheable  # a vector that depends on the task's vocabulary is sparse and per task
+    if not dense:
+        note = "lexical: sparse TF-IDF vectors over a vocabulary fitted on each task; no weights"
+    return CostProfile(
+        model=name,
+        parameters=parameters,
+        size_on_disk=size,
+        dim=int(vectors.shape[1]) if dense and vectors.ndim == 2 else None,
+        throughput=throughput,
+        seconds=round(seconds, 4),
+        note=note,
+        matryoshka_dims=matryoshka_dims(encoder),
+    )
+
+
+def _base_prepare() -> Any:
+    from domainemb.evaluation.encoders import Encoder
+
+    return Encoder.prepare
+
+
+def text_encoder(encoder: Encoder, batch_size: int) -> Callable[[list[str]], np.ndarray] | None:
+    """A function that encodes texts with ``encoder`` as evaluation does; ``None`` for BM25 (no vectors)."""
+    import numpy as np
+
+    from domainemb.evaluation.encoders import SentenceTransformerEncoder, VectorEncoder
+
+    if isinstance(encoder, SentenceTransformerEncoder):
+        model = encoder.model
+
+        def encode(texts: list[str]) -> np.ndarray:
+            return np.asarray(
+                model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
+            )
+
+        return encode
+    if isinstance(encoder, VectorEncoder):
+        return lambda texts: np.asarray(encoder.embed(list(texts)))
+    return None
+
+
+def model_folder(encoder: Encoder) -> Path | None:
+    """The folder a model was loaded from, where known."""
+    folder = getattr(encoder, "folder", None)
+    if folder is not None:
+        return Path(folder)
+    path = Path(encoder.name).expanduser()
+    return path if path.is_dir() else None
+
+
+def weight_bytes(folder: Path) -> int:
+    """Bytes of the weight files under ``folder`` (hidden files and folders left out)."""
+    return sum(
+        p.stat().st_size
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name.endswith(WEIGHT_SUFFIXES)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _weights(encoder: Encoder) -> tuple[int | None, int | None, str]:
+    model = getattr(encoder, "model", None)
+    parameters = None
+    if model is not None and hasattr(model, "parameters"):
+        parameters = int(sum(p.numel() for p in model.parameters()))
+    folder = model_folder(encoder)
+    size = weight_bytes(folder) if folder is not None else None
+    notes = []
+    if parameters is None:
+        notes.append("no parameters to count")
+    if size is None:
+        notes.append("no model folder to measure")
+    return parameters, size, "; ".join(notes)
+
+
+def matryoshka_dims(encoder: Encoder) -> tuple[int, ...]:
+    """The truncated dimensions a model was trained for: ``hyperparameters.matryoshka_dims`` of the
+    adapt run record (``adapt.json``) beside its folder, when that record names this folder."""
+    import json
+
+    folder = model_folder(encoder)
+    if folder is None:
+        return ()
+    from domainemb.adapt.run import RECORD_FILE
+
+    record_path = folder.resolve().parent / RECORD_FILE
+    if not record_path.is_file():
+        return ()
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        adapted = Path(record["adapted"]["path"]).resolve()
+        dims = record["hyperparameters"].get("matryoshka_dims") or []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("%s: unreadable adapt record (%s); no Matryoshka dimensions taken from it", record_path, exc)
+        return ()
+    if adapted != folder.resolve():
+        return ()
+    return tuple(sorted({int(d) for d in dims}, reverse=True))
+
+
+def _threads() -> int:
+    try:
+        import torch
+
+        return int(torch.get_num_threads())
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return os.cpu_count() or 1
+
+
+def _device(encoders: Any) -> str:
+    devices = sorted({str(e.model.device) for e in encoders if hasattr(getattr(e, "model", None), "device")})
+    return ", ".join(devices) or "cpu"
+
+
+# ----------------------------------------------------------------------------- Pareto front
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (higher is better on each).
+
+    A point is on the front when no other point is at least as good on both axes and better on one.
+    """
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any((ox >= x and oy >= y) and (ox > x or oy > y) for j, (ox, oy) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return front

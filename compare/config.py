@@ -39,6 +39,9 @@ class CompareConfig:
         llm_items: Test items per classification task sent to the LLM.
         cost_sample_texts: Texts of the domain suite encoded (after one warm-up batch) to measure
             each model's throughput; 0 measures no cost.
+        rescore_quantized: Also score each dense model on the domain suite's retrieval and STS
+            tasks with int8 and binary vectors, and truncated to its Matryoshka dimensions (from its
+            adapt record); needs ``cost_sample_texts`` above 0.
     """
 
     domain: Domain
@@ -61,6 +64,7 @@ class CompareConfig:
     llm_model: str | None = None
     llm_items: int = 30
     cost_sample_texts: int = DEFAULT_SAMPLE_TEXTS
+    rescore_quantized: bool = True
 
     @property
     def out_dir(self) -> Path:

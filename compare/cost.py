@@ -25,10 +25,11 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from domainemb.types import Precision
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SAMPLE_TEXTS = 256
 #: Suffixes of the files that hold a model's weights (size on disk counts these).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack", ".npy", ".npz")
-
-
-class Precision(StrEnum):
-    """How each number of a stored vector is kept."""
-
-    FLOAT32 = "float32"
-    INT8 = "int8"
-    BINARY = "binary"
 
 
 def bytes_per_vector(dim: int, precision: Precision | str) -> int:
@@ -369,6 +362,94 @@ def _threads() -> int:
 def _device(encoders: Any) -> str:
     devices = sorted({str(e.model.device) for e in encoders if hasattr(getattr(e, "model", None), "device")})
     return ", ".join(devices) or "cpu"
+
+
+# ----------------------------------------------------------------------------- quantized rescoring
+def variant_plan(dim: int, matryoshka: Sequence[int] = ()) -> list[tuple[Precision, int | None]]:
+    """The (precision, truncated dimension) variants a model of ``dim`` dimensions is rescored with:
+    int8 and binary at full size, and float32, int8 and binary at each Matryoshka dimension below ``dim``."""
+    plan: list[tuple[Precision, int | None]] = [(Precision.INT8, None), (Precision.BINARY, None)]
+    for truncated in sorted({d for d in matryoshka if d < dim}, reverse=True):
+        plan += [(precision, truncated) for precision in Precision]
+    return plan
+
+
+def rescored_tasks(entries: Sequence[Any], serves: Any) -> list[str]:
+    """The tasks of ``entries`` rescored with quantized vectors: retrieval and STS ones the model serves."""
+    from domainemb.evaluation.quantized import RESCORED_TYPES
+    from domainemb.types import TaskType
+
+    return [e.name for e in entries if TaskType(e.type) in RESCORED_TYPES and TaskType(e.type) in serves]
+
+
+def rescore(
+    profile: CostProfile,
+    encoder: Encoder,
+    suite: Any,
+    tasks: Sequence[str],
+    float_scores: Mapping[str, float],
+    out: Path,
+    *,
+    seed: int = 42,
+    batch_size: int = 32,
+    use_cache: bool = True,
+    overwrite: bool = False,
+    on_event: Any = None,
+) -> CostProfile:
+    """``profile`` with its variants: ``encoder`` scored on ``tasks`` of ``suite`` with int8, binary and
+    (for a Matryoshka model) truncated vectors, by the evaluation engine, results under ``out``.
+
+    Args:
+        profile: The model's measured profile (its ``dim`` and ``matryoshka_dims`` decide the variants).
+        encoder: The model, as scored in the comparison.
+        suite: The domain benchmark.
+        tasks: Its retrieval and STS tasks the model serves (:func:`rescored_tasks`).
+        float_scores: The model's float32 main score on each of ``tasks`` (from the comparison).
+        out: Results folder of the variants (mteb layout, one model folder per variant).
+        seed / batch_size / use_cache / overwrite / on_event: As in :func:`domainemb.suites.score_models`.
+    """
+    from domainemb.evaluation.cache import EmbeddingCache
+    from domainemb.evaluation.quantized import QuantizedEncoder
+    from domainemb.suites import score_models
+
+    if profile.dim is None or not tasks:
+        return profile
+    dim = profile.dim
+    variants = [_variant(Precision.FLOAT32, dim, False, {t: float_scores[t] for t in tasks if t in float_scores})]
+    cache = EmbeddingCache() if use_cache and encoder.cacheable else None
+    try:
+        for precision, truncated in variant_plan(dim, profile.matryoshka_dims):
+            wrapped = QuantizedEncoder(encoder, precision, truncated, cache=cache, seed=seed)
+            result = score_models(
+                suite,
+                [wrapped],
+                out,
+                tasks=tasks,
+                seed=seed,
+                batch_size=batch_size,
+                use_cache=use_cache,
+                overwrite=overwrite,
+                on_event=on_event,
+            )
+            kept = truncated if truncated is not None else dim
+            variants.append(
+                _variant(precision, kept, truncated is not None, {s.task: s.main_score for s in result.scores})
+            )
+    finally:
+        if cache is not None:
+            cache.close()
+    return replace(profile, variants=tuple(variants))
+
+
+def _variant(precision: Precision, dim: int, truncated: bool, scores: dict[str, float]) -> VariantScore:
+    return VariantScore(
+        precision=Precision(precision).value,
+        dim=dim,
+        truncated=truncated,
+        bytes_per_vector=bytes_per_vector(dim, precision),
+        scores=scores,
+        domain_score=sum(scores.values()) / len(scores) if scores else None,
+    )
 
 
 # ----------------------------------------------------------------------------- Pareto front

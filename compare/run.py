@@ -11,6 +11,7 @@ Output folder::
 
     OUT/domain/results/...      mteb layout, one folder per model and revision (and predictions/)
     OUT/general/results/...
+    OUT/quantized/results/...   domain retrieval and STS results with int8, binary and truncated vectors
     OUT/complexity.json         complexity per task (reused while a task's data are unchanged)
     OUT/analysis.json           everything the report shows
 """
@@ -58,6 +59,8 @@ from domainemb.types import Domain, Size, TaskType
 log = logging.getLogger(__name__)
 
 COMPLEXITY_FILE = "complexity.json"
+#: Results of the quantized and truncated variants (mteb layout), beside ``domain/`` and ``general/``.
+QUANTIZED_DIR = "quantized"
 FORMAT = ANALYSIS_FORMAT  # the analysis file's contract lives in domainemb.compare.analysis_file
 __all__ = [
     "ANALYSIS_FILE",
@@ -136,6 +139,8 @@ def compare(
             )
         )
         costs = _costs(config, domain_bench, domain_tasks, loaded)
+        if config.rescore_quantized:
+            costs = _rescore(config, costs, domain_bench, domain_tasks, loaded, scores[DOMAIN], out, event)
     event(StageEvent("measuring dataset complexity"))
     complexity = _complexity(config, out, suites)
     measures = [m.value for m in Measure]
@@ -237,6 +242,46 @@ def _costs(config: CompareConfig, bench: Benchmark, entries: list[TaskEntry], lo
     return measure_costs(
         loaded, texts, sample_size=config.cost_sample_texts, seed=config.seed, batch_size=config.batch_size
     )
+
+
+def _rescore(
+    config: CompareConfig,
+    costs,
+    bench: Benchmark,
+    entries: list[TaskEntry],
+    loaded: Mapping[str, Encoder],
+    scores: Mapping[str, Mapping[str, TaskScore]],
+    out: Path,
+    on_event: OnEvent,
+):
+    """``costs`` with each dense model's domain retrieval and STS scores at int8, binary and its Matryoshka dimensions."""
+    from dataclasses import replace
+
+    from domainemb.compare.cost import rescore, rescored_tasks
+
+    profiles, rescored = [], set()
+    for profile in costs.profiles:
+        encoder = loaded[profile.model]
+        tasks = rescored_tasks(entries, encoder.serves) if profile.dim is not None else []
+        if tasks:
+            on_event(StageEvent(f"{bench.manifest.domain} suite: rescoring {profile.model} with quantized vectors"))
+            float_scores = {t: s.main_score for t, s in scores.get(profile.model, {}).items()}
+            profile = rescore(
+                profile,
+                encoder,
+                bench,
+                tasks,
+                float_scores,
+                out / QUANTIZED_DIR,
+                seed=config.seed,
+                batch_size=config.batch_size,
+                use_cache=config.use_cache,
+                overwrite=config.overwrite,
+                on_event=on_event,
+            )
+            rescored.update(tasks)
+        profiles.append(profile)
+    return replace(costs, profiles=tuple(profiles), rescored_tasks=tuple(e.name for e in entries if e.name in rescored))
 
 
 # ----------------------------------------------------------------------------- results

@@ -78,6 +78,14 @@ class Size(StrEnum):
     FULL = "full"
 
 
+class Precision(StrEnum):
+    """How each number of a stored embedding is kept: 4 bytes, 1 byte, or 1 bit (the cost axis)."""
+
+    FLOAT32 = "float32"
+    INT8 = "int8"
+    BINARY = "binary"
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One file of a source, as laid out in the mirror (``<domain>/<dataset>/<name>``).

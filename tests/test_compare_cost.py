@@ -191,3 +191,71 @@ def test_compare_measures_costs_in_the_same_run(tiny_suites, tmp_path):
     assert costs.profile("kw-all").throughput > 0 and costs.profile("bm25").throughput is None
     assert json.loads(result.analysis_path.read_text())["costs"]["sample_texts"] == 24
     assert np.isfinite(costs.profile("bow").throughput)
+    # The dense model is rescored on the domain retrieval and STS tasks; the lexical baselines are not.
+    assert costs.rescored_tasks == ("DomRetrieval", "DomSTS")
+    variants = costs.profile("kw-all").variants
+    assert [v.label for v in variants] == ["float32", "int8", "binary"]
+    float_scores = {t: s for t, s in result.analysis.statistics.task_scores["domain"].items()}
+    for task in costs.rescored_tasks:
+        assert variants[0].scores[task] == pytest.approx(float_scores[task]["kw-all"].value)
+    dim = costs.profile("kw-all").dim
+    assert [v.bytes_per_vector for v in variants] == [4 * dim, dim, -(-dim // 8)]
+    assert costs.profile("bm25").variants == () and costs.profile("bow").variants == ()
+    assert (result.out / "quantized" / "results" / "test__kw-all-int8").is_dir()
+
+
+# ----------------------------------------------------------------------------- quantized rescoring
+def test_unpacked_binary_cosine_is_hamming_and_int8_round_trips_within_a_bucket():
+    from domainemb.evaluation.quantized import dequantize_int8, quantize, unpack_binary
+    from domainemb.types import Precision
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(20, 50)).astype(np.float32)
+    signs = unpack_binary(quantize(vectors, Precision.BINARY), 50)
+    assert set(np.unique(signs)) == {-1.0, 1.0} and np.array_equal(signs > 0, vectors > 0)
+    hamming = (signs[:, None, :] != signs[None, :, :]).sum(-1)
+    cosine = signs @ signs.T / 50
+    assert np.allclose(cosine, 1 - 2 * hamming / 50)
+    ranges = np.stack([vectors.min(0), vectors.max(0)])
+    restored = dequantize_int8(quantize(vectors, Precision.INT8, ranges), ranges)
+    step = (ranges[1] - ranges[0]) / 255
+    assert np.all(np.abs(restored - vectors) <= step * 0.5 + 1e-5)
+
+
+def test_quantized_scores_on_the_tiny_benchmark(tiny_benchmark, tiny_model, tmp_path):
+    from domainemb.domains.benchmark import Benchmark
+    from domainemb.evaluation.cache import EmbeddingCache
+    from domainemb.evaluation.encoders import sentence_transformer_from_folder
+    from domainemb.evaluation.quantized import QuantizedEncoder
+    from domainemb.suites import score_models
+    from domainemb.types import Precision
+
+    bench = Benchmark.open(tiny_benchmark)
+    tasks = ["TinyRetrieval", "TinySTS"]
+    model = sentence_transformer_from_folder(tiny_model(), name="tiny")
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+
+    def scores(encoder):
+        result = score_models(bench, [encoder], tmp_path / "results", tasks=tasks, batch_size=16)
+        return {s.task: s.main_score for s in result.scores}
+
+    full = scores(model)
+    stored = cache.stats.stored
+    int8 = scores(QuantizedEncoder(model, Precision.INT8, cache=cache))
+    assert cache.stats.stored > stored  # the model's own float vectors went into the cache
+    encoded = cache.stats.stored
+    binary = scores(QuantizedEncoder(model, Precision.BINARY, cache=cache))
+    truncated = scores(QuantizedEncoder(model, Precision.FLOAT32, 16, cache=cache))
+    assert cache.stats.stored == encoded  # the later variants encoded nothing again
+    for task in tasks:
+        assert abs(int8[task] - full[task]) < 0.03, (task, int8, full)
+        assert binary[task] != full[task] and truncated[task] != full[task]
+    variants = {
+        QuantizedEncoder(model, p, d).fingerprint for p, d in [("int8", None), ("binary", None), ("float32", 16)]
+    }
+    assert len(variants) == 3 and model.fingerprint not in variants
+    folders = {p.parent.parent.name for p in (tmp_path / "results" / "results").rglob("TinySTS.json")}
+    assert folders == {"local__model", "local__model-int8", "local__model-binary", "local__model-d16"}
+    cache.close()
+    with pytest.raises(ValueError):
+        QuantizedEncoder(model, Precision.FLOAT32)  # nothing to change

@@ -55,10 +55,18 @@ def compare(
         str | None, typer.Option(help="Model at the endpoint; without it the LLM error rate is not computed.")
     ] = None,
     report: Annotated[bool, typer.Option(help="Also render the HTML report into OUT/report.")] = True,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help="Devices to encode on, comma-separated: cpu,cpu or cuda:0,cuda:1 start one process per device.",
+            show_default="sentence-transformers' choice",
+        ),
+    ] = None,
 ) -> None:
     """Score models on a domain suite and the general suite, and analyse how far the rankings agree."""
     from domainemb.compare.config import CompareConfig
     from domainemb.compare.run import compare as run
+    from domainemb.evaluation.devices import parse_devices
     from domainemb.evaluation.encoders import DEFAULT_MODEL
 
     config = CompareConfig(
@@ -79,6 +87,7 @@ def compare(
         complexity_texts=complexity_texts,
         llm_base_url=llm_base_url,
         llm_model=llm_model,
+        devices=parse_devices(devices) if devices is not None else (),
     )
     with StageProgress("comparing") as progress:
         result = run(config, on_event=progress)

@@ -41,8 +41,16 @@ def evaluate(
     save_predictions: Annotated[
         bool, typer.Option(help="Also keep mteb's per-item predictions (OUT/predictions), for bootstrap intervals.")
     ] = False,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help="Devices to encode on, comma-separated: cpu,cpu or cuda:0,cuda:1 start one process per device.",
+            show_default="sentence-transformers' choice",
+        ),
+    ] = None,
 ) -> None:
     """Score models on a built benchmark with mteb's evaluators; print a table of main scores."""
+    from domainemb.evaluation.devices import parse_devices
     from domainemb.evaluation.encoders import DEFAULT_MODEL
     from domainemb.evaluation.run import EvaluateConfig
     from domainemb.evaluation.run import evaluate as run
@@ -58,6 +66,7 @@ def evaluate(
         cache=cache,
         use_cache=not no_cache,
         save_predictions=save_predictions,
+        devices=parse_devices(devices) if devices is not None else (),
     )
     # The display starts with the first task, once the input is checked: an error stays a single line.
     with StageProgress("evaluating", start=False) as progress:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domainemb.compare.cost import DEFAULT_SAMPLE_TEXTS
+from domainemb.evaluation.devices import check_device_names
 from domainemb.suites import DEFAULT_BENCHMARKS, suite_name
 from domainemb.types import Domain, Size, TaskType
 
@@ -37,6 +38,8 @@ class CompareConfig:
         llm_base_url: OpenAI-compatible endpoint for the LLM error rate; with ``llm_model``.
         llm_model: Model name at that endpoint; the LLM error rate is "not computed" without it.
         llm_items: Test items per classification task sent to the LLM.
+        devices: Where sentence-transformers models encode (``cpu,cpu``, ``cuda:0,cuda:1``: one worker
+            process per device, once per model for both suites); as ``EvaluateConfig.devices``.
         cost_sample_texts: Texts of the domain suite encoded (after one warm-up batch) to measure
             each model's throughput; 0 measures no cost.
         rescore_quantized: Also score each dense model on the domain suite's retrieval and STS
@@ -65,6 +68,10 @@ class CompareConfig:
     llm_items: int = 30
     cost_sample_texts: int = DEFAULT_SAMPLE_TEXTS
     rescore_quantized: bool = True
+    devices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_device_names(self.devices)
 
     @property
     def out_dir(self) -> Path:

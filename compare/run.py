@@ -23,6 +23,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ from domainemb.compare.config import BASELINES, CompareConfig
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import TaskEntry
 from domainemb.errors import DomainembError, unknown_name
+from domainemb.evaluation.devices import check_devices_exist
 from domainemb.evaluation.encoders import Encoder, load_encoder
 from domainemb.evaluation.results import TaskScore
 from domainemb.jsonio import write_json
@@ -108,6 +110,7 @@ def compare(
         raise DomainembError(
             "general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it"
         )
+    check_devices_exist(config.devices)
     domain_bench, general_bench = open_suites(
         config.domain,
         config.size,
@@ -125,9 +128,13 @@ def compare(
 
     out = config.out_dir
     suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
-    scores = {
-        key: _score(config, key, bench, entries, loaded, out / key, event) for key, (bench, entries) in suites.items()
-    }
+    with ExitStack() as placed:  # one worker pool per model (--devices) serves both suites
+        for encoder in loaded.values():
+            placed.enter_context(encoder.encoding_on(config.devices))
+        scores = {
+            key: _score(config, key, bench, entries, loaded, out / key, event)
+            for key, (bench, entries) in suites.items()
+        }
     results = {
         key: scored_suite(out / key, bench, entries, models, scores[key]) for key, (bench, entries) in suites.items()
     }
@@ -227,6 +234,7 @@ def _score(
                 use_cache=config.use_cache,
                 overwrite=config.overwrite,
                 save_predictions=True,  # per-item predictions feed the bootstrap intervals
+                devices=config.devices,
                 on_event=on_event,
             )
             scores[name] = {s.task: s for s in result.scores}

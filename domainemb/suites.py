@@ -222,6 +222,7 @@ def score_models(
     overwrite: bool = False,
     save_predictions: bool = False,
     on_event: OnEvent | None = None,
+    devices: Sequence[str] = (),
 ) -> EvaluationResult:
     """Score ``encoders`` on ``suite`` with the evaluation engine; results in mteb's layout under ``out``.
 
@@ -239,6 +240,7 @@ def score_models(
         overwrite: Run tasks again even where a matching result exists.
         save_predictions: Also keep mteb's per-item predictions (they feed per-item bootstrap intervals).
         on_event: Called with a :class:`~domainemb.progress.StageEvent` as each (model, task) run starts.
+        devices: Where sentence-transformers models encode (see ``EvaluateConfig.devices``).
 
     Returns:
         The engine's result: one :class:`~domainemb.evaluation.results.TaskScore` per model and
@@ -256,6 +258,7 @@ def score_models(
         batch_size=batch_size,
         use_cache=use_cache,
         save_predictions=save_predictions,
+        devices=tuple(devices),
     )
     return evaluate(config, encoders={e.name: e for e in encoders}, on_event=on_event)
 

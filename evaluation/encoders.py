@@ -18,7 +18,8 @@ import json
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,19 @@ class Encoder(ABC):
 
         Encoders that learn from a task's own texts (bag-of-words document frequencies) fit here.
         """
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """Where it encodes, as a result's provenance records it; empty for encoders that run no torch model."""
+        return ()
+
+    @contextmanager
+    def encoding_on(self, devices: Sequence[str]) -> Iterator[None]:
+        """Encode on ``devices`` (see :mod:`domainemb.evaluation.devices`) inside the block.
+
+        Default: nothing; encoders that run no torch model (BM25, bag-of-words) encode in this process.
+        """
+        yield
 
     @property
     def revision(self) -> str:
@@ -136,17 +150,60 @@ class SentenceTransformerEncoder(Encoder):
         self.fingerprint = fingerprint
         self.folder = folder
         self._mteb: Any = None
+        self._devices: tuple[str, ...] = ()
+        self._pool: dict[str, Any] | None = None
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices of the enclosing :meth:`encoding_on` block, else the one the model is on."""
+        return self._devices or (str(self.model.device),)
+
+    @contextmanager
+    def encoding_on(self, devices: Sequence[str]) -> Iterator[None]:
+        """One device: the model moves there. Several: one worker process per device, started at the
+        first encode in the block and stopped when it ends (also on an exception or Ctrl-C).
+
+        A nested block (``compare`` spans both suites' evaluations) keeps the outer block's pool.
+        """
+        devices = tuple(devices)
+        if not devices or self._devices:
+            if devices and devices != self._devices:
+                raise DomainembError(f"{self.name}: already encoding on {','.join(self._devices)}")
+            yield
+            return
+        if len(devices) == 1:
+            self.model.to(devices[0])
+        self._devices = devices
+        try:
+            yield
+        finally:
+            self._devices = ()
+            if self._pool is not None:
+                from domainemb.evaluation.devices import stop_pool
+
+                pool, self._pool = self._pool, None
+                stop_pool(pool)
+
+    def pool(self) -> dict[str, Any] | None:
+        """The worker pool of the enclosing multi-device block, started on first use; ``None`` otherwise."""
+        if len(self._devices) < 2:
+            return None
+        if self._pool is None:
+            from domainemb.evaluation.devices import start_pool
+
+            self._pool = start_pool(self.model, self._devices)
+        return self._pool
 
     def mteb_model(self) -> Any:
         if self._mteb is None:
             import warnings
 
-            from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+            from domainemb.evaluation._mteb_adapter import PooledSentenceTransformerWrapper
 
             with warnings.catch_warnings():  # mteb 2.26 calls sentence-transformers 6 APIs it deprecated
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                wrapper = SentenceTransformerEncoderWrapper(self.model)
+                wrapper = PooledSentenceTransformerWrapper(self.model, pool=self.pool)
             meta = wrapper.mteb_model_meta
             wrapper.mteb_model_meta = meta.model_copy(update={"name": self.model_name, "revision": self.revision})
             self._mteb = wrapper

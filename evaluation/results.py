@@ -44,6 +44,9 @@ class Provenance:
         mteb_version: Version of mteb whose evaluator scored it.
         seed: Seed given to the task (classification and clustering sample with it).
         wall_time_s: Seconds the evaluation of the task took, loading included.
+        devices: Where it was encoded (``("cpu", "cpu")``: two worker processes); empty for models
+            that run no torch model, and in files written before it was recorded. Scores do not
+            depend on it.
     """
 
     model: str
@@ -56,6 +59,10 @@ class Provenance:
     mteb_version: str
     seed: int
     wall_time_s: float
+    devices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "devices", tuple(self.devices))  # JSON gives a list
 
 
 @dataclass(frozen=True)

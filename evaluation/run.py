@@ -19,6 +19,7 @@ from domainemb.domains.manifest import TaskEntry, data_revision
 from domainemb.domains.tables import TEXT_COLUMNS
 from domainemb.errors import DomainembError
 from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
+from domainemb.evaluation.devices import check_device_names, check_devices_exist
 from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, ModelIdentity, identify, load_encoder
 from domainemb.evaluation.results import Provenance, TaskScore, prediction_path, result_path, write_model_meta
 from domainemb.outputs import check_output_folder
@@ -46,6 +47,10 @@ class EvaluateConfig:
             ``out/predictions/<model>/<revision>/<Task>_predictions.json`` (they feed per-item
             bootstrap intervals). Only tasks that run write them: a task scored earlier is kept as
             it is (``overwrite`` runs it again, with predictions).
+        devices: Where sentence-transformers models encode: ``("cuda:0", "cuda:1")`` or
+            ``("cpu", "cpu")`` start one worker process per device (once per model and run), one
+            device moves the model there, none leaves sentence-transformers' choice. Scores do not
+            depend on it; results record it (:mod:`domainemb.evaluation.devices`).
     """
 
     benchmark: Path
@@ -58,10 +63,12 @@ class EvaluateConfig:
     cache: Path | None = None
     use_cache: bool = True
     save_predictions: bool = False
+    devices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise DomainembError(f"--batch-size must be a positive whole number, got {self.batch_size!r}")
+        check_device_names(self.devices)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ def evaluate(
     """
     start = time.perf_counter()
     check_output_folder(config.out)
+    check_devices_exist(config.devices)
     # The manifest is read and checked once; a task's files are verified when the task runs, so a
     # re-run whose results are all kept reads no task data and loads no model.
     benchmark = Benchmark.open(config.benchmark, verify=False)
@@ -131,10 +139,11 @@ def evaluate(
                 scores.extend(kept[name])
                 continue
             encoder = loaded[name]
-            for entry in entries:
-                if on_event:
-                    on_event(StageEvent(f"{Path(encoder.name).name}: {entry.name}", done=len(scores), total=runs))
-                scores.append(_score_task(encoder, benchmark, entry, config, cache))
+            with encoder.encoding_on(config.devices):  # a pool of workers starts at its first encode
+                for entry in entries:
+                    if on_event:
+                        on_event(StageEvent(f"{Path(encoder.name).name}: {entry.name}", done=len(scores), total=runs))
+                    scores.append(_score_task(encoder, benchmark, entry, config, cache))
     finally:
         if cache is not None:
             cache.close()
@@ -223,6 +232,7 @@ def _score_task(
             mteb_version=mteb.__version__,
             seed=config.seed,
             wall_time_s=round(time.perf_counter() - started, 3),
+            devices=encoder.devices,
         ),
         mteb_result=result,
     )

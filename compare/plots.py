@@ -185,3 +185,97 @@ def legend(entries: Mapping[str, str]) -> Markup:
         f'<span class="swatch" style="background:{c}"></span>{escape(name)}&nbsp;&nbsp;' for name, c in entries.items()
     )
     return Markup(f'<p class="legend">{items}</p>')
+
+
+# ----------------------------------------------------------------------------- cost plots
+# Presentation attributes rather than classes: the page's stylesheet stays as it is.
+_FRONT_STYLE = 'fill="none" stroke="#1b1f24" stroke-width="1.5" stroke-dasharray="5 3"'
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Powers of ten (and 2x, 5x between them when the span is short) within ``[low, high]`` (log10 units)."""
+    ticks = [float(e) for e in range(math.floor(low), math.ceil(high) + 1) if low <= e <= high]
+    if len(ticks) < 3:
+        ticks = sorted(
+            math.log10(m * 10.0**e)
+            for e in range(math.floor(low), math.ceil(high) + 1)
+            for m in (1, 2, 5)
+            if low <= math.log10(m * 10.0**e) <= high
+        )
+    return ticks
+
+
+def _log_frame(xs: Sequence[float], ys: Sequence[float], x_label: str, y_label: str, extra_right: int = 0):
+    logs = [math.log10(x) for x in xs]
+    frame = _Frame(_range(logs), _range(ys))
+    frame.width += extra_right
+    frame.right += extra_right
+    parts = frame.axes(x_label, y_label, x_ticks=False)
+    for tick in _log_ticks(frame.x0, frame.x1):
+        parts.append(
+            f'<text class="tick" x="{frame.sx(tick):.1f}" y="{frame.height - frame.bottom + 16}" '
+            f'text-anchor="middle">{10**tick:g}</text>'
+        )
+    return frame, parts
+
+
+def pareto_scatter(points: Sequence[Point], front: Sequence[int], x_label: str, y_label: str, title: str) -> Markup:
+    """Points on a log x axis; the points at ``front`` (indices, higher is better on both axes) are ringed and
+    joined by a dashed staircase, the Pareto front."""
+    points = [p for p in points if p.x > 0]
+    if not points:
+        return Markup('<p class="note">Nothing to plot.</p>')
+    frame, parts = _log_frame([p.x for p in points], [p.y for p in points], x_label, y_label, extra_right=140)
+    on_front = sorted((points[i] for i in front if i < len(points)), key=lambda p: p.x)
+    if len(on_front) > 1:
+        corners = []
+        for left, right in zip(on_front, on_front[1:], strict=False):
+            corners += [(left.x, left.y), (left.x, right.y)]
+        corners.append((on_front[-1].x, on_front[-1].y))
+        path = " ".join(f"{frame.sx(math.log10(x)):.1f},{frame.sy(y):.1f}" for x, y in corners)
+        parts.append(f'<polyline points="{path}" {_FRONT_STYLE}><title>Pareto front</title></polyline>')
+    front_ids = {id(p) for p in on_front}
+    for p in points:
+        x, y = frame.sx(math.log10(p.x)), frame.sy(p.y)
+        tip = escape(p.title or f"{p.label}: ({p.x:.3g}, {p.y:.3f})")
+        if id(p) in front_ids:
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="#1b1f24" stroke-width="1.5"/>')
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{p.colour}"><title>{tip}</title></circle>')
+        parts.append(f'<text class="point-label" x="{x + 11:.1f}" y="{y + 4:.1f}">{escape(p.label)}</text>')
+    return frame.svg(parts, title)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One model's points, joined in order of x; each point's label names it (``int8``, ``float32@64``)."""
+
+    label: str
+    colour: str
+    points: tuple[Point, ...]
+
+
+def curves(series: Sequence[Curve], x_label: str, y_label: str, title: str) -> Markup:
+    """One line per series on a log x axis, each point marked and labelled."""
+    every = [p for curve in series for p in curve.points if p.x > 0]
+    if not every:
+        return Markup('<p class="note">Nothing to plot.</p>')
+    frame, parts = _log_frame([p.x for p in every], [p.y for p in every], x_label, y_label, extra_right=140)
+    for curve in series:
+        ordered = sorted((p for p in curve.points if p.x > 0), key=lambda p: p.x)
+        coords = [(frame.sx(math.log10(p.x)), frame.sy(p.y)) for p in ordered]
+        if len(coords) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{curve.colour}" stroke-width="2">'
+                f"<title>{escape(curve.label)}</title></polyline>"
+            )
+        for p, (x, y) in zip(ordered, coords, strict=True):
+            tip = escape(p.title or f"{curve.label} {p.label}: ({p.x:g}, {p.y:.3f})")
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{curve.colour}"><title>{tip}</title></circle>')
+            parts.append(f'<text class="point-label" x="{x + 7:.1f}" y="{y - 6:.1f}">{escape(p.label)}</text>')
+        if coords:
+            x, y = coords[-1]
+            parts.append(
+                f'<text class="point-label" x="{x + 7:.1f}" y="{y + 12:.1f}" fill="{curve.colour}">{escape(curve.label)}</text>'
+            )
+    return frame.svg(parts, title)

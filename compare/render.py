@@ -188,6 +188,7 @@ def _environment():
     env.filters["pvalue"] = _pvalue
     env.filters["sortkey"] = _sortkey
     env.filters["slug"] = _slug
+    env.filters["si"] = _si
     return env
 
 
@@ -211,6 +212,16 @@ def _pvalue(value: float | None) -> str:
     if value is None:
         return "—"
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _si(value: float | None, unit: str = "") -> str:
+    """``22.7 M``, ``90.9 MB``: a count or size with a decimal prefix; a dash for ``None``."""
+    if value is None:
+        return "—"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.1f} {prefix}{unit}"
+    return f"{value:g} {unit}".strip()
 
 
 def _slug(name: str) -> str:
@@ -272,6 +283,8 @@ class ReportView:
         complexity_plots: Score against each complexity measure.
         task_type / task_suite: Task -> its type, and the suite key it belongs to.
         llm_reason: Why the LLM error rate was not computed, when it was not.
+        cost: The Cost section (throughput, size, bytes per vector, quantized scores); ``None`` for
+            an analysis without cost data, which draws no such section.
     """
 
     models: list[str]
@@ -285,6 +298,37 @@ class ReportView:
     task_type: dict[str, str]
     task_suite: dict[str, str]
     llm_reason: str | None
+    cost: CostView | None = None
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One model in the Cost table (``profile`` is its :class:`~domainemb.compare.cost.CostProfile`).
+
+    Args:
+        domain_score: Its mean main score over every task of the domain suite.
+        variants: Precision label -> mean score on the rescored tasks (``float32``, ``int8``, ``binary``).
+        binary_kept: Binary's score as a share of float32's; ``None`` when not rescored.
+        truncated: Each truncated dimension's float32 / int8 / binary scores, as ``@dim: a / b / c``.
+        on_front: Whether it is on the Pareto front of throughput and domain score.
+    """
+
+    profile: Any
+    domain_score: float | None
+    variants: dict[str, float | None]
+    binary_kept: float | None
+    truncated: list[str]
+    on_front: bool
+
+
+@dataclass(frozen=True)
+class CostView:
+    """The Cost section: how the costs were measured, the table, and its two plots."""
+
+    summary: Any
+    rows: list[CostRow]
+    throughput_plot: Markup
+    bytes_plot: Markup
 
 
 def _view(analysis: Analysis) -> ReportView:
@@ -314,7 +358,95 @@ def _view(analysis: Analysis) -> ReportView:
             ),
             None,
         ),
+        cost=_cost_view(analysis, models, colours) if analysis.costs is not None else None,
     )
+
+
+def _cost_view(analysis: Analysis, models: list[str], colours: dict[str, str]) -> CostView:
+    from domainemb.compare.cost import pareto_front
+
+    costs = analysis.costs
+    means = analysis.statistics.means[DOMAIN]
+    domain = analysis.suites[DOMAIN].domain
+    ordered = [p for m in models if (p := costs.profile(m)) is not None]
+    domain_score = {p.model: means.get(p.model, {}).get("overall") for p in ordered}
+    domain_score = {m: e.value if e is not None else None for m, e in domain_score.items()}
+    plotted = [p for p in ordered if p.throughput and domain_score[p.model] is not None]
+    front = pareto_front([(p.throughput, domain_score[p.model]) for p in plotted])
+    on_front = {plotted[i].model for i in front}
+    rows = []
+    for p in ordered:
+        full = {v.precision: v.domain_score for v in p.variants if not v.truncated}
+        kept = (
+            full["binary"] / full["float32"]
+            if full.get("binary") is not None and full.get("float32") not in (None, 0)
+            else None
+        )
+        rows.append(
+            CostRow(
+                profile=p,
+                domain_score=domain_score[p.model],
+                variants=full,
+                binary_kept=kept,
+                truncated=_truncated_cells(p.variants),
+                on_front=p.model in on_front,
+            )
+        )
+    points = [
+        plots.Point(
+            x=p.throughput,
+            y=domain_score[p.model],
+            label=p.model,
+            colour=colours.get(p.model, plots.colour(0)),
+            title=f"{p.model}: {p.throughput:.1f} texts/s, {domain} mean {domain_score[p.model]:.3f}",
+        )
+        for p in plotted
+    ]
+    throughput_plot = plots.pareto_scatter(
+        points,
+        front,
+        "throughput (texts per second, log scale)",
+        f"{domain} suite mean",
+        f"{domain} suite mean against encode throughput",
+    )
+    series = [
+        plots.Curve(
+            label=p.model,
+            colour=colours.get(p.model, plots.colour(0)),
+            points=tuple(
+                plots.Point(
+                    x=v.bytes_per_vector,
+                    y=v.domain_score,
+                    label=v.label,
+                    colour=colours.get(p.model, plots.colour(0)),
+                    title=f"{p.model} {v.label}: {v.bytes_per_vector} bytes, mean {v.domain_score:.3f}",
+                )
+                for v in p.variants
+                if v.domain_score is not None
+            ),
+        )
+        for p in ordered
+        if p.variants
+    ]
+    bytes_plot = plots.curves(
+        series,
+        "bytes per vector (log scale)",
+        f"{domain} retrieval and STS mean",
+        f"{domain} retrieval and STS mean against bytes per vector",
+    )
+    return CostView(summary=costs, rows=rows, throughput_plot=throughput_plot, bytes_plot=bytes_plot)
+
+
+def _truncated_cells(variants: Any) -> list[str]:
+    """``@128: 0.590 / 0.585 / 0.500``: each truncated dimension's float32 / int8 / binary score."""
+    by_dim: dict[int, dict[str, float | None]] = {}
+    for v in variants:
+        if v.truncated:
+            by_dim.setdefault(v.dim, {})[v.precision] = v.domain_score
+    return [
+        f"@{dim}: " + " / ".join(_num(scores.get(p)) for p in ("float32", "int8", "binary"))
+        for dim, scores in sorted(by_dim.items(), reverse=True)
+    ]
 
 
 def _scatter(analysis: Analysis, models: list[str], colours: dict[str, str]) -> Markup:

@@ -259,3 +259,45 @@ def test_quantized_scores_on_the_tiny_benchmark(tiny_benchmark, tiny_model, tmp_
     cache.close()
     with pytest.raises(ValueError):
         QuantizedEncoder(model, Precision.FLOAT32)  # nothing to change
+
+
+# ----------------------------------------------------------------------------- the report
+def _analysis_with_costs(summary: CostSummary | None) -> Analysis:
+    data = synthetic_analysis(payload=True)
+    if summary is not None:
+        data["costs"] = summary.to_dict()
+    return Analysis.from_dict(data)
+
+
+def test_the_report_renders_the_cost_section_when_data_is_present():
+    from domainemb.compare.render import render_html
+
+    evil = next(m for m in synthetic_analysis()["provenance"]["models"] if m.startswith("kw"))
+    summary = _summary()
+    faster = CostProfile(evil, None, None, 13, 900.0, 0.3, "no model folder to measure")
+    summary = CostSummary(**{**summary.__dict__, "profiles": (*summary.profiles, faster)})
+    page = render_html(_analysis_with_costs(summary))
+    assert '<a href="#cost">Cost</a>' in page
+    section = page[page.index('<section id="cost">') : page.index("</section>", page.index('<section id="cost">'))]
+    assert "256 texts drawn with seed 42" in section and "warm-up batch of 32 texts" in section
+    assert "2 thread(s)" in section and "FinRetrieval, FinSTS" in section
+    rows = section[section.index("<tbody>") : section.index("</tbody>")]
+    minilm = rows[rows.index("minilm") : rows.index("</tr>", rows.index("minilm"))]
+    for cell in ("22.7 M", "90.0 MB", ">384<", "1536 / 384 / 48", "120.5", "0.650", "0.640", "0.550", "84.6%"):
+        assert cell in minilm, cell
+    assert "@128: 0.605 / — / —" in minilm
+    assert "lexical: no weights" in section  # why bm25 has no numbers
+    # minilm (slow, better) and the fast keyword model are both on the front; the badge says so.
+    assert minilm.count(">front<") == 1
+    assert 'aria-label="finance suite mean against encode throughput"' in section
+    assert "Pareto front" in section and "<polyline" in section
+    assert 'aria-label="finance retrieval and STS mean against bytes per vector"' in section
+    assert "float32@128" in section  # the truncated point on minilm's curve
+    assert "<img src=x" not in section and "&lt;img src=x" in section  # a model name is text
+
+
+def test_the_report_has_no_cost_section_without_cost_data():
+    from domainemb.compare.render import render_html
+
+    page = render_html(_analysis_with_costs(None))
+    assert 'id="cost"' not in page and 'href="#cost"' not in page

@@ -301,3 +301,27 @@ def test_the_report_has_no_cost_section_without_cost_data():
 
     page = render_html(_analysis_with_costs(None))
     assert 'id="cost"' not in page and 'href="#cost"' not in page
+
+
+def test_a_matryoshka_model_is_rescored_at_its_truncated_dimensions(tiny_benchmark, tiny_model, tmp_path):
+    from domainemb.compare.cost import rescore, variant_plan
+    from domainemb.domains.benchmark import Benchmark
+    from domainemb.evaluation.encoders import sentence_transformer_from_folder
+
+    assert variant_plan(32, (64, 16, 8, 16)) == [
+        ("int8", None),
+        ("binary", None),
+        *[(p, 16) for p in ("float32", "int8", "binary")],
+        *[(p, 8) for p in ("float32", "int8", "binary")],
+    ]  # a dimension at or above the model's is no truncation
+    model = sentence_transformer_from_folder(tiny_model(), name="tiny")
+    profile = CostProfile("tiny", 1, 1, 32, 1.0, matryoshka_dims=(16,))
+    tasks = ["TinyRetrieval", "TinySTS"]
+    rescored = rescore(
+        profile, model, Benchmark.open(tiny_benchmark), tasks, {"TinyRetrieval": 0.5, "TinySTS": 0.1}, tmp_path
+    )
+    labels = [v.label for v in rescored.variants]
+    assert labels == ["float32", "int8", "binary", "float32@16", "int8@16", "binary@16"]
+    assert rescored.variants[0].scores == {"TinyRetrieval": 0.5, "TinySTS": 0.1}  # the comparison's own float scores
+    assert [v.bytes_per_vector for v in rescored.variants] == [128, 32, 4, 64, 16, 2]
+    assert all(set(v.scores) == set(tasks) and v.domain_score is not None for v in rescored.variants)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from domainemb.cli._common import out, user_errors
 from domainemb.cli.progress import StageProgress
+from domainemb.compare.cost import DEFAULT_SAMPLE_TEXTS
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size, TaskType
 
@@ -62,6 +63,19 @@ def compare(
             show_default="sentence-transformers' choice",
         ),
     ] = None,
+    cost_texts: Annotated[
+        int,
+        typer.Option(
+            help="Domain-suite texts encoded (after one warm-up batch) to measure each model's throughput; 0 measures no cost.",
+        ),
+    ] = DEFAULT_SAMPLE_TEXTS,
+    quantized: Annotated[
+        bool,
+        typer.Option(
+            help="Also score dense models on the domain retrieval and STS tasks with int8 and binary vectors "
+            "(and at the Matryoshka dimensions of an adapted model)."
+        ),
+    ] = True,
 ) -> None:
     """Score models on a domain suite and the general suite, and analyse how far the rankings agree."""
     from domainemb.compare.config import CompareConfig
@@ -87,6 +101,8 @@ def compare(
         complexity_texts=complexity_texts,
         llm_base_url=llm_base_url,
         llm_model=llm_model,
+        cost_sample_texts=cost_texts,
+        rescore_quantized=quantized,
         devices=parse_devices(devices) if devices is not None else (),
     )
     with StageProgress("comparing") as progress:

@@ -110,6 +110,8 @@ def compare(
         raise DomainembError(
             "general is the reference suite; compare a domain suite (finance, chemistry, medicine) with it"
         )
+    if config.cost_sample_texts < 0:
+        raise DomainembError(f"--cost-texts must be 0 (no cost measured) or more, got {config.cost_sample_texts}")
     check_devices_exist(config.devices)
     domain_bench, general_bench = open_suites(
         config.domain,

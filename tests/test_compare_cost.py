@@ -325,3 +325,15 @@ def test_a_matryoshka_model_is_rescored_at_its_truncated_dimensions(tiny_benchma
     assert rescored.variants[0].scores == {"TinyRetrieval": 0.5, "TinySTS": 0.1}  # the comparison's own float scores
     assert [v.bytes_per_vector for v in rescored.variants] == [128, 32, 4, 64, 16, 2]
     assert all(set(v.scores) == set(tasks) and v.domain_score is not None for v in rescored.variants)
+
+
+def test_a_negative_cost_sample_is_a_one_line_error_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from domainemb.cli.main import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["compare", "finance", "--cost-texts", "-1", "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --cost-texts must be 0 (no cost measured) or more, got -1"
+    assert not out.exists()

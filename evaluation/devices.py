@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +109,31 @@ def start_pool(model: SentenceTransformer, devices: Sequence[str]) -> Pool:
     return pool
 
 
-def stop_pool(pool: Pool) -> None:
-    """Terminate and reap a pool's workers (they are idle between encode calls)."""
+class _Exit:
+    """Queued to a worker, it ends the worker as it is read: unpickling it calls ``sys.exit(0)``."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return sys.exit, (0,)
+
+
+def stop_pool(pool: Pool, grace_s: float = 5.0) -> None:
+    """End a pool's workers and reap them.
+
+    Each worker is first asked to exit (it then runs its exit handlers, so the semaphores it made
+    are released and Python warns of no leak); one still running after ``grace_s`` seconds is
+    terminated by sentence-transformers' own ``stop_multi_process_pool``.
+    """
     from sentence_transformers import SentenceTransformer
 
-    SentenceTransformer.stop_multi_process_pool(pool)
-    log.info("stopped the %d encoding processes", len(pool["processes"]))
+    processes = pool["processes"]
+    exited = 0
+    try:
+        for _ in processes:
+            pool["input"].put(_Exit())
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        exited = sum(p.exitcode == 0 for p in processes)
+    finally:
+        SentenceTransformer.stop_multi_process_pool(pool)
+    log.info("stopped the %d encoding processes (%d exited, the rest terminated)", len(processes), exited)

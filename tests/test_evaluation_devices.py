@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import os
 import re
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -70,6 +69,7 @@ def test_two_cpu_processes_score_as_one(tiny_bert_folder, tiny_benchmark, tmp_pa
     assert len(set(pids)) == 2 and os.getpid() not in pids
     assert not any(_alive(pid) for pid in pids), "worker processes outlived the run"
     assert not [p for p in multiprocessing.active_children() if p.pid in pids]
+    assert "(2 exited, the rest terminated)" in caplog.text  # they ran their exit handlers: no leaked semaphores
 
     encoder = sentence_transformer_from_folder(tiny_bert_folder, name=model)
     path = result_path(tmp_path / "two", encoder.model_name, encoder.revision, "TinySTS")
@@ -81,17 +81,24 @@ def test_two_cpu_processes_score_as_one(tiny_bert_folder, tiny_benchmark, tmp_pa
     assert all(s.reused for s in again.scores) and len(_pools_started(caplog)) == 1
 
 
+def _wait_for_work(inputs) -> None:
+    while True:  # as a sentence-transformers worker does, without the model
+        inputs.get()
+
+
 def _idle_pool(model, devices):
-    """A pool of real processes that only wait, started in milliseconds (a real one imports torch)."""
+    """A pool of real processes that only wait for work, started in milliseconds (a real one imports torch)."""
     ctx = multiprocessing.get_context("fork")
-    processes = [ctx.Process(target=time.sleep, args=(120,), daemon=True) for _ in devices]
+    inputs = ctx.Queue()
+    processes = [ctx.Process(target=_wait_for_work, args=(inputs,), daemon=True) for _ in devices]
     for process in processes:
         process.start()
-    return {"input": ctx.Queue(), "output": ctx.Queue(), "processes": processes}
+    return {"input": inputs, "output": ctx.Queue(), "processes": processes}
 
 
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
-def test_an_interrupted_run_stops_its_workers(tiny_bert_folder, monkeypatch, interruption):
+def test_an_interrupted_run_stops_its_workers(tiny_bert_folder, monkeypatch, caplog, interruption):
+    caplog.set_level(logging.INFO, logger="domainemb.evaluation.devices")
     monkeypatch.setattr(devices, "start_pool", _idle_pool)
     encoder = sentence_transformer_from_folder(tiny_bert_folder, name="tiny")
     with pytest.raises(interruption), encoder.encoding_on(("cpu", "cpu")):
@@ -102,6 +109,7 @@ def test_an_interrupted_run_stops_its_workers(tiny_bert_folder, monkeypatch, int
         assert all(_alive(pid) for pid in pids)
         raise interruption
     assert not any(_alive(pid) for pid in pids)
+    assert "stopped the 2 encoding processes (2 exited, the rest terminated)" in caplog.text  # asked, not killed
     assert encoder.pool() is None and encoder.devices == ("cpu",)
 
 

@@ -113,6 +113,17 @@ def test_an_interrupted_run_stops_its_workers(tiny_bert_folder, monkeypatch, cap
     assert encoder.pool() is None and encoder.devices == ("cpu",)
 
 
+def test_one_device_moves_the_model_and_starts_no_pool(tiny_bert_folder, monkeypatch):
+    monkeypatch.setattr(devices, "start_pool", lambda model, names: pytest.fail("a pool for one device"))
+    encoder = sentence_transformer_from_folder(tiny_bert_folder, name="tiny")
+    with encoder.encoding_on(("cpu",)):
+        assert encoder.pool() is None and encoder.devices == ("cpu",)
+        assert str(encoder.model.device) == "cpu"
+        with pytest.raises(DomainembError, match="already encoding on cpu"):
+            with encoder.encoding_on(("cpu", "cpu")):
+                pass
+
+
 def test_results_written_before_devices_were_recorded_still_read(tiny_benchmark, tmp_path):
     from evaluation_data import KeywordEncoder
 

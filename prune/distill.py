@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from domainemb.adapt.train import TrainOutcome
     from domainemb.evaluation.cache import EmbeddingCache
     from domainemb.prune.config import PruneConfig
+    from domainemb.synth.decontam import HeldOut
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,19 @@ class DistillTexts:
         source: Where they come from (a corpus folder, or the domain calibration pairs).
         checksum: sha256 over the chosen texts.
         available: Distinct texts the source had before the cap.
+        decontaminated: Texts dropped because they are, or share a 13-gram with, a test text of the suites.
     """
 
     texts: tuple[str, ...]
     source: str
     checksum: str
     available: int
+    decontaminated: int = 0
 
 
-def corpus_texts(folder: Path, max_words: int, max_texts: int, seed: int) -> DistillTexts:
+def corpus_texts(
+    folder: Path, max_words: int, max_texts: int, seed: int, held_out: HeldOut | None = None
+) -> DistillTexts:
     """The passages of a corpus folder (``export-corpus`` output, or any folder ``synth`` reads).
 
     Each document is cut into chunks of at most ``max_words`` whitespace tokens (export passages
@@ -91,27 +96,69 @@ def corpus_texts(folder: Path, max_words: int, max_texts: int, seed: int) -> Dis
     except DomainembError as exc:
         raise DomainembError(f"distill_texts {exc}") from None
     chunks = chunk_corpus(corpus.documents, size=max_words, overlap=0)
-    return choose_texts((c.text for c in chunks), str(folder), max_texts, seed)
+    return choose_texts((c.text for c in chunks), str(folder), max_texts, seed, held_out)
 
 
-def pair_texts(pairs: Sequence[Pair], source: str, max_texts: int, seed: int) -> DistillTexts:
-    """The queries, positives and negatives of ``pairs`` as distillation texts."""
-    texts = (text for p in pairs for text in (p.query, p.positive, *p.negatives))
-    return choose_texts(texts, f"calibration pairs ({source})", max_texts, seed)
+def without_test_texts(texts: DistillTexts, held_out: HeldOut) -> DistillTexts:
+    """``texts`` less those that are, or share a 13-gram with, a test text of the suites (counted).
 
-
-def choose_texts(texts: Iterable[str], source: str, max_texts: int, seed: int) -> DistillTexts:
-    """Distinct non-blank ``texts`` in a seeded order (independent of the input order), the first ``max_texts``.
+    A corpus folder is read (and capped) before the model loads, so that a bad folder fails early;
+    its texts are decontaminated here, once the suites are open.
 
     Raises:
-        DomainembError: fewer than two distinct texts.
+        DomainembError: fewer than two texts are left.
+    """
+    clean = tuple(t for t in texts.texts if not held_out.touches(t))
+    dropped = len(texts.texts) - len(clean)
+    if len(clean) < 2:
+        raise DomainembError(
+            f"distillation needs at least 2 distinct texts, {texts.source} has {len(clean)} "
+            f"once {dropped} touching the suites' test texts are dropped"
+        )
+    checksum = hashlib.sha256("\x1e".join(clean).encode("utf-8", "surrogatepass")).hexdigest()
+    return DistillTexts(
+        texts=clean,
+        source=texts.source,
+        checksum=checksum,
+        available=texts.available - dropped,
+        decontaminated=texts.decontaminated + dropped,
+    )
+
+
+def pair_texts(
+    pairs: Sequence[Pair], source: str, max_texts: int, seed: int, held_out: HeldOut | None = None
+) -> DistillTexts:
+    """The queries, positives and negatives of ``pairs`` as distillation texts (decontaminated against ``held_out``)."""
+    texts = (text for p in pairs for text in (p.query, p.positive, *p.negatives))
+    return choose_texts(texts, f"calibration pairs ({source})", max_texts, seed, held_out)
+
+
+def choose_texts(
+    texts: Iterable[str], source: str, max_texts: int, seed: int, held_out: HeldOut | None = None
+) -> DistillTexts:
+    """Distinct non-blank ``texts`` in a seeded order (independent of the input order), the first ``max_texts``.
+
+    Args:
+        held_out: The suites' test side: a text that touches it (:meth:`HeldOut.touches`) is dropped
+            and counted, since nothing that trains a model may contain a suite's test text.
+
+    Raises:
+        DomainembError: fewer than two distinct texts (after decontamination).
     """
     distinct = sorted({t for t in texts if t.strip()}, key=lambda t: _hash(seed, t))
-    if len(distinct) < 2:
-        raise DomainembError(f"distillation needs at least 2 distinct texts, {source} has {len(distinct)}")
-    chosen = tuple(distinct[:max_texts])
+    clean = [t for t in distinct if held_out is None or not held_out.touches(t)]
+    if len(clean) < 2:
+        dropped = f" once {len(distinct) - len(clean)} touching the suites' test texts are dropped" if held_out else ""
+        raise DomainembError(f"distillation needs at least 2 distinct texts, {source} has {len(clean)}{dropped}")
+    chosen = tuple(clean[:max_texts])
     checksum = hashlib.sha256("\x1e".join(chosen).encode("utf-8", "surrogatepass")).hexdigest()
-    return DistillTexts(texts=chosen, source=source, checksum=checksum, available=len(distinct))
+    return DistillTexts(
+        texts=chosen,
+        source=source,
+        checksum=checksum,
+        available=len(clean),
+        decontaminated=len(distinct) - len(clean),
+    )
 
 
 @dataclass(frozen=True)
@@ -139,6 +186,7 @@ class DistillTargets:
             "source": self.source.source,
             "texts_sha256": self.source.checksum,
             "available": self.source.available,
+            "dropped_touching_test_texts": self.source.decontaminated,
             "train_texts": len(self.texts),
             "heldout_texts": len(self.heldout_texts),
             "margin_triples": len(self.triples),

@@ -38,7 +38,14 @@ from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.prune.architecture import FfnModel, ffn_model
 from domainemb.prune.calibration import CalibrationSet, calibration_set, synth_pairs, train_split_pairs
 from domainemb.prune.config import PruneConfig, RetrainLoss
-from domainemb.prune.distill import DistillTargets, DistillTexts, corpus_texts, distill_targets, pair_texts
+from domainemb.prune.distill import (
+    DistillTargets,
+    DistillTexts,
+    corpus_texts,
+    distill_targets,
+    pair_texts,
+    without_test_texts,
+)
 from domainemb.prune.gradients import GradientMoments, infonce_moments
 from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores, sparsity_by_layer
 from domainemb.prune.methods import Moments, PruneMethod
@@ -108,7 +115,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
     try:
         dense_scores = _evaluate_dense(config, loaded, inputs, staging, stage, seconds)
         calibration = _calibrate(config, loaded, candidates, stages, stage, seconds)
-        targets = _teacher(config, loaded, calibration, corpus, stage, seconds)  # before any weight changes
+        targets = _teacher(config, loaded, inputs, calibration, corpus, stage, seconds)  # before any weight changes
         weights, scores, peak_mb, diagnostics = _score(config, method, loaded, calibration, stages, stage, seconds)
         ffn, masks, overlap = _mask(config, method, loaded, weights, scores, stage)
         del scores  # a full fp32 copy of the FFN weights: not held through retraining
@@ -455,6 +462,7 @@ def _mask(
 def _teacher(
     config: PruneConfig,
     loaded: _Loaded,
+    inputs: _Inputs,
     calibration: _Calibration,
     corpus: DistillTexts | None,
     stage: OnStage,
@@ -462,25 +470,52 @@ def _teacher(
 ) -> DistillTargets | None:
     """The dense model's fp32 embeddings of the distillation texts (``None`` unless retraining distils).
 
-    Called while the model is still dense; the embeddings go through the embedding cache.
+    Called while the model is still dense; the embeddings go through the embedding cache. Texts and
+    margin triples that touch a test text of the suites (13-gram overlap) are dropped first.
     """
     if not config.retrain_steps or config.retrain_loss is not RetrainLoss.DISTILL:
         return None
-    stage("encoding the distillation texts with the dense model")
+    stage("removing the suites' test texts from the distillation texts")
     from domainemb.evaluation.cache import EmbeddingCache
+    from domainemb.synth.decontam import load_held_out
 
+    held_out = load_held_out(config.domain, _built_suites(config, inputs))  # none built: the registered tasks
     domain = calibration.sets.get("domain")
-    texts = corpus or pair_texts(domain.pairs, domain.source, config.distill_max_texts, config.seed)
+    if corpus is not None:
+        texts = without_test_texts(corpus, held_out)
+    else:
+        texts = pair_texts(domain.pairs, domain.source, config.distill_max_texts, config.seed, held_out)
+    triples = [
+        p
+        for p in (domain.pairs if config.distill_margins else ())
+        if not any(map(held_out.touches, (p.query, p.positive, *p.negatives)))
+    ]
+    stage("encoding the distillation texts with the dense model")
     with _timed(seconds, "retraining"), EmbeddingCache() as cache:
         return distill_targets(
             loaded.model,
             loaded.encoder.fingerprint,
             texts,
-            domain.pairs if config.distill_margins else (),
+            triples,
             config.max_seq_length,
             config.eval_batch_size,
             cache,
         )
+
+
+def _built_suites(config: PruneConfig, inputs: _Inputs) -> list[Path]:
+    """The domain and general suites this run reads, or finds built (none is built for decontamination alone)."""
+    from domainemb.suites import find_suite
+
+    paths = []
+    for domain, folder, bench in (
+        (config.domain, config.domain_benchmark, inputs.domain_bench),
+        (Domain.GENERAL, config.general_benchmark, inputs.general_bench),
+    ):
+        bench = bench or find_suite(domain, config.size, config.benchmarks, folder, check_kind=False)
+        if bench is not None and bench.path not in paths:
+            paths.append(bench.path)
+    return paths
 
 
 def _retrain(

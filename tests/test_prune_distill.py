@@ -408,3 +408,42 @@ def test_exported_passages_calibrate_through_ict_pairs(tiny_bert_folder, tmp_pat
     assert report.calibration["domain"]["source"] == str(pairs)
     assert report.calibration["domain"]["candidates"] == len(made)
     assert report.retraining["texts"]["source"] == f"calibration pairs ({pairs})"
+
+
+def test_a_test_text_planted_in_the_distillation_corpus_is_removed(tiny_bert_folder, tiny_benchmark, tmp_path):
+    """Nothing that trains a model may contain a suite's test text: distillation drops what touches one."""
+    from domainemb.domains.benchmark import Benchmark
+    from domainemb.synth.decontam import test_texts
+
+    bench = Benchmark.open(tiny_benchmark)
+    planted = sorted(t for task in bench.tasks for t in test_texts(bench.tables(task)) if len(t.split()) >= 3)[:3]
+    assert planted
+    folder = _export_folder(tmp_path)
+    with open(folder / "planted.jsonl", "w", encoding="utf-8") as fh:
+        for i, text in enumerate(planted):
+            fh.write(json.dumps({"id": f"x{i}", "text": text}) + "\n")
+    seen: list[str] = []
+    import domainemb.prune.run as prune_run
+
+    real = prune_run.distill_targets
+
+    def recording(model, fingerprint, texts, *args, **kwargs):
+        seen.extend(texts.texts)
+        return real(model, fingerprint, texts, *args, **kwargs)
+
+    prune_run.distill_targets = recording
+    try:
+        out = tmp_path / "run"
+        config = _yaml(
+            tmp_path,
+            distill_texts=str(folder),
+            domain_benchmark=str(tiny_benchmark),
+            general_benchmark=str(tiny_benchmark),
+        )
+        result = _run(tiny_bert_folder, out, config, "--retrain-steps", "2")
+    finally:
+        prune_run.distill_targets = real
+    assert result.exit_code == 0, result.output
+    assert seen and not set(planted) & set(seen)
+    texts = PruneReport.from_disk(out).retraining["texts"]
+    assert texts["dropped_touching_test_texts"] == len(planted) and texts["available"] == 40

@@ -124,10 +124,13 @@ def test_kill_9_of_synth_leaves_no_orphan_server(tmp_path):
 
 def test_llm_serve_answers_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
+    # Files, not pipes: nobody reads a pipe while the server runs, and a full one blocks the writer
+    # (then Ctrl-C cannot be handled until it is drained).
+    stdout, stderr = open(tmp_path / "stdout", "wb"), open(tmp_path / "stderr", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "domainemb.cli.main", "llm", "serve", "--port", str(port), "--threads", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
     )
     try:
         deadline = time.monotonic() + 120
@@ -143,9 +146,11 @@ def test_llm_serve_answers_and_stops_on_ctrl_c(tmp_path):
         server = next(p for p in _children(proc.pid) if "llama_cpp.server" in _cmdline(p))
         time.sleep(1.0)  # let `serve` see the server answer too (it polls every 0.25 s) and print its address
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == 0, (tmp_path / "stderr").read_text(errors="replace")[-2000:]
         assert _wait_gone(server)
-        assert f"127.0.0.1:{port}" in proc.stderr.read().decode()
+        assert f"127.0.0.1:{port}" in (tmp_path / "stderr").read_text(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
+        stdout.close()
+        stderr.close()

@@ -122,6 +122,11 @@ def test_kill_9_of_synth_leaves_no_orphan_server(tmp_path):
     assert _wait_gone(server), "the llama.cpp server outlived synth"
 
 
+def _terminal_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_llm_serve_answers_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     # Files, not pipes: nobody reads a pipe while the server runs, and a full one blocks the writer
@@ -131,6 +136,9 @@ def test_llm_serve_answers_and_stops_on_ctrl_c(tmp_path):
         [sys.executable, "-m", "domainemb.cli.main", "llm", "serve", "--port", str(port), "--threads", "1"],
         stdout=stdout,
         stderr=stderr,
+        # Ctrl-C as at a terminal: a SIGINT that this test process ignores or blocks would be
+        # inherited by the child (dispositions and the signal mask survive exec).
+        preexec_fn=_terminal_signals,
     )
     try:
         deadline = time.monotonic() + 120

@@ -108,6 +108,11 @@ def compare(
     with StageProgress("comparing") as progress:
         result = run(config, on_event=progress)
     _print_summary(result.analysis, result.seconds)
+    if result.kept:
+        out.print(
+            f"kept: every result is unchanged since the analysis of {result.analysis.created}; "
+            "no model loaded, nothing scored or measured (--overwrite runs it again)"
+        )
     out.print(f"analysis: {result.analysis_path}")
     if report:
         from domainemb.compare.render import render_report

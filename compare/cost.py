@@ -107,6 +107,10 @@ class CostProfile:
         note: Why a field is ``None``; empty when none is.
         matryoshka_dims: Truncated dimensions the model was trained for (from its adapt record).
         variants: Domain scores with quantized or truncated vectors (float32 first when rescored).
+        measured_at: When it was measured (ISO 8601, UTC); empty in files written before it was recorded.
+        measured_on: Where: host, torch threads and device (``laptop, 2 threads, cpu``).
+        kept: Taken from an earlier run's cost record (:mod:`domainemb.compare.kept`), not measured
+            in the run that wrote it; ``measured_at`` and ``measured_on`` say when and where it was.
     """
 
     model: str
@@ -118,6 +122,9 @@ class CostProfile:
     note: str = ""
     matryoshka_dims: tuple[int, ...] = ()
     variants: tuple[VariantScore, ...] = ()
+    measured_at: str = ""
+    measured_on: str = ""
+    kept: bool = False
 
     def bytes_per_vector(self, precision: Precision | str = Precision.FLOAT32) -> int | None:
         """Bytes of one of its full vectors at ``precision``; ``None`` for a lexical model."""
@@ -214,16 +221,26 @@ def measure_costs(
         batch_size: Texts per forward pass (also the warm-up batch's size).
         clock: Seconds since some fixed point (tests pass a fake).
     """
+    import platform
+    from datetime import UTC, datetime
+
     sample = sample_texts(texts, sample_size, seed)
     warmup = sample[:batch_size]
-    profiles = tuple(_profile(name, e, sample, warmup, batch_size, clock) for name, e in encoders.items())
+    threads, device = _threads(), _device(encoders.values())
+    measured = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "measured_on": f"{platform.node() or 'unknown host'}, {threads} thread{'s' if threads != 1 else ''}, {device}",
+    }
+    profiles = tuple(
+        replace(_profile(name, e, sample, warmup, batch_size, clock), **measured) for name, e in encoders.items()
+    )
     return CostSummary(
         sample_texts=len(sample),
         warmup_texts=len(warmup),
         seed=seed,
         batch_size=batch_size,
-        threads=_threads(),
-        device=_device(encoders.values()),
+        threads=threads,
+        device=device,
         profiles=profiles,
     )
 

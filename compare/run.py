@@ -13,7 +13,13 @@ Output folder::
     OUT/general/results/...
     OUT/quantized/results/...   domain retrieval and STS results with int8, binary and truncated vectors
     OUT/complexity.json         complexity per task (reused while a task's data are unchanged)
+    OUT/costs/<key>.json        each model's cost profile, reused while its key is unchanged
     OUT/analysis.json           everything the report shows
+    OUT/kept.json               the key of the run that wrote analysis.json
+
+A re-run whose results are all kept (same models by fingerprint, same suites by manifest, same
+settings) returns the kept analysis without loading a model or reading task data
+(:mod:`domainemb.compare.kept`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from domainemb.compare.analysis_file import (
 from domainemb.compare.bootstrap import ItemScores, Unavailable, item_scores, prediction_path
 from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity, measure_tasks
 from domainemb.compare.config import BASELINES, CompareConfig
+from domainemb.compare.kept import CostRecords, find_kept, merged_costs, remember, run_inputs
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import TaskEntry
 from domainemb.errors import DomainembError, unknown_name
@@ -86,6 +93,7 @@ class CompareResult:
     analysis_path: Path
     analysis: Analysis
     seconds: float
+    kept: bool = False  # the analysis of an earlier run with the same inputs: nothing was scored or measured
 
 
 def compare(
@@ -113,6 +121,11 @@ def compare(
     if config.cost_sample_texts < 0:
         raise DomainembError(f"--cost-texts must be 0 (no cost measured) or more, got {config.cost_sample_texts}")
     check_devices_exist(config.devices)
+    kept = find_kept(config, encoders)
+    if kept is not None:
+        event(StageEvent(f"every result is kept: the analysis of {kept.created} (nothing scored or measured)"))
+        path = config.out_dir / ANALYSIS_FILE
+        return CompareResult(config.out_dir, path, kept, time.perf_counter() - start, kept=True)
     domain_bench, general_bench = open_suites(
         config.domain,
         config.size,
@@ -147,9 +160,14 @@ def compare(
                 f"measuring each model's cost on {config.cost_sample_texts} {domain_bench.manifest.domain} texts"
             )
         )
-        costs = _costs(config, domain_bench, domain_tasks, loaded)
+        records = CostRecords.of(config, domain_bench, domain_tasks)
+        kept_costs = records.find(loaded)  # a model whose record matches is not measured again
+        fresh = {name: e for name, e in loaded.items() if name not in kept_costs}
+        measured = _costs(config, domain_bench, domain_tasks, fresh) if fresh else None
+        costs = merged_costs(list(loaded), measured, kept_costs, seed=config.seed, batch_size=config.batch_size)
         if config.rescore_quantized:
             costs = _rescore(config, costs, domain_bench, domain_tasks, loaded, scores[DOMAIN], out, event)
+        records.store(costs, loaded)
     event(StageEvent("measuring dataset complexity"))
     complexity = _complexity(config, out, suites)
     measures = [m.value for m in Measure]
@@ -179,6 +197,8 @@ def compare(
     )
     path = out / ANALYSIS_FILE
     analysis.to_disk(path)
+    suite_refs = {key: (bench.path, bench.checksum) for key, (bench, _) in suites.items()}
+    remember(out, run_inputs(config, suite_refs, [(m.name, m.model_name, m.fingerprint) for m in models]), path)
     return CompareResult(out=out, analysis_path=path, analysis=analysis, seconds=time.perf_counter() - start)
 
 
@@ -273,7 +293,7 @@ def _rescore(
     for profile in costs.profiles:
         encoder = loaded[profile.model]
         tasks = rescored_tasks(entries, encoder.serves) if profile.dim is not None else []
-        if tasks:
+        if tasks and not profile.kept:  # a kept profile holds the variants of the run that measured it
             on_event(StageEvent(f"{bench.manifest.domain} suite: rescoring {profile.model} with quantized vectors"))
             float_scores = {t: s.main_score for t, s in scores.get(profile.model, {}).items()}
             profile = rescore(
@@ -289,7 +309,7 @@ def _rescore(
                 overwrite=config.overwrite,
                 on_event=on_event,
             )
-            rescored.update(tasks)
+        rescored.update(tasks)
         profiles.append(profile)
     return replace(costs, profiles=tuple(profiles), rescored_tasks=tuple(e.name for e in entries if e.name in rescored))
 

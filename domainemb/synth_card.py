@@ -15,10 +15,14 @@ version 1)::
      "corpus": {"path", "fingerprint", "documents", "training_chunks", "skipped_files", "bad_jsonl_lines"},
      "decontamination": {"against", "test_texts", "ngram"}, "config": {SynthConfig settings},
      "kinds": [kind], "domainemb_version",
-     "teacher": {"name", "kind", "fingerprint", "guard", "guard_dropped", "labelled_pairs"}}
+     "teacher": {"name", "kind", "fingerprint", "guard", "guard_dropped", "labelled_pairs"},
+     "search": {"student": {"kind": "exact" | "ivf-flat", "pool", ...index settings and measured recall},
+                "depth", "k", "teacher": "pool" | "rerank" | "pairs", "rerank_depth"}}
 
 ``teacher`` is written only when a teacher was consulted; ``drops["teacher-guard"]`` likewise. That
-one drop counts mined candidate negatives, not pairs.
+one drop counts mined candidate negatives, not pairs. ``search`` (how the student searched the pool for
+consistency and mining, :mod:`domainemb.synth.ann`, and what the teacher scored) is written only when the
+pool was searched.
 """
 
 from __future__ import annotations
@@ -143,6 +147,7 @@ class SynthCard:
         kinds: The task kinds the run planned.
         domainemb_version: The version that wrote the card.
         teacher: The teacher consulted, if any.
+        search: How the pool was searched, if it was (see the module docstring).
     """
 
     counts: PairCounts
@@ -159,6 +164,7 @@ class SynthCard:
     kinds: tuple[str, ...]
     domainemb_version: str
     teacher: TeacherInfo | None = None
+    search: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The card as synth writes it."""
@@ -180,6 +186,8 @@ class SynthCard:
         }
         if self.teacher is not None:  # only a run that consulted a teacher records one
             card["teacher"] = asdict(self.teacher)
+        if self.search is not None:
+            card["search"] = dict(self.search)
         return card
 
     @classmethod
@@ -211,4 +219,5 @@ class SynthCard:
             kinds=tuple(data["kinds"]),
             domainemb_version=data["domainemb_version"],
             teacher=TeacherInfo(**data["teacher"]) if data.get("teacher") else None,
+            search=dict(data["search"]) if data.get("search") else None,
         )

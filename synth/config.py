@@ -13,6 +13,7 @@ from domainemb.errors import DomainembError
 from domainemb.options import option
 from domainemb.pairs import Generator, PairKind  # the pairs file's vocabularies, re-exported
 from domainemb.suites import DEFAULT_BENCHMARKS
+from domainemb.synth.ann import DEFAULT_ANN_THRESHOLD
 from domainemb.types import Domain
 
 
@@ -21,6 +22,16 @@ class PromptStyle(StrEnum):
 
     FEWSHOT = "fewshot"
     CHAT = "chat"
+
+
+class TeacherRanking(StrEnum):
+    """How a bi-encoder or hybrid teacher decides consistency: ``pool``, it scores every chunk; ``rerank``, it
+    reranks the student's top ``rerank_depth`` chunks (as a cross-encoder always does); ``auto``, ``pool`` below
+    ``ann_threshold`` chunks and ``rerank`` at or above it."""
+
+    AUTO = "auto"
+    POOL = "pool"
+    RERANK = "rerank"
 
 
 class NegativeSource(StrEnum):
@@ -82,6 +93,10 @@ class SynthConfig:
             teacher to guard them (without one the student mines alone, as before): the student, BM25 or both.
         rerank_depth: A cross-encoder teacher cannot rank the whole pool; it reranks the student's top
             ``max(rerank_depth, consistency_top_k)`` chunks plus the positive for the consistency filter.
+        teacher_ranking: Whether a bi-encoder or hybrid teacher ranks the whole pool or reranks as a
+            cross-encoder does (:class:`TeacherRanking`; ``auto``: by ``ann_threshold``).
+        ann_threshold: Pools of at least this many chunks are searched by the student through an ANN index
+            (faiss IVF, :mod:`domainemb.synth.ann`) instead of the dense score matrix; 0: always exact.
         server_threads: CPU threads of the local llama.cpp server (``None``: all cores).
         seed: Seed of every sampling decision.
     """
@@ -148,6 +163,14 @@ class SynthConfig:
     rerank_depth: int = option(
         30, help="A cross-encoder teacher reranks the embedding model's top N plus the positive."
     )
+    teacher_ranking: TeacherRanking = option(
+        TeacherRanking.AUTO,
+        help="A bi-encoder or hybrid teacher ranks the whole pool (pool) or reranks the embedding model's top "
+        "--rerank-depth (rerank); auto: pool below --ann-threshold chunks, rerank at or above it.",
+    )
+    ann_threshold: int = option(
+        DEFAULT_ANN_THRESHOLD, help="Search pools of at least this many chunks with an ANN index (faiss IVF); 0: always exact."
+    )
     negatives_from: tuple[NegativeSource, ...] = option(
         tuple(NegativeSource),
         help="Retrievers mining candidate negatives for the teacher to guard (repeatable; without a teacher: the "
@@ -165,6 +188,7 @@ class SynthConfig:
         set_("generator", Generator(self.generator))
         set_("kinds", tuple(dict.fromkeys(PairKind(k) for k in self.kinds)))
         set_("negatives_from", tuple(dict.fromkeys(NegativeSource(k) for k in self.negatives_from)))
+        set_("teacher_ranking", TeacherRanking(self.teacher_ranking))
         set_("corpus", Path(self.corpus))
         set_("out", Path(self.out))
         set_("benchmarks", tuple(Path(b) for b in self.benchmarks))
@@ -184,6 +208,8 @@ class SynthConfig:
             raise DomainembError("--teacher: empty; pass a model, hybrid:MODEL or none")
         if self.teacher_guard < 0:
             raise DomainembError(f"--teacher-guard must be at least 0, got {self.teacher_guard}")
+        if self.ann_threshold < 0:
+            raise DomainembError(f"--ann-threshold must be at least 0 (0: always exact), got {self.ann_threshold}")
         first, last = self.mine_ranks
         if not 0 <= first < last:
             raise DomainembError(f"synth: mine_ranks must be 0 <= first < last, got {self.mine_ranks}")

@@ -28,6 +28,7 @@ from domainemb.jsonio import write_json
 from domainemb.outputs import check_output_file
 from domainemb.pairs import Pair, pair_from_record, write_pairs
 from domainemb.progress import OnEvent, StageEvent
+from domainemb.synth.ann import pool_search
 from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_url
 from domainemb.synth.corpus import Chunk, Corpus, chunk_corpus, read_corpus
 from domainemb.synth.decontam import HeldOut, find_benchmarks, load_held_out
@@ -133,9 +134,10 @@ def synthesize(
     _check_generated(gen, config)
     if on_event:
         on_event(StageEvent("filtering the pairs, mining hard negatives"))
-    pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out, teacher)
+    search: dict[str, Any] = {}
+    pairs = postprocess(gen.pairs, chunks, config, embedder, drops, held_out, teacher, search)
     write_pairs(config.out, pairs)
-    card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start, teacher)
+    card = _card(config, corpus, chunks, gen, pairs, drops, held_out, start, teacher, search or None)
     write_json(config.card_path, card.to_dict())
     return SynthResult(config.out, config.card_path, card)
 
@@ -387,11 +389,15 @@ def postprocess(
     drops: dict[str, int],
     held_out: HeldOut | None = None,
     teacher: Teacher | None = None,
+    search: dict[str, Any] | None = None,
 ) -> list[Pair]:
     """Decontaminate (when ``held_out`` is given), deduplicate, filter by ranking consistency, mine negatives.
 
     ``chunks`` is the retrieval pool for consistency and mining; ``drops`` receives each step's count
-    (with a ``teacher``, ``teacher-guard`` counts mined negatives its false-negative guard dropped).
+    (with a ``teacher``, ``teacher-guard`` counts mined negatives its false-negative guard dropped);
+    ``search``, when given, receives how the pool was searched (:mod:`domainemb.synth.ann`) and what the
+    teacher scored. A pool of ``ann_threshold`` chunks or more is searched through an IVF index whose
+    centroids are kept beside the output (``<stem>.pool.ivf.npz``), as the pool's embeddings are.
     """
     if held_out is not None:
         step = decontaminate(pairs, held_out)
@@ -414,7 +420,11 @@ def postprocess(
     else:
         drops["duplicate-near"] = 0
     pool_emb = _pool_embeddings(embedder, chunks, config.out.with_name(f"{config.out.stem}.pool.npz"))
-    ranked = rank_and_mine(pairs, query_emb, chunks, pool_emb, embedder, config, teacher)
+    index_cache = config.out.with_name(f"{config.out.stem}.pool.ivf.npz")
+    pool_index = pool_search(pool_emb, config.ann_threshold, config.seed, index_cache)
+    ranked = rank_and_mine(pairs, query_emb, chunks, pool_emb, embedder, config, teacher, pool_index)
+    if search is not None and ranked.search is not None:
+        search.update(ranked.search)
     drops["ranking-consistency"] = ranked.dropped
     if ranked.guarded is not None:  # the teacher was consulted
         drops["teacher-guard"] = ranked.guarded
@@ -453,6 +463,7 @@ def _card(
     held_out: HeldOut,
     start: float,
     teacher: Teacher | None = None,
+    search: dict[str, Any] | None = None,
 ) -> SynthCard:
     items, failures, tokens, stats = gen.items, gen.failures, gen.tokens, gen.stats
     consulted = teacher is not None and "teacher-guard" in drops
@@ -503,4 +514,5 @@ def _card(
         )
         if consulted
         else None,
+        search=search,
     )

@@ -14,12 +14,14 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 import numpy as np
 
 from domainemb.pairs import Pair
-from domainemb.synth.config import PASSAGE_KINDS, NegativeSource, SynthConfig
+from domainemb.synth.ann import ExactSearch, PoolSearch, SearchKind
+from domainemb.synth.config import PASSAGE_KINDS, NegativeSource, SynthConfig, TeacherRanking
 from domainemb.synth.corpus import Chunk
 from domainemb.synth.decontam import HeldOut
 from domainemb.synth.teacher import BM25Pool, Teacher
@@ -70,12 +72,14 @@ class SentenceTransformerEmbedder:
 
 @dataclass(frozen=True)
 class StepResult:
-    """The pairs a step keeps, how many it dropped, and how many candidate negatives a teacher's
-    false-negative guard dropped (``None``: no teacher was consulted)."""
+    """The pairs a step keeps, how many it dropped, how many candidate negatives a teacher's
+    false-negative guard dropped (``None``: no teacher was consulted), and how the pool was searched
+    (``None``: it was not; see :func:`rank_and_mine`)."""
 
     pairs: list[Pair]
     dropped: int
     guarded: int | None = None
+    search: dict[str, Any] | None = None
 
 
 def decontaminate(pairs: list[Pair], held_out: HeldOut) -> StepResult:
@@ -127,6 +131,7 @@ def rank_and_mine(
     embedder: TextEmbedder,
     config: SynthConfig,
     teacher: Teacher | None = None,
+    search: PoolSearch | None = None,
 ) -> StepResult:
     """Ranking-consistency filter and hard-negative mining for pairs whose positive is a passage.
 
@@ -137,6 +142,11 @@ def rank_and_mine(
     other-document list, skipping any candidate scoring above ``mine_margin`` times the positive
     (likely an unlabelled positive).
 
+    Only each query's top ``max(consistency_top_k, last mined rank)`` other-document chunks decide either,
+    so the retriever is a ``search`` for that many plus the chunks of the query's own document: by default
+    the exact dense search; synth passes an ANN index (:mod:`domainemb.synth.ann`) for a pool of
+    ``ann_threshold`` chunks or more.
+
     With a ``teacher`` the student (``query_emb``, ``pool_emb``) only orders the candidates; see
     :func:`teacher_rank_and_mine`.
 
@@ -145,42 +155,62 @@ def rank_and_mine(
     idx = [i for i, p in enumerate(pairs) if p.kind in PASSAGE_KINDS]
     if not idx or not pool:
         return StepResult(pairs, 0)
+    search = search if search is not None else ExactSearch(pool_emb)
     if teacher is not None:
-        return teacher_rank_and_mine(pairs, query_emb, pool, pool_emb, teacher, config)
+        return teacher_rank_and_mine(pairs, query_emb, pool, pool_emb, teacher, config, search)
     chunk_index = {c.text: i for i, c in enumerate(pool)}
-    pool_docs = np.array([c.doc_id for c in pool], dtype=object)
+    first, last = config.mine_ranks
+    depth = max(config.consistency_top_k, last if config.negatives else 0)
+    student = _StudentCandidates(search, pool, [pairs[i].doc_id for i in idx], query_emb[idx], depth)
     positives = [pairs[i].positive for i in idx]
     missing = sorted({t for t in positives if t not in chunk_index})
     extra = dict(zip(missing, embedder.encode(missing))) if missing else {}
-    first, last = config.mine_ranks
     out: dict[int, Pair | None] = {}
     for a in range(0, len(idx), _BLOCK):
         block = idx[a : a + _BLOCK]
         q = query_emb[block]  # (block, dim)
-        scores = q @ pool_emb.T  # (block, pool)
+        candidates = student.block(q, [pairs[i].doc_id for i in block])
         for row, i in enumerate(block):
             pair = pairs[i]
             pos_vec = pool_emb[chunk_index[pair.positive]] if pair.positive in chunk_index else extra[pair.positive]
             pos_score = float(q[row] @ pos_vec)
-            s = scores[row].copy()
-            s[pool_docs == pair.doc_id] = -np.inf
-            rank = int((s > pos_score).sum())
+            ids, s = candidates[row]  # other documents' chunks, best first
+            rank = int((s > pos_score).sum())  # exact while below depth >= consistency_top_k
             if config.consistency_top_k and rank >= config.consistency_top_k:
                 out[i] = None
                 continue
             if config.negatives:
-                order = np.argsort(-s, kind="stable")
-                window = [
-                    j for j in order[first:last].tolist() if np.isfinite(s[j]) and s[j] < config.mine_margin * pos_score
-                ]
+                score_of = dict(zip(ids.tolist(), s.tolist()))
+                window = [j for j in ids[first:last].tolist() if score_of[j] < config.mine_margin * pos_score]
                 window = [j for j in window if normalise(pool[j].text) != normalise(pair.positive)]
                 rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
-                chosen = sorted(rng.sample(window, min(config.negatives, len(window))), key=lambda j: -s[j])
+                chosen = sorted(rng.sample(window, min(config.negatives, len(window))), key=lambda j: -score_of[j])
                 pair = dataclasses.replace(pair, negatives=tuple(pool[j].text for j in chosen))
             out[i] = pair
     updated = [out[i] if i in out else p for i, p in enumerate(pairs)]
     kept = [p for p in updated if p is not None]
-    return StepResult(kept, len(pairs) - len(kept))
+    return StepResult(kept, len(pairs) - len(kept), search=student.describe())
+
+
+class TeacherMode(StrEnum):
+    """What the teacher scores for each query (recorded in the card's ``search.teacher``)."""
+
+    POOL = "pool"  # every chunk of the pool
+    RERANK = "rerank"  # the student's top chunks, the positive and the drawn candidates
+    PAIRS = "pairs"  # consistency off: the positive and the drawn candidates only
+
+
+def teacher_mode(teacher: Teacher, config: SynthConfig, search: PoolSearch) -> TeacherMode:
+    """The teacher's mode for this run: ``pairs`` with consistency off; ``rerank`` for a cross-encoder; for a
+    bi-encoder or hybrid, ``teacher_ranking`` (``auto``: ``pool`` with the exact search, ``rerank`` with the ANN
+    index, i.e. at or above ``ann_threshold`` chunks)."""
+    if not config.consistency_top_k:
+        return TeacherMode.PAIRS
+    if not teacher.ranks_pool or config.teacher_ranking is TeacherRanking.RERANK:
+        return TeacherMode.RERANK
+    if config.teacher_ranking is TeacherRanking.AUTO and search.kind is not SearchKind.EXACT:
+        return TeacherMode.RERANK
+    return TeacherMode.POOL
 
 
 def teacher_rank_and_mine(
@@ -190,14 +220,18 @@ def teacher_rank_and_mine(
     pool_emb: np.ndarray,
     teacher: Teacher,
     config: SynthConfig,
+    search: PoolSearch | None = None,
 ) -> StepResult:
     """Ranking consistency, false-negative guard and margins decided by the teacher; the student mines.
 
     * **Consistency**: the positive's rank is the number of other-document chunks the *teacher* scores
-      above it. A teacher that ranks a pool (bi-encoder, hybrid) scores every chunk; a cross-encoder
-      reranks the student's top ``max(rerank_depth, consistency_top_k)`` other-document chunks plus the
-      positive. The pair is dropped when that rank is not below ``consistency_top_k``, whatever the
-      student thought of it.
+      above it. How many it scores is :func:`teacher_mode`: ``pool``, a bi-encoder or hybrid scores every
+      chunk (the default below ``ann_threshold``); ``rerank``, it reranks the student's top
+      ``max(rerank_depth, consistency_top_k)`` other-document chunks plus the positive (a cross-encoder always
+      does; a bi-encoder or hybrid by default at or above ``ann_threshold``, or with
+      ``teacher_ranking: rerank``). The pair is dropped when that rank is not below ``consistency_top_k``,
+      whatever the student thought of it. With ``consistency_top_k`` 0 (``pairs``) the teacher scores only
+      each pair's positive and drawn candidates, never the pool.
     * **Mining**: candidates are ranks ``mine_ranks`` of the retrievers ``negatives_from`` (as GPL: the
       student's and BM25's, over other documents' chunks, never the positive's text; BM25 offers only
       chunks sharing a term with the query); ``GUARD_OVERSAMPLE * negatives`` of them are drawn at random
@@ -209,58 +243,48 @@ def teacher_rank_and_mine(
       hardest (by the teacher) first.
     * **Margins**: each kept negative's ``pos - teacher(query, negative)``, in the pair's ``margins``.
 
+    A teacher whose scores are normalised per query (the hybrid) scores, outside ``pool`` mode, each query's
+    positive, reranked chunks and drawn candidates together (:meth:`Teacher.score_candidates`).
+
     Returns:
-        The kept pairs, how many were dropped by consistency, and how many drawn candidates the guard dropped.
+        The kept pairs, how many were dropped by consistency, how many drawn candidates the guard dropped,
+        and the search and teacher mode used.
     """
+    search = search if search is not None else ExactSearch(pool_emb)
+    mode = teacher_mode(teacher, config, search)
     idx = [i for i, p in enumerate(pairs) if p.kind in PASSAGE_KINDS]
     pool_texts = [c.text for c in pool]
     texts = pool_texts + sorted({pairs[i].positive for i in idx} - set(pool_texts))
     text_index = {t: j for j, t in enumerate(texts)}
-    pool_docs = np.array([c.doc_id for c in pool], dtype=object)
-    depth = max(config.rerank_depth, config.consistency_top_k)
+    depth = max(config.rerank_depth, config.consistency_top_k) if mode is TeacherMode.RERANK else 0
     first, last = config.mine_ranks
     sources = set(config.negatives_from)
+    mines_student = bool(config.negatives) and NegativeSource.STUDENT in sources
+    student = _StudentCandidates(
+        search, pool, [pairs[i].doc_id for i in idx], query_emb[idx], max(depth, last if mines_student else 0)
+    )
     bm25 = BM25Pool(pool_texts) if config.negatives and NegativeSource.BM25 in sources else None
     out: dict[int, Pair | None] = {}
     guarded = 0
     for a in range(0, len(idx), _BLOCK):
         block = idx[a : a + _BLOCK]
-        student = query_emb[block] @ pool_emb.T  # (block, pool)
+        doc_ids = [pairs[i].doc_id for i in block]
+        candidates = student.block(query_emb[block], doc_ids)
         queries = [pairs[i].query for i in block]
         lexical = bm25.scores(queries) if bm25 is not None else None  # (block, pool)
-        matrix = teacher.score_pool(queries, texts) if teacher.ranks_pool else None  # (block, texts)
-        scores = _TeacherScores(teacher, queries, matrix, text_index)
-        s_rows, rerank = [], []
-        for row, i in enumerate(block):
-            s = student[row].copy()
-            s[pool_docs == pairs[i].doc_id] = -np.inf
-            s_rows.append(s)
-            if matrix is None and config.consistency_top_k:
-                order = np.argsort(-s, kind="stable")[:depth]
-                rerank.append([int(j) for j in order if np.isfinite(s[j])])
-                scores.want(row, [pairs[i].positive, *(pool_texts[j] for j in rerank[-1])])
-            else:
-                scores.want(row, [pairs[i].positive])
-        scores.fetch()
+        matrix = teacher.score_pool(queries, texts) if mode is TeacherMode.POOL else None  # (block, texts)
+        scores = _TeacherScores(teacher, queries, matrix, texts, text_index)
+        rerank: list[list[int]] = []
         drawn: dict[int, list[int]] = {}
         for row, i in enumerate(block):
-            pair, s = pairs[i], s_rows[row]
-            pos = scores.get(row, pair.positive)
-            if config.consistency_top_k:
-                if matrix is not None:
-                    t = matrix[row, : len(pool)].copy()
-                    t[pool_docs == pair.doc_id] = -np.inf
-                    rank = int((t > pos).sum())
-                else:
-                    rank = sum(scores.get(row, pool_texts[j]) > pos for j in rerank[row])
-                if rank >= config.consistency_top_k:
-                    out[i] = None
-                    continue
-            out[i] = pair
-            if config.negatives:
-                window = _rank_window(s, first, last) if NegativeSource.STUDENT in sources else []
+            pair, (ids, _) = pairs[i], candidates[row]
+            rerank.append(ids[:depth].tolist())
+            scores.want(row, [pair.positive, *(pool_texts[j] for j in rerank[-1])])
+            if config.negatives:  # drawn for every pair (seeded per pair), scored only for those kept
+                window = ids[first:last].tolist() if mines_student else []
                 if lexical is not None:
-                    lex = np.where(np.isfinite(s) & (lexical[row] > 0), lexical[row], -np.inf)  # other documents
+                    other = student.codes != student.code(pair.doc_id)
+                    lex = np.where(other & (lexical[row] > 0), lexical[row], -np.inf)  # other documents
                     window += _rank_window(lex, first, last)
                 # one candidate per text (the pool may hold copies), never the positive's
                 by_text = {normalise(pool_texts[j]): j for j in reversed(window)}
@@ -268,24 +292,46 @@ def teacher_rank_and_mine(
                 window = [j for j in dict.fromkeys(window) if by_text.get(normalise(pool_texts[j])) == j]
                 rng = random.Random(stable_hash(config.seed, "negatives", pair.key))
                 drawn[row] = rng.sample(window, min(GUARD_OVERSAMPLE * config.negatives, len(window)))
+                if teacher.normalises_per_query:
+                    scores.want(row, [pool_texts[j] for j in drawn[row]])
+        scores.fetch()
+        for row, i in enumerate(block):
+            pair = pairs[i]
+            pos = scores.get(row, pair.positive)
+            if config.consistency_top_k:
+                if matrix is not None:
+                    t = matrix[row, : len(pool)].copy()
+                    t[student.codes == student.code(pair.doc_id)] = -np.inf
+                    rank = int((t > pos).sum())
+                else:
+                    rank = sum(scores.get(row, pool_texts[j]) > pos for j in rerank[row])
+                if rank >= config.consistency_top_k:
+                    out[i] = None
+                    drawn.pop(row, None)
+                    continue
+            out[i] = pair
+            if row in drawn:
                 scores.want(row, [pool_texts[j] for j in drawn[row]])
         scores.fetch()
-        for row, candidates in drawn.items():
+        for row, candidates_drawn in drawn.items():
             i = block[row]
             pair = pairs[i]
             pos = scores.get(row, pair.positive)
             threshold = pos - abs(pos) * config.teacher_guard
-            safe = [j for j in candidates if scores.get(row, pool_texts[j]) <= threshold]
-            guarded += len(candidates) - len(safe)
+            safe = [j for j in candidates_drawn if scores.get(row, pool_texts[j]) <= threshold]
+            guarded += len(candidates_drawn) - len(safe)
             chosen = sorted(safe[: config.negatives], key=lambda j: -scores.get(row, pool_texts[j]))
             negatives = tuple(pool_texts[j] for j in chosen)
             margins = tuple(float(pos - scores.get(row, t)) for t in negatives)
             out[i] = dataclasses.replace(pair, negatives=negatives, margins=margins)
     updated = [out[i] if i in out else p for i, p in enumerate(pairs)]
     kept = [p for p in updated if p is not None]
-    log.info("teacher %s: %d pairs dropped by consistency, %d negatives by the guard", teacher.name,
+    log.info("teacher %s (%s): %d pairs dropped by consistency, %d negatives by the guard", teacher.name, mode,
              len(pairs) - len(kept), guarded)  # fmt: skip
-    return StepResult(kept, len(pairs) - len(kept), guarded)
+    info = {**student.describe(), "teacher": mode.value}
+    if mode is TeacherMode.RERANK:
+        info["rerank_depth"] = depth
+    return StepResult(kept, len(pairs) - len(kept), guarded, search=info)
 
 
 def _rank_window(scores: np.ndarray, first: int, last: int) -> list[int]:
@@ -294,27 +340,82 @@ def _rank_window(scores: np.ndarray, first: int, last: int) -> list[int]:
     return [j for j in order[first:last].tolist() if np.isfinite(scores[j])]
 
 
-class _TeacherScores:
-    """The teacher's scores of one block's (query, text) pairs: read from a pool teacher's matrix, or
-    gathered with :meth:`want` and scored in one call by :meth:`fetch` (a cross-encoder)."""
+class _StudentCandidates:
+    """The student's best ``depth`` other-document chunks of each query, through a :class:`PoolSearch`.
+
+    Each query is searched for ``depth`` plus its own document's chunk count (the most of one block), so
+    that ``depth`` chunks remain once its own document's are left out; the search is calibrated first.
+    """
 
     def __init__(
-        self, teacher: Teacher, queries: list[str], matrix: np.ndarray | None, text_index: dict[str, int]
+        self, search: PoolSearch, pool: list[Chunk], doc_ids: list[str], query_emb: np.ndarray, depth: int
     ) -> None:
-        self.teacher, self.queries, self.matrix, self.text_index = teacher, queries, matrix, text_index
+        self.search, self.depth = search, depth
+        self._codes: dict[str, int] = {}
+        self.codes = np.array([self._codes.setdefault(c.doc_id, len(self._codes)) for c in pool], dtype=np.int64)
+        self.doc_sizes = np.bincount(self.codes, minlength=len(self._codes))
+        self.k = 0
+        if depth:
+            self.k = min(len(pool), depth + max((self._size(d) for d in doc_ids), default=0))
+            search.calibrate(query_emb, self.k)
+
+    def code(self, doc_id: str) -> int:
+        """The document's code in :attr:`codes` (-1: no chunk of it in the pool)."""
+        return self._codes.get(doc_id, -1)
+
+    def _size(self, doc_id: str) -> int:
+        code = self.code(doc_id)
+        return int(self.doc_sizes[code]) if code >= 0 else 0
+
+    def block(self, q: np.ndarray, doc_ids: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each row's ``(pool indices, scores)`` of other documents' chunks, best first, at most ``depth``."""
+        if not self.depth:
+            empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+            return [empty] * len(doc_ids)
+        k = min(self.k, self.depth + max(self._size(d) for d in doc_ids))
+        scores, ids = self.search.search(q, k)  # (block, k) each
+        rows = []
+        for r, doc in enumerate(doc_ids):
+            found = ids[r] >= 0
+            keep = found & (self.codes[np.where(found, ids[r], 0)] != self.code(doc))
+            rows.append((ids[r][keep][: self.depth], scores[r][keep][: self.depth]))
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        return {"student": self.search.describe(), "depth": self.depth, "k": self.k}
+
+
+class _TeacherScores:
+    """The teacher's scores of one block's (query, text) pairs: read from a pool teacher's matrix, or
+    gathered with :meth:`want` and scored by :meth:`fetch`, each query's texts together
+    (:meth:`Teacher.score_candidates`)."""
+
+    def __init__(
+        self,
+        teacher: Teacher,
+        queries: list[str],
+        matrix: np.ndarray | None,
+        texts: list[str],
+        text_index: dict[str, int],
+    ) -> None:
+        self.teacher, self.queries, self.matrix = teacher, queries, matrix
+        self.texts, self.text_index = texts, text_index
         self.scores: dict[tuple[int, str], float] = {}
-        self.wanted: dict[tuple[int, str], None] = {}
+        self.wanted: dict[int, dict[str, None]] = {}
 
     def want(self, row: int, texts: Sequence[str]) -> None:
         if self.matrix is None:
-            self.wanted.update((k, None) for t in texts if (k := (row, t)) not in self.scores)
+            wanted = self.wanted.setdefault(row, {})
+            wanted.update((t, None) for t in texts if (row, t) not in self.scores)
 
     def fetch(self) -> None:
-        if not self.wanted:
+        rows = [r for r, texts in self.wanted.items() if texts]
+        if not rows:
             return
-        keys = list(self.wanted)
-        values = self.teacher.score_pairs([self.queries[r] for r, _ in keys], [t for _, t in keys])
-        self.scores.update(zip(keys, values.tolist()))
+        subsets = [[self.text_index[t] for t in self.wanted[r]] for r in rows]
+        values = self.teacher.score_candidates([self.queries[r] for r in rows], self.texts, subsets)
+        for r, subset, row_scores in zip(rows, subsets, values):
+            self.scores.update(((r, self.texts[j]), float(v)) for j, v in zip(subset, row_scores))
         self.wanted.clear()
 
     def get(self, row: int, text: str) -> float:

@@ -81,11 +81,14 @@ class Teacher(ABC):
         ranks_pool: Whether :meth:`score_pool` is available (a bi-encoder or hybrid ranks a whole pool;
             a cross-encoder scores pairs only).
         forward_texts: Texts (or pairs) this process handed to the model itself: cache misses.
+        normalises_per_query: Whether a query's scores depend on the other texts scored with it (the hybrid's
+            min-max), so that :meth:`score_candidates` must get all of a query's texts in one call.
     """
 
     name: str
     kind: TeacherKind
     ranks_pool: bool = True
+    normalises_per_query: bool = False
 
     def __init__(self) -> None:
         self.forward_texts = 0
@@ -102,6 +105,16 @@ class Teacher(ABC):
     def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """``(n,)`` scores of the pairs ``(queries[i], passages[i])``."""
         raise NotImplementedError(f"a {self.kind} teacher scores a pool only; use score_pool")
+
+    def score_candidates(
+        self, queries: Sequence[str], pool: Sequence[str], candidates: Sequence[Sequence[int]]
+    ) -> list[np.ndarray]:
+        """Each query's scores of its own candidates, ``pool[j]`` for ``j`` in ``candidates[i]``, without
+        scoring the rest of the pool: ``(len(candidates[i]),)`` per query. By default :meth:`score_pairs`."""
+        flat = self.score_pairs(
+            [q for q, c in zip(queries, candidates) for _ in c], [pool[j] for c in candidates for j in c]
+        )
+        return np.split(flat, np.cumsum([len(c) for c in candidates])[:-1]) if len(candidates) else []
 
     def describe(self) -> dict[str, str]:
         """What the run card records: name, kind and fingerprint."""
@@ -324,6 +337,9 @@ def _texts_key(texts: Sequence[str]) -> str:
 class HybridTeacher(Teacher):
     """BM25 and a bi-encoder, each min-max normalised per query over the pool, combined with a weight.
 
+    Scoring only some candidates (:meth:`score_candidates`: synth's ``rerank`` and ``pairs`` modes), both
+    are min-max normalised per query over that query's candidates instead, so the pool is never embedded.
+
     Args:
         name: The ``--teacher`` value.
         dense: The bi-encoder.
@@ -331,6 +347,7 @@ class HybridTeacher(Teacher):
     """
 
     kind = TeacherKind.HYBRID
+    normalises_per_query = True
 
     def __init__(self, name: str, dense: BiEncoderTeacher, bm25_weight: float = DEFAULT_BM25_WEIGHT) -> None:
         super().__init__()
@@ -365,6 +382,18 @@ class HybridTeacher(Teacher):
         dense = min_max_rows(self.dense.score_pool(queries, pool))  # (n_queries, n_pool)
         lexical = min_max_rows(self.bm25_scores(queries, pool))  # (n_queries, n_pool)
         return (self.bm25_weight * lexical + (1.0 - self.bm25_weight) * dense).astype(np.float32)
+
+    def score_candidates(
+        self, queries: Sequence[str], pool: Sequence[str], candidates: Sequence[Sequence[int]]
+    ) -> list[np.ndarray]:
+        dense = self.dense.score_candidates(queries, pool, candidates)  # only the candidates are embedded
+        lexical = self.bm25_scores(queries, pool)  # (n_queries, n_pool): BM25 over the pool is cheap
+        out = []
+        for row, (subset, d) in enumerate(zip(candidates, dense)):
+            d_norm = min_max_rows(d.reshape(1, -1))[0]
+            l_norm = min_max_rows(lexical[row, list(subset)].reshape(1, -1))[0]
+            out.append((self.bm25_weight * l_norm + (1.0 - self.bm25_weight) * d_norm).astype(np.float32))
+        return out
 
     def bm25_scores(self, queries: Sequence[str], pool: Sequence[str]) -> np.ndarray:
         """Raw BM25 scores ``(len(queries), len(pool))``."""

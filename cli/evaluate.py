@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.cli.options import BACKEND_OPTION
 from domainemb.cli.progress import StageProgress
 
 app = typer.Typer()
@@ -48,6 +49,7 @@ def evaluate(
             show_default="sentence-transformers' choice",
         ),
     ] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
 ) -> None:
     """Score models on a built benchmark with mteb's evaluators; print a table of main scores."""
     from domainemb.evaluation.devices import parse_devices
@@ -67,6 +69,7 @@ def evaluate(
         use_cache=not no_cache,
         save_predictions=save_predictions,
         devices=parse_devices(devices) if devices is not None else (),
+        backend=backend,
     )
     # The display starts with the first task, once the input is checked: an error stays a single line.
     with StageProgress("evaluating", start=False) as progress:

@@ -65,6 +65,16 @@ class ConfigOption:
         return value
 
 
+#: ``--backend`` of the commands that encode with sentence-transformers models (evaluate, compare, adapt).
+#: A string, parsed by the library, so that a misspelt name is one ``error:`` line with the close name.
+BACKEND_OPTION = typer.Option(
+    "--backend",
+    help="What runs the sentence-transformers models: torch, or their exported ONNX graph on onnx, onnx-int8 "
+    "(int8 weights) or openvino; exported once per model into $DOMAINEMB_CACHE/onnx.",
+    metavar="<torch|onnx|onnx-int8|openvino>",
+)
+
+
 def config_options(config: type, *, optional: Collection[str] = ()) -> Callable[[Command], Command]:
     """Give a typer command one option per field of ``config``; the command gets the field values.
 

@@ -50,6 +50,8 @@ class Encoder(ABC):
         serves: The task types the model can be scored on.
         cacheable: Whether its embeddings may be kept in the embedding cache; ``False`` when they
             depend on more than the text (e.g. a vocabulary fitted on each task).
+        backend: What runs the model (``torch``, ``onnx``, ...; :mod:`domainemb.evaluation.backends`),
+            as a result's provenance records it; empty for encoders that run no neural model.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Encoder(ABC):
     fingerprint: str
     serves: frozenset[TaskType] = ALL_TYPES
     cacheable: bool = True
+    backend: str = ""
 
     @abstractmethod
     def mteb_model(self) -> Any:
@@ -140,6 +143,8 @@ class SentenceTransformerEncoder(Encoder):
         fingerprint: Hash of its weights and config (see :func:`fingerprint_folder`).
         folder: The folder its weights were loaded from, where there is one (its size on disk is reported).
     """
+
+    backend = "torch"
 
     def __init__(
         self, name: str, model_name: str, model: SentenceTransformer, fingerprint: str, folder: Path | None = None

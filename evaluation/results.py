@@ -47,6 +47,9 @@ class Provenance:
         devices: Where it was encoded (``("cpu", "cpu")``: two worker processes); empty for models
             that run no torch model, and in files written before it was recorded. Scores do not
             depend on it.
+        backend: What ran the model (``torch``, ``onnx``, ``onnx-int8``, ``openvino``); empty for
+            models that run no neural network, and in files written before it was recorded. A
+            non-torch backend is also part of ``model_fingerprint``.
     """
 
     model: str
@@ -60,6 +63,7 @@ class Provenance:
     seed: int
     wall_time_s: float
     devices: tuple[str, ...] = ()
+    backend: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "devices", tuple(self.devices))  # JSON gives a list

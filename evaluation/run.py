@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import domainemb
@@ -18,6 +18,13 @@ from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import TaskEntry, data_revision
 from domainemb.domains.tables import TEXT_COLUMNS
 from domainemb.errors import DomainembError
+from domainemb.evaluation.backends import (
+    check_backend,
+    check_exportable_name,
+    identity_on,
+    parse_backend,
+    with_backend,
+)
 from domainemb.evaluation.cache import CachedModel, CacheStats, EmbeddingCache
 from domainemb.evaluation.devices import check_device_names, check_devices_exist
 from domainemb.evaluation.encoders import DEFAULT_MODEL, Encoder, ModelIdentity, identify, load_encoder
@@ -51,6 +58,10 @@ class EvaluateConfig:
             ``("cpu", "cpu")`` start one worker process per device (once per model and run), one
             device moves the model there, none leaves sentence-transformers' choice. Scores do not
             depend on it; results record it (:mod:`domainemb.evaluation.devices`).
+        backend: What runs the sentence-transformers models: ``torch``, or their exported graph on
+            ``onnx``, ``onnx-int8``, ``openvino`` (:mod:`domainemb.evaluation.backends`). A non-torch
+            backend is part of each model's fingerprint (results and cached embeddings are its own)
+            and encodes in this process on the CPU.
     """
 
     benchmark: Path
@@ -64,11 +75,13 @@ class EvaluateConfig:
     use_cache: bool = True
     save_predictions: bool = False
     devices: tuple[str, ...] = ()
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise DomainembError(f"--batch-size must be a positive whole number, got {self.batch_size!r}")
         check_device_names(self.devices)
+        object.__setattr__(self, "backend", parse_backend(self.backend).value)
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ def evaluate(
     start = time.perf_counter()
     check_output_folder(config.out)
     check_devices_exist(config.devices)
+    backend = check_backend(config.backend, config.devices)
     # The manifest is read and checked once; a task's files are verified when the task runs, so a
     # re-run whose results are all kept reads no task data and loads no model.
     benchmark = Benchmark.open(config.benchmark, verify=False)
@@ -114,8 +128,15 @@ def evaluate(
     if not config.models:
         raise DomainembError("no model given")
     names = list(dict.fromkeys(config.models))
+    for name in names:
+        if name not in (encoders or {}):
+            check_exportable_name(name, backend)
     kept = {name: _kept_scores(name, (encoders or {}).get(name), entries, config) for name in names}
-    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in names if kept[name] is None}
+    loaded = {
+        name: with_backend((encoders or {}).get(name) or load_encoder(name), backend)
+        for name in names
+        if kept[name] is None
+    }
     for encoder in loaded.values():
         _check_serves(encoder, entries)
     verified: set[str] = set()
@@ -161,7 +182,8 @@ def _kept_scores(
     """Every selected task's earlier score for this model, found without loading it; ``None`` if any is missing."""
     if config.overwrite:
         return None
-    identity = encoder or identify(name)
+    backend = parse_backend(config.backend)
+    identity = identity_on(encoder if encoder is not None else identify(name), backend)
     if identity is None:
         return None
     scores = []
@@ -233,6 +255,7 @@ def _score_task(
             seed=config.seed,
             wall_time_s=round(time.perf_counter() - started, 3),
             devices=encoder.devices,
+            backend=encoder.backend,
         ),
         mteb_result=result,
     )
@@ -252,7 +275,9 @@ def _earlier_score(path: Path, encoder: Encoder | ModelIdentity, revision: str, 
         return None
     p = earlier.provenance
     if p.model_fingerprint == encoder.fingerprint and p.task_data_revision == revision and p.seed == seed:
-        return earlier
+        # The same model may be named otherwise this time (another folder holding the same weights):
+        # the kept score is filed under the name given now, as a fresh one would be.
+        return replace(earlier, provenance=replace(p, model=encoder.name)) if p.model != encoder.name else earlier
     return None
 
 

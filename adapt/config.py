@@ -76,6 +76,7 @@ EVALUATION_FIELDS = frozenset(
         "general_tasks",
         "bootstrap_samples",
         "keep_checkpoints",
+        "backend",
     }
 )
 
@@ -124,6 +125,8 @@ class AdaptConfig:
         domain_tasks: Only these domain tasks; all when empty.
         general_tasks: Only these general tasks; all when empty.
         eval_batch_size: Texts per forward pass when scoring.
+        backend: What runs base and adapted model when they are scored (``torch``, ``onnx``,
+            ``onnx-int8``, ``openvino``; :mod:`domainemb.evaluation.backends`); training is torch's.
         bootstrap_samples: Bootstrap resamples for the confidence intervals.
     """
 
@@ -167,6 +170,7 @@ class AdaptConfig:
     domain_tasks: tuple[str, ...] = ()
     general_tasks: tuple[str, ...] = ()
     eval_batch_size: int = 32
+    backend: str = "torch"
     bootstrap_samples: int = 10_000
 
     def __post_init__(self) -> None:
@@ -225,6 +229,9 @@ class AdaptConfig:
         for ok, message in checks:
             if not ok:
                 raise DomainembError(f"adapt config: {message}")
+        from domainemb.evaluation.backends import parse_backend
+
+        object.__setattr__(self, "backend", parse_backend(self.backend).value)
 
     @classmethod
     def from_yaml(cls, path: Path | None, **run: Any) -> AdaptConfig:

@@ -125,6 +125,10 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
     main_process = is_main_process()
     if main_process:  # the other ranks would race with rank 0's run.json; torchrun stops them if rank 0 fails
         _check_out(out, config.resume, identity)
+    if config.evaluate:  # base and adapted model are scored on the backend: a bad choice fails before training
+        from domainemb.evaluation.backends import check_backend, check_exportable_name
+
+        check_exportable_name(config.base, check_backend(config.backend))
     log.info("loading %s", config.base)
     base = load_base(config.base)
     tokenizer_settings = TokenizerSettings.capture(base.model)  # put back before saving: a stable fingerprint
@@ -358,10 +362,11 @@ def adapted_model_name(config: AdaptConfig) -> str:
 
 
 def _compare(config: AdaptConfig, model_dir: Path, record: dict[str, Any], hooks: AdaptHooks) -> Comparison:
+    from domainemb.evaluation.backends import with_backend
     from domainemb.evaluation.encoders import sentence_transformer_from_folder
 
     event = hooks.on_event or ignore
-    base = load_base(config.base)
+    base = with_backend(load_base(config.base), config.backend)  # torch: the model itself
     adapted_name = str(model_dir)
     adapted = sentence_transformer_from_folder(
         model_dir,
@@ -369,6 +374,7 @@ def _compare(config: AdaptConfig, model_dir: Path, record: dict[str, Any], hooks
         model_name=record["adapted"]["model_name"],
         fingerprint=record["adapted"]["fingerprint"],
     )
+    adapted = with_backend(adapted, config.backend)
     suites = open_suites(
         config.domain,
         config.size,

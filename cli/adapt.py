@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from domainemb.cli._common import console, out, user_errors
+from domainemb.cli.options import BACKEND_OPTION
 from domainemb.cli.progress import StageProgress
 from domainemb.types import Domain
 
@@ -37,6 +38,16 @@ def adapt(
             "or a hub id (overrides the config's `teacher`)."
         ),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help=f"{BACKEND_OPTION.help} Scores base and adapted model on it (training runs on torch); "
+            "overrides the config's `backend`.",
+            metavar=BACKEND_OPTION.metavar,
+            show_default="torch",
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune a base model on training pairs; score base and adapted model on the domain and general suites.
 
@@ -47,6 +58,8 @@ def adapt(
     from domainemb.adapt.run import adapt as run
 
     given = {"teacher": teacher} if teacher is not None else {}
+    if backend is not None:
+        given["backend"] = backend
     settings = AdaptConfig.from_yaml(config, base=base, pairs=pairs, domain=domain, out=out_dir, resume=resume, **given)
     # The display starts with the library's first event, once the input is checked: an error stays a single line.
     with StageProgress("checking input", start=False, show=is_main_process()) as progress:

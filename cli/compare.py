@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from domainemb.cli._common import out, user_errors
+from domainemb.cli.options import BACKEND_OPTION
 from domainemb.cli.progress import StageProgress
 from domainemb.compare.cost import DEFAULT_SAMPLE_TEXTS
 from domainemb.suites import DEFAULT_BENCHMARKS
@@ -76,6 +77,7 @@ def compare(
             "(and at the Matryoshka dimensions of an adapted model)."
         ),
     ] = True,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
 ) -> None:
     """Score models on a domain suite and the general suite, and analyse how far the rankings agree."""
     from domainemb.compare.config import CompareConfig
@@ -104,6 +106,7 @@ def compare(
         cost_sample_texts=cost_texts,
         rescore_quantized=quantized,
         devices=parse_devices(devices) if devices is not None else (),
+        backend=backend,
     )
     with StageProgress("comparing") as progress:
         result = run(config, on_event=progress)

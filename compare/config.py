@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domainemb.compare.cost import DEFAULT_SAMPLE_TEXTS
+from domainemb.evaluation.backends import parse_backend
 from domainemb.evaluation.devices import check_device_names
 from domainemb.suites import DEFAULT_BENCHMARKS, suite_name
 from domainemb.types import Domain, Size, TaskType
@@ -45,6 +46,8 @@ class CompareConfig:
         rescore_quantized: Also score each dense model on the domain suite's retrieval and STS
             tasks with int8 and binary vectors, and truncated to its Matryoshka dimensions (from its
             adapt record); needs ``cost_sample_texts`` above 0.
+        backend: What runs the models the user names (``torch``, ``onnx``, ``onnx-int8``,
+            ``openvino``); as ``EvaluateConfig.backend``. The baselines run as they are.
     """
 
     domain: Domain
@@ -69,9 +72,11 @@ class CompareConfig:
     cost_sample_texts: int = DEFAULT_SAMPLE_TEXTS
     rescore_quantized: bool = True
     devices: tuple[str, ...] = ()
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         check_device_names(self.devices)
+        object.__setattr__(self, "backend", parse_backend(self.backend).value)
 
     @property
     def out_dir(self) -> Path:

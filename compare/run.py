@@ -57,6 +57,7 @@ from domainemb.compare.kept import CostRecords, find_kept, merged_costs, remembe
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import TaskEntry
 from domainemb.errors import DomainembError, unknown_name
+from domainemb.evaluation.backends import check_backend, check_exportable_name, with_backend
 from domainemb.evaluation.devices import check_devices_exist
 from domainemb.evaluation.encoders import Encoder, load_encoder
 from domainemb.evaluation.results import TaskScore
@@ -121,6 +122,11 @@ def compare(
     if config.cost_sample_texts < 0:
         raise DomainembError(f"--cost-texts must be 0 (no cost measured) or more, got {config.cost_sample_texts}")
     check_devices_exist(config.devices)
+    backend = check_backend(config.backend, config.devices)
+    on_backend = [name for name in config.models if name not in BASELINES]  # the baselines run as they are
+    for name in on_backend:
+        if name not in (encoders or {}):
+            check_exportable_name(name, backend)
     kept = find_kept(config, encoders)
     if kept is not None:
         event(StageEvent(f"every result is kept: the analysis of {kept.created} (nothing scored or measured)"))
@@ -136,6 +142,7 @@ def compare(
     )
     domain_tasks, general_tasks = _select_tasks(domain_bench, general_bench, config)
     loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in config.all_models}
+    loaded = {name: with_backend(e, backend) if name in on_backend else e for name, e in loaded.items()}
     models = [
         ModelRef.of(e, name=name, baseline=name in BASELINES and name not in config.models)
         for name, e in loaded.items()

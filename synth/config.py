@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from domainemb.errors import DomainembError
+from domainemb.evaluation.backends import parse_backend
 from domainemb.options import option
 from domainemb.pairs import Generator, PairKind  # the pairs file's vocabularies, re-exported
 from domainemb.suites import DEFAULT_BENCHMARKS
@@ -83,6 +84,8 @@ class SynthConfig:
             documents are excluded; empty: every built benchmark of the domain under ``work/benchmarks``.
         embedding_model: Sentence-transformers model (the student) for near-duplicates and mining; it also
             decides consistency when ``teacher`` is ``none``. ``None``: the packaged MiniLM.
+        backend: What runs the embedding model: ``torch``, ``onnx``, ``onnx-int8`` or ``openvino``
+            (:mod:`domainemb.evaluation.backends`); int8 mines slightly different negatives.
         teacher: The teacher (see :func:`domainemb.synth.teacher.load_teacher`): a bi-encoder (a name such as
             ``mpnet``, a folder or a hub id), a cross-encoder (folder or hub id), ``hybrid:MODEL[@W]`` (BM25 plus a
             bi-encoder), or ``none``. It decides ranking consistency, guards mined negatives and labels each
@@ -152,6 +155,11 @@ class SynthConfig:
         flag="--benchmark",
     )
     embedding_model: str | None = option(None, help="Model for mining and filtering (default: packaged MiniLM).")
+    backend: str = option(
+        "torch",
+        help="What runs the embedding model: torch, or its exported ONNX graph on onnx, onnx-int8 or openvino.",
+        metavar="<torch|onnx|onnx-int8|openvino>",
+    )
     teacher: str = option(
         "mpnet",
         help="Teacher deciding consistency, guarding negatives, labelling margins: a model name, folder or hub id "
@@ -169,7 +177,8 @@ class SynthConfig:
         "--rerank-depth (rerank); auto: pool below --ann-threshold chunks, rerank at or above it.",
     )
     ann_threshold: int = option(
-        DEFAULT_ANN_THRESHOLD, help="Search pools of at least this many chunks with an ANN index (faiss IVF); 0: always exact."
+        DEFAULT_ANN_THRESHOLD,
+        help="Search pools of at least this many chunks with an ANN index (faiss IVF); 0: always exact.",
     )
     negatives_from: tuple[NegativeSource, ...] = option(
         tuple(NegativeSource),
@@ -186,6 +195,7 @@ class SynthConfig:
 
         set_("domain", Domain(self.domain))
         set_("generator", Generator(self.generator))
+        set_("backend", parse_backend(self.backend).value)
         set_("kinds", tuple(dict.fromkeys(PairKind(k) for k in self.kinds)))
         set_("negatives_from", tuple(dict.fromkeys(NegativeSource(k) for k in self.negatives_from)))
         set_("teacher_ranking", TeacherRanking(self.teacher_ranking))

@@ -122,6 +122,10 @@ def synthesize(
     """
     start = time.perf_counter()
     check_output_file(config.out)
+    if embedder is None:  # the embedding model's backend, checked before any work
+        from domainemb.evaluation.backends import check_backend, check_exportable_name
+
+        check_exportable_name(config.embedding_model or "minilm", check_backend(config.backend))
     teacher = teacher if teacher is not None else load_teacher(config.teacher)
     config.out.parent.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(config.corpus)
@@ -410,7 +414,7 @@ def postprocess(
     if not pairs or not needs_model:
         drops["duplicate-near"] = drops["ranking-consistency"] = 0
         return pairs
-    embedder = embedder or SentenceTransformerEmbedder(config.embedding_model)
+    embedder = embedder or SentenceTransformerEmbedder(config.embedding_model, backend=config.backend)
     t = time.perf_counter()
     query_emb = embedder.encode([p.query for p in pairs])
     if config.near_duplicate < 1.0:

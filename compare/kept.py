@@ -51,8 +51,10 @@ KEPT_FORMAT = "domainemb-compare-kept/1"
 #: One cost record per model and settings, under the compare output folder.
 COSTS_DIR = "costs"
 COST_FORMAT = "domainemb-compare-cost/1"
-#: Settings of a run that decide nothing in its analysis (where it is written, whether it re-runs).
-_NOT_IN_KEY = frozenset({"out", "overwrite", "use_cache"})
+#: Settings of a run that are not part of its key as given: where it is written, whether it re-runs,
+#: and where the suites are found (the key holds each suite's resolved folder and manifest checksum,
+#: so ``../work/benchmarks/x`` from one folder and ``work/benchmarks/x`` from its parent are one suite).
+_NOT_IN_KEY = frozenset({"out", "overwrite", "use_cache", "benchmarks", "domain_benchmark", "general_benchmark"})
 
 
 def _digest(inputs: Mapping[str, Any]) -> str:
@@ -235,7 +237,7 @@ def cost_inputs(config: CompareConfig, suite: Benchmark, entries: Sequence[TaskE
         "seed": config.seed,
         "batch_size": config.batch_size,
         "devices": list(config.devices),
-        "backend": str(getattr(config, "backend", "") or ""),
+        "backend": config.backend,
         "rescore_quantized": config.rescore_quantized,
         "quantized_scheme": SCHEME,
         "calibration_texts": CALIBRATION_TEXTS,

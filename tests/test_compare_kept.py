@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -235,7 +236,13 @@ def test_the_cost_key_holds_every_setting_that_decides_a_profile(first_run):
 
     base = path()
     assert path() == base
-    for changes in ({"cost_sample_texts": 17}, {"batch_size": 8}, {"seed": 1}, {"devices": ("cpu", "cpu")}):
+    for changes in (
+        {"cost_sample_texts": 17},
+        {"batch_size": 8},
+        {"seed": 1},
+        {"devices": ("cpu", "cpu")},
+        {"backend": "onnx"},
+    ):
         assert path(**changes) != base, changes
     assert path(rescore_quantized=False) != base
     assert CostRecords(config.out_dir / COSTS_DIR, cost_inputs(config, bench, bench.tasks[:1])).path(encoder) != base
@@ -256,6 +263,8 @@ def test_overwrite_a_missing_result_or_a_replaced_analysis_is_not_kept(first_run
         cost_sample_texts=16,
     )
     assert find_kept(config) is not None  # the library call with the command line's settings is kept
+    relative = Path(os.path.relpath(first_run["domain"]))
+    assert find_kept(replace(config, domain_benchmark=relative)) is not None  # one suite, named another way
     assert find_kept(replace(config, overwrite=True)) is None
     assert find_kept(replace(config, bootstrap_samples=31)) is None
     data = json.loads((out / ANALYSIS_FILE).read_text())

@@ -58,6 +58,14 @@ def _summary(card: SynthCard, path: Path) -> None:
         table.add_row(
             "teacher", f"{t.name} ({t.kind}): {t.labelled_pairs} pairs labelled, guard dropped {t.guard_dropped}"
         )
+    if card.search is not None:
+        student = card.search.get("student", {})
+        how = f"{student.get('kind')} over {student.get('pool')} chunks, top {card.search.get('k')}"
+        if "nprobe" in student:
+            how += f" (nprobe {student['nprobe']} of {student['nlist']} lists, recall {student['recall']})"
+        if card.search.get("teacher"):
+            how += f"; teacher: {card.search['teacher']}"
+        table.add_row("search", how)
     llm = card.llm.to_dict()  # only what the run recorded
     if llm:
         table.add_row("llm", fmt({k: v for k, v in llm.items() if k != "retries"}))

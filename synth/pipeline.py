@@ -424,8 +424,10 @@ def postprocess(
     else:
         drops["duplicate-near"] = 0
     pool_emb = _pool_embeddings(embedder, chunks, config.out.with_name(f"{config.out.stem}.pool.npz"))
-    index_cache = config.out.with_name(f"{config.out.stem}.pool.ivf.npz")
-    pool_index = pool_search(pool_emb, config.ann_threshold, config.seed, index_cache)
+    pool_index = None  # near duplicates only: the pool is not searched
+    if config.consistency_top_k or config.negatives:
+        index_cache = config.out.with_name(f"{config.out.stem}.pool.ivf.npz")
+        pool_index = pool_search(pool_emb, config.ann_threshold, config.seed, index_cache)
     ranked = rank_and_mine(pairs, query_emb, chunks, pool_emb, embedder, config, teacher, pool_index)
     if search is not None and ranked.search is not None:
         search.update(ranked.search)

@@ -347,9 +347,13 @@ def teacher_rank_and_mine(
 
 
 def _rank_window(scores: np.ndarray, first: int, last: int) -> list[int]:
-    """Pool indices at ranks ``first`` to ``last`` (exclusive) of ``scores``, skipping ``-inf`` (left out)."""
-    order = np.argsort(-scores, kind="stable")
-    return [j for j in order[first:last].tolist() if np.isfinite(scores[j])]
+    """Pool indices at ranks ``first`` to ``last`` (exclusive) of ``scores``, skipping ``-inf`` (left out).
+
+    Only the finite scores are sorted (BM25 leaves most of a big pool at ``-inf``); a stable sort of them in
+    pool order gives the order a stable sort of the whole row gives them.
+    """
+    finite = np.flatnonzero(np.isfinite(scores))
+    return finite[np.argsort(-scores[finite], kind="stable")][first:last].tolist()
 
 
 class _StudentCandidates:

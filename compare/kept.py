@@ -147,7 +147,7 @@ def find_kept(config: CompareConfig, encoders: Mapping[str, Encoder] | None = No
     suites = _suite_manifests(config)
     if suites is None:
         return None
-    identities = [(encoders or {}).get(name) or _identify(name, config) for name in config.all_models]
+    identities = [_identify(name, config, (encoders or {}).get(name)) for name in config.all_models]
     if any(identity is None for identity in identities):
         return None
     models = [(name, i.model_name, i.fingerprint) for name, i in zip(config.all_models, identities, strict=True)]
@@ -166,13 +166,14 @@ def find_kept(config: CompareConfig, encoders: Mapping[str, Encoder] | None = No
     return analysis if _results_kept(out, analysis, config.seed) else None
 
 
-def _identify(name: str, config: CompareConfig) -> ModelIdentity | None:
-    """The model's identity on the run's backend (the baselines run as they are)."""
+def _identify(name: str, config: CompareConfig, encoder: Encoder | None) -> ModelIdentity | Encoder | None:
+    """The model's identity on the run's backend (the baselines run as they are), from ``encoder``
+    where one was given (as the comparison runs it: :func:`~domainemb.evaluation.backends.with_backend`)."""
     from domainemb.compare.config import BASELINES
     from domainemb.evaluation.backends import identity_on, parse_backend
     from domainemb.evaluation.encoders import identify
 
-    identity = identify(name)
+    identity = encoder or identify(name)
     return identity if name in BASELINES else identity_on(identity, parse_backend(config.backend))
 
 

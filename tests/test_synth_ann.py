@@ -251,8 +251,9 @@ def test_a_teacher_with_consistency_off_embeds_only_the_positives_and_drawn_cand
     assert len(counting.texts) == len(set(counting.texts)) == teacher.forward_texts  # each text once
 
 
+@pytest.mark.parametrize("hybrid", [False, True], ids=["bi-encoder", "hybrid"])
 def test_a_teacher_in_rerank_mode_embeds_only_the_positives_and_the_students_top_chunks(
-    tiny_model, tmp_path, monkeypatch
+    hybrid, tiny_model, tmp_path, monkeypatch
 ):
     pairs, q, pool, pool_emb, student = _text_pool_and_pairs()
     depth = 4
@@ -260,9 +261,11 @@ def test_a_teacher_in_rerank_mode_embeds_only_the_positives_and_the_students_top
     folder = str(tiny_model())
     counting = _Counting(monkeypatch)
     with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
-        teacher = load_teacher(folder, cache)
+        teacher = load_teacher(f"hybrid:{folder}" if hybrid else folder, cache)
         result = rank_and_mine(pairs, q, pool, pool_emb, student, config, teacher)
     assert result.search["teacher"] == "rerank" and result.search["rerank_depth"] == depth
+    if not hybrid:  # (the hybrid's BM25 finds every query's year: it keeps all)
+        assert 0 < len(result.pairs) < len(pairs)  # the teacher's consistency kept some and dropped some
     codes = {c.text: c.doc_id for c in pool}
     allowed = {p.query for p in pairs} | {p.positive for p in pairs}
     scores = q @ pool_emb.T  # the student's own ranking: each query's top `depth` other-document chunks

@@ -200,7 +200,7 @@ def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
     holds_run = any((out / name).exists() for name in (RUN_FILE, RECORD_FILE, MODEL_DIR, CHECKPOINTS_DIR))
     if out.exists() and not out.is_dir():
         raise DomainembError(f"{out}: exists and is not a folder")
-    if out.is_dir() and not holds_run and any(not _left_by_a_killed_start(p) for p in out.iterdir()):
+    if out.is_dir() and not holds_run and any(not (_left_by_a_killed_start(p) or _seeded(p)) for p in out.iterdir()):
         # Someone else's folder: adapt would mix its files with theirs (and remove checkpoints/ in it).
         raise DomainembError(f"{out}: exists and is not a domainemb adapt run; choose another --out")
     if not resume:
@@ -216,6 +216,15 @@ def _check_out(out: Path, resume: bool, identity: dict[str, Any]) -> None:
             raise DomainembError(
                 f"{out}: cannot resume: the run there had a different {', '.join(changed)}; use the same inputs or another --out"
             )
+
+
+def _seeded(path: Path) -> bool:
+    """``results/`` put there before the first run: earlier evaluation results (mteb layout) the scoring keeps.
+
+    A base model already scored on the suites (``domainemb evaluate --out X``; copy ``X/results`` into
+    the new ``--out``) is then not scored again, only the adapted model.
+    """
+    return path.name == "results" and path.is_dir() and not path.is_symlink()
 
 
 def _left_by_a_killed_start(path: Path) -> bool:

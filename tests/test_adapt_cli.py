@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,26 @@ def test_tiny_run_prints_the_comparison(tmp_path, base_model, pairs_file, tiny_s
     assert "domain" in result.output and "general" in result.output and "Retrieval" in result.output
     assert json.loads((tmp_path / "run" / "comparison.json").read_text())["domain"] == "finance"
     assert tokenizer_json(tmp_path / "run" / "model") == tokenizer_json(base_model)  # training left no trace
+
+
+def test_results_seeded_into_a_new_out_are_kept(tmp_path, base_model, pairs_file, tiny_suites):
+    """An --out holding only results/ (the base's, from `evaluate`) is accepted, and the base is not scored again."""
+    domain_suite, general_suite = tiny_suites("adapt")
+    for suite in (domain_suite, general_suite):
+        args = ["evaluate", "--benchmark", str(suite), "--model", str(base_model), "--out", str(tmp_path / "base")]
+        assert runner.invoke(app, args).exit_code == 0
+    seeded = tmp_path / "run" / "results"
+    shutil.copytree(tmp_path / "base" / "results", seeded)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in seeded.rglob("*.json")}
+    assert len(before) >= 2
+    config = (
+        "max_steps: 2\nbatch_size: 8\neval_steps: 2\ndev_fraction: 0.25\nbootstrap_samples: 200\n"
+        f"domain_benchmark: {domain_suite}\ngeneral_benchmark: {general_suite}\n"
+    )
+    result = _adapt(base_model, pairs_file, tmp_path / "run", config)
+    assert result.exit_code == 0, result.output
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before} == before  # kept, not scored again
+    assert (tmp_path / "run" / "comparison.json").is_file()
 
 
 BAD_CONFIGS = [

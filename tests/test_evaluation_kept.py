@@ -116,3 +116,17 @@ def test_a_kept_cli_rerun_imports_neither_torch_nor_mteb(tiny_benchmark, model_f
     assert done.returncode == 0, done.stderr[-2000:]
     assert "(kept)" in done.stdout
     assert "HEAVY []" in done.stdout, done.stdout[-500:]
+
+
+def test_a_kept_result_is_filed_under_the_name_given_now(tiny_benchmark, model_folder, tmp_path):
+    """The same weights in another folder of the same name (same results path): the result is kept, and named
+    as the user named the model this time (adapt's adapted model is filed so, whatever its --out)."""
+    import shutil
+
+    out = tmp_path / "results"
+    evaluate(_config(tiny_benchmark, out, str(model_folder)))
+    moved = tmp_path / "elsewhere" / model_folder.name
+    shutil.copytree(model_folder, moved)
+    again = evaluate(_config(tiny_benchmark, out, str(moved)))
+    assert again.scores and all(s.reused for s in again.scores)
+    assert {s.provenance.model for s in again.scores} == {str(moved)}

@@ -108,7 +108,9 @@ class CostProfile:
         matryoshka_dims: Truncated dimensions the model was trained for (from its adapt record).
         variants: Domain scores with quantized or truncated vectors (float32 first when rescored).
         measured_at: When it was measured (ISO 8601, UTC); empty in files written before it was recorded.
-        measured_on: Where: host, torch threads and device (``laptop, 2 threads, cpu``).
+        measured_on: Where: the CPU, its cores, torch's threads and the device
+            (``Intel(R) Xeon(R) Processor, 2 cores, 2 threads, cpu``); not the host name, which a
+            published report should not carry.
         kept: Taken from an earlier run's cost record (:mod:`domainemb.compare.kept`), not measured
             in the run that wrote it; ``measured_at`` and ``measured_on`` say when and where it was.
     """
@@ -221,7 +223,6 @@ def measure_costs(
         batch_size: Texts per forward pass (also the warm-up batch's size).
         clock: Seconds since some fixed point (tests pass a fake).
     """
-    import platform
     from datetime import UTC, datetime
 
     sample = sample_texts(texts, sample_size, seed)
@@ -229,7 +230,7 @@ def measure_costs(
     threads, device = _threads(), _device(encoders.values())
     measured = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "measured_on": f"{platform.node() or 'unknown host'}, {threads} thread{'s' if threads != 1 else ''}, {device}",
+        "measured_on": f"{cpu_description()}, {threads} thread{'s' if threads != 1 else ''}, {device}",
     }
     profiles = tuple(
         replace(_profile(name, e, sample, warmup, batch_size, clock), **measured) for name, e in encoders.items()
@@ -365,6 +366,19 @@ def matryoshka_dims(encoder: Encoder) -> tuple[int, ...]:
     if adapted != folder.resolve():
         return ()
     return tuple(sorted({int(d) for d in dims}, reverse=True))
+
+
+def cpu_description() -> str:
+    """The CPU model and its cores (``Intel(R) Xeon(R) Processor, 2 cores``)."""
+    import platform
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:  # not Linux
+        pass
+    return f"{cpu or platform.processor() or platform.machine() or 'unknown CPU'}, {os.cpu_count() or 1} cores"
 
 
 def _threads() -> int:

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from domainemb.cli.main import app
 from domainemb.compare.analysis_file import Analysis
 from domainemb.compare.config import CompareConfig
+from domainemb.compare.cost import cpu_description
 from domainemb.compare.kept import COSTS_DIR, KEPT_FILE, CostRecords, cost_inputs, find_kept
 from domainemb.compare.run import ANALYSIS_FILE
 from domainemb.domains.benchmark import Benchmark
@@ -136,6 +137,9 @@ def test_the_first_run_measures_and_keeps_each_models_cost(first_run):
     tiny = costs.profiles[0]
     assert not any(p.kept for p in costs.profiles)
     assert tiny.throughput > 0 and tiny.measured_at and "thread" in tiny.measured_on
+    assert (
+        tiny.measured_on.startswith(cpu_description() + ", ") and "cores" in tiny.measured_on
+    )  # the CPU, not the host
     assert [v.label for v in tiny.variants] == ["float32", "int8", "binary"]
     assert len(list((out / COSTS_DIR).glob("*.json"))) == 3  # one record per model
     assert (out / KEPT_FILE).is_file()

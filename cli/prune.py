@@ -52,6 +52,13 @@ def prune(
     no_eval: Annotated[
         bool, typer.Option("--no-eval", help="Skip scoring dense and pruned model on the suites.")
     ] = False,
+    export: Annotated[
+        str | None,
+        typer.Option(
+            help="Ship the pruned model's ONNX graph in model/domainemb-onnx/: none, onnx or onnx-int8 "
+            "(int8 weights; with --structured, the small fast export). [default: export in --config, else none]"
+        ),
+    ] = None,
 ) -> None:
     """Prune a model's FFN weights for a domain (GAPrune or a baseline); save it and a report."""
     from domainemb.prune.config import PruneConfig
@@ -68,10 +75,12 @@ def prune(
         retrain_steps=retrain_steps,
         pairs=pairs,
     )
-    if no_eval:
+    if no_eval or export is not None:
         from dataclasses import replace
 
-        config = replace(config, evaluate=False)
+        config = replace(
+            config, evaluate=config.evaluate and not no_eval, export=config.export if export is None else export
+        )
     with StageProgress("pruning") as progress:
         result = run(config, on_event=progress)
     report = result.report
@@ -97,5 +106,11 @@ def prune(
     if "sparse_weights_bytes" in sizes:
         console.print(
             f"weights on disk: {sizes['model_weights_bytes'] / 2**20:.1f} MB dense, {sizes['sparse_weights_bytes'] / 2**20:.1f} MB sparse form"
+        )
+    if report.export:
+        shipped = report.export
+        console.print(
+            f"{shipped['format']} graph: {result.out / shipped['file']}, {shipped['bytes'] / 2**20:.1f} MB "
+            f"({shipped['fraction_of_dense']:.2f} of the dense weights' {shipped['dense_bytes_on_disk'] / 2**20:.1f} MB)"
         )
     console.print(f"time: {', '.join(f'{k} {v:.1f}s' for k, v in report.seconds.items())}")

@@ -311,9 +311,13 @@ class GraphModule(InputModule):
 def graph_encoder(encoder: SentenceTransformerEncoder, backend: Backend, spec: BackendSpec) -> GraphEncoder:
     """``encoder``'s model on ``backend``: exported (or found in the cache), then loaded by its runtime."""
     from domainemb.evaluation.backends import backend_fingerprint
+    from domainemb.prune.export import shipped_graph
 
     check_exportable(encoder.model)
-    path = cached_export(encoder.model, encoder.fingerprint, int8=spec.int8)
+    # A graph shipped in the model folder (``domainemb prune --export``) and exported from its weights is used as is.
+    path = shipped_graph(encoder.folder, int8=spec.int8) or cached_export(
+        encoder.model, encoder.fingerprint, int8=spec.int8
+    )
     try:
         runner = RUNNERS[spec.runtime](path)
     except Exception as exc:  # a runtime that rejects the graph

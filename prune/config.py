@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domainemb.errors import DomainembError, unknown_name
+from domainemb.prune.export import ExportFormat
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size
 from domainemb.yamlconfig import plain, read_settings
@@ -131,6 +132,9 @@ class PruneConfig:
             ``random`` prune the same weights whatever the domain), is not encoded twice. Off by
             default: one-off pruned models would only grow the cache.
         device: Torch device for scoring and retraining (``cpu``, ``cuda``); empty picks CUDA when present.
+        export: Ship the pruned model's ONNX graph in ``model/domainemb-onnx/``: ``onnx`` (fp32) or
+            ``onnx-int8`` (int8 weights, ONNX Runtime dynamic quantization); ``none`` ships nothing
+            (see :mod:`domainemb.prune.export`). ``--backend onnx``/``onnx-int8`` then run it as shipped.
     """
 
     model: str
@@ -174,6 +178,7 @@ class PruneConfig:
     stage_cache: Path | None = None
     cache_pruned: bool = False
     device: str = ""
+    export: ExportFormat = ExportFormat.NONE
 
     def __post_init__(self) -> None:
         self._set_member("domain", Domain)
@@ -184,6 +189,7 @@ class PruneConfig:
             ("ranking", Ranking),
             ("size", Size),
             ("retrain_loss", RetrainLoss),
+            ("export", ExportFormat),
         ):
             self._set_member(name, enum)
         if self.domain is Domain.GENERAL:

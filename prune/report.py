@@ -76,6 +76,10 @@ class PruneReport:
             available, trained on, held out, and MarginMSE triples) and the pruned model's
             ``heldout_mse_to_dense`` embedding MSE before and after; for InfoNCE, its ``pairs``.
         size_on_disk: Bytes of the dense input weights, the saved model, and its sparse form.
+        export: The shipped ONNX graph (empty unless ``export`` was asked for): its ``format``,
+            ``file`` (relative to the run folder), ``bytes`` on disk, the dense model's weights on
+            disk (``dense_bytes_on_disk``: its folder's weight files, else its fp32 parameters) and
+            ``fraction_of_dense`` (``bytes / dense_bytes_on_disk``).
         suites: ``domain`` and ``general`` :class:`SuiteScores`, when evaluated.
         diagnostics: How close the method lands to magnitude pruning: the fraction of its pruned
             weights that magnitude pruning would also prune, and for GAPrune the mean size of each
@@ -104,6 +108,7 @@ class PruneReport:
     suites: dict[str, SuiteScores] = field(default_factory=dict)
     retraining: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, float] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
     device: str = "cpu"
     versions: dict[str, str] = field(default_factory=dict)

@@ -8,6 +8,7 @@ failed run never leaves a half-written folder that looks complete.
 Layout of ``out``::
 
     model/                 the pruned sentence-transformers model (plain ``SentenceTransformer(path)``)
+    model/domainemb-onnx/  with ``export``: the model's ONNX graph (fp32 or int8) and what it was exported from
     model.sparse/          unstructured only: the same model in compressed sparse form (``load_sparse``)
     calibration/           the domain and general pairs the scores were computed on (JSONL)
     results/               dense and pruned scores on the suites (mteb layout), when evaluated
@@ -46,6 +47,7 @@ from domainemb.prune.distill import (
     pair_texts,
     without_test_texts,
 )
+from domainemb.prune.export import ExportFormat, check_export, ship_export
 from domainemb.prune.gradients import GradientMoments, infonce_moments
 from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores, sparsity_by_layer
 from domainemb.prune.methods import Moments, PruneMethod
@@ -100,6 +102,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     out = Path(config.out)
+    check_export(config.export)  # a missing onnx extra fails before any work
     _check_target(out)
     stages = StageCache(Path(config.stage_cache)) if config.stage_cache is not None else None
     method = config.scoring_method()
@@ -121,6 +124,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
         del scores  # a full fp32 copy of the FFN weights: not held through retraining
         retrain_steps, retraining = _retrain(config, loaded, ffn, calibration, targets, masks, stage, seconds)
         size_on_disk = _save(config, loaded, calibration, staging, stage)
+        export = _export(config, loaded, staging, stage, seconds)  # before scoring: the folder's final fingerprint
         suites = _evaluate_pruned(config, method, inputs, dense_scores, staging, stage, seconds)
         report = _report(
             config,
@@ -135,6 +139,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
             retraining=retraining,
             size_on_disk=size_on_disk,
             suites=suites,
+            export=export,
         )
         report.to_disk(staging)
         swap_into_place(staging, out)
@@ -592,6 +597,27 @@ def _save(
     return size_on_disk
 
 
+def _export(
+    config: PruneConfig, loaded: _Loaded, staging: Path, stage: OnStage, seconds: dict[str, float]
+) -> dict[str, object]:
+    """Ship the saved model's ONNX graph in its folder (``config.export``); what the report records of it."""
+    if config.export is ExportFormat.NONE:
+        return {}
+    stage(f"exporting the {config.export.value} graph")
+    with _timed(seconds, "export"):
+        shipped = ship_export(staging / "model", config.export, model=loaded.model)
+    folder = loaded.encoder.folder
+    dense_on_disk = (_safetensors_bytes(folder) if folder is not None else 0) or loaded.dense_bytes
+    return {
+        "format": shipped.format,
+        "file": f"model/{shipped.file}",
+        "bytes": shipped.bytes,
+        "dense_bytes_on_disk": dense_on_disk,
+        "fraction_of_dense": round(shipped.bytes / dense_on_disk, 6),
+        "weights_fingerprint": shipped.weights_fingerprint,
+    }
+
+
 def _evaluate_pruned(
     config: PruneConfig,
     method: PruneMethod,
@@ -628,6 +654,7 @@ def _report(
     retraining: dict[str, object],
     size_on_disk: dict[str, int],
     suites: dict[str, SuiteScores],
+    export: dict[str, object],
 ) -> PruneReport:
     """What the run did and what it cost, measured on the pruned model."""
     model = loaded.model
@@ -659,6 +686,7 @@ def _report(
         retraining=retraining,
         size_on_disk=size_on_disk,
         suites=suites,
+        export=export,
         seed=config.seed,
         device=loaded.device,
         versions=_versions(),

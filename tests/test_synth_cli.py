@@ -99,7 +99,7 @@ def test_build_benchmark_corpus_task_splits_by_document(tmp_path, monkeypatch, b
     """The corpus task records its test documents; synth never trains on them."""
     corpus = write_corpus(tmp_path / "my reports", docs=10)
     monkeypatch.setattr("domainemb.domains.build.domain_tasks", lambda domain: ())
-    monkeypatch.setattr("domainemb.synth.pipeline.SentenceTransformerEmbedder", lambda model=None: HashEmbedder())
+    monkeypatch.setattr("domainemb.synth.pipeline.SentenceTransformerEmbedder", lambda model=None, **_: HashEmbedder())
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "built"
     args = [

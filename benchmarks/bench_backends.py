@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--parity-task", action="append", help=f"Default: {', '.join(PARITY_TASKS)}; 'none' skips.")
     parser.add_argument("--records", type=Path, default=RESULTS)
     parser.add_argument("--note", default="", help="Recorded as is (e.g. what else loaded the machine).")
+    parser.add_argument("--name", help="The record's name (default: the model's).")
     args = parser.parse_args()
     backends = tuple(args.backend or BACKENDS)
     if backends[0] != "torch":
@@ -106,6 +107,10 @@ def main() -> None:
             "texts_per_s": round(len(sample) / median, 2),
             "seconds": [round(s, 3) for s in seconds[backend]],
             "vs_torch": round(statistics.median(seconds["torch"]) / median, 3),
+            # the ratio within each round (the backends of a round share the machine's load), then the median
+            "vs_torch_median_of_rounds": round(
+                statistics.median(t / s for t, s in zip(seconds["torch"], seconds[backend], strict=True)), 3
+            ),
             "cosine_to_torch_min": float(cosine.min()),
             "cosine_to_torch_mean": float(cosine.mean()),
             "load_s_export_included": load_s[backend],
@@ -160,7 +165,7 @@ def main() -> None:
     }
     path = write_record(
         "backends",
-        args.model,
+        args.name or args.model,
         figures,
         run,
         root=args.records,

@@ -331,6 +331,7 @@ def graph_encoder(encoder: SentenceTransformerEncoder, backend: Backend, spec: B
         backend=backend.value,
         graph=path,
         torch_fingerprint=encoder.fingerprint,
+        parameter_count=sum(p.numel() for p in encoder.model.parameters()),
     )
 
 
@@ -342,15 +343,19 @@ class GraphEncoder(SentenceTransformerEncoder):
 
     Args:
         backend: The backend's name (recorded in each result's provenance).
-        graph: The ONNX file it runs.
+        graph: The ONNX file it runs (its size is the model's size on disk in ``compare``'s cost table).
         torch_fingerprint: The fingerprint of the model on torch (``fingerprint`` is the backend's).
+        parameter_count: The torch model's parameters (the graph model itself has no torch parameters).
     """
 
-    def __init__(self, *args: Any, backend: str, graph: Path, torch_fingerprint: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, backend: str, graph: Path, torch_fingerprint: str, parameter_count: int, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.backend = backend
         self.graph = graph
         self.torch_fingerprint = torch_fingerprint
+        self.parameter_count = parameter_count
 
     @property
     def devices(self) -> tuple[str, ...]:

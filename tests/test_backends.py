@@ -296,6 +296,9 @@ def test_compare_runs_the_named_models_on_the_backend_and_keeps_them_on_a_rerun(
     assert backends == {(model, "onnx"), ("bm25", ""), ("bow", "")}
     onnx_fingerprint = backend_fingerprint(identify(model).fingerprint, "onnx")
     assert onnx_fingerprint in {m.fingerprint for m in first.analysis.models}
+    (profile,) = [p for p in first.analysis.costs.profiles if p.model == model]
+    assert profile.size_on_disk == with_backend(load_encoder(model), "onnx").graph.stat().st_size  # what runs
+    assert profile.parameters == sum(p.numel() for p in load_encoder(model).model.parameters()) > 0
     again = compare(config)
     assert again.kept
     with pytest.raises(DomainembError, match="model 'glove' cannot be exported"):

@@ -12,8 +12,8 @@ In ONE process, for one model (minilm by default):
 
     nice -n 19 python benchmarks/bench_backends.py --benchmark work/benchmarks/finance-lite
 
-Writes ``benchmarks/results/backends/<model>.json``. The ONNX exports go to a temporary
-``DOMAINEMB_CACHE`` (their time is recorded), so no other job's cache is touched.
+Writes ``benchmarks/results/backends/<model or --name>.json``. The ONNX exports go to a temporary
+``DOMAINEMB_CACHE`` (their time is recorded; removed at the end), so no other job's cache is touched.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -60,7 +61,15 @@ def main() -> None:
     if parity_tasks == ("none",):
         parity_tasks = ()
 
-    os.environ["DOMAINEMB_CACHE"] = tempfile.mkdtemp(prefix="bench-backends-")
+    cache = tempfile.mkdtemp(prefix="bench-backends-")
+    os.environ["DOMAINEMB_CACHE"] = cache
+    try:
+        measure(args, backends, parity_tasks)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)  # the exports (about 90 MB for minilm)
+
+
+def measure(args: argparse.Namespace, backends: tuple[str, ...], parity_tasks: tuple[str, ...]) -> None:
     import numpy as np
     import torch
 

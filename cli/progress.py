@@ -3,10 +3,17 @@
 A counted event (one with a ``total``) draws a bar with its count, elapsed time and ETA; an
 event without a count draws a spinner beside the stage. The display is transient: it is gone
 once the command prints its summary.
+
+Where stderr is not a terminal (a log file, ``nohup``, CI) a bar cannot be drawn, so the display
+writes one plain line instead, at most every ``$DOMAINEMB_PROGRESS_EVERY`` seconds (default 60;
+``0``: none), naming the current stage, its count and the time since the command started. A command
+that ends sooner writes none.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from types import TracebackType
 
 from rich.console import Console, RenderableType
@@ -26,6 +33,7 @@ from rich.table import Column
 from rich.text import Text
 
 from domainemb.cli._common import console as stderr
+from domainemb.errors import DomainembError
 from domainemb.progress import StageEvent
 
 
@@ -57,6 +65,29 @@ def _columns() -> tuple[ProgressColumn, ...]:
     )
 
 
+#: Environment variable: seconds between the plain progress lines written where stderr is not a terminal.
+EVERY_ENV = "DOMAINEMB_PROGRESS_EVERY"
+DEFAULT_EVERY_S = 60.0
+
+
+def plain_line_interval() -> float:
+    """``$DOMAINEMB_PROGRESS_EVERY`` in seconds (``0``: no plain lines).
+
+    Raises:
+        DomainembError: the value is not a finite number >= 0.
+    """
+    text = os.environ.get(EVERY_ENV, "").strip()
+    if not text:
+        return DEFAULT_EVERY_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise DomainembError(f"{EVERY_ENV}={text!r}: give the seconds between progress lines, a number >= 0")
+    return value
+
+
 class StageProgress:
     """A transient display on stderr that draws each :class:`StageEvent` it is called with.
 
@@ -82,6 +113,9 @@ class StageProgress:
         self._progress = Progress(*_columns(), console=console, transient=True, disable=not show)
         self._start = start
         self._bar: TaskID = self._progress.add_task(description, total=None, detail="")
+        self._console = console
+        self._every = plain_line_interval() if show and not console.is_terminal else 0.0
+        self._began = self._last_line = time.monotonic()
 
     def __enter__(self) -> StageProgress:
         if self._start:
@@ -102,6 +136,19 @@ class StageProgress:
         else:
             self._progress.update(self._bar, description=event.stage, completed=done, detail=event.detail)
         self._progress.start()  # a no-op once started
+        if self._every:
+            self._plain_line(event)
+
+    def _plain_line(self, event: StageEvent) -> None:
+        """One line for a log file, when the last one is ``every`` seconds old."""
+        now = time.monotonic()
+        if now - self._last_line < self._every:
+            return
+        self._last_line = now
+        count = f" {event.done or 0}/{event.total}" if event.total is not None else ""
+        detail = f" {event.detail}" if event.detail else ""
+        elapsed = time.strftime("%H:%M:%S", time.gmtime(now - self._began))
+        self._console.print(f"{event.stage}{count}{detail} [{elapsed}]", markup=False, highlight=False, soft_wrap=True)
 
     def _task(self) -> Task:
         return next(task for task in self._progress.tasks if task.id == self._bar)

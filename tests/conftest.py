@@ -15,6 +15,9 @@ for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ[var] = "1"
 os.environ.setdefault("DOMAINEMB_DATA", str(SHARED_DATA))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No timed plain progress lines in the commands' captured output (a slow machine would add some);
+# tests/test_cli_progress.py sets its own interval.
+os.environ["DOMAINEMB_PROGRESS_EVERY"] = "0"
 os.environ.pop("DOMAINEMB_DATA_URL", None)
 
 

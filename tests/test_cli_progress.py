@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 
 import pytest
 from compare_data import fake_models
@@ -13,6 +14,7 @@ from rich.console import Console
 from synth_data import HashEmbedder, write_corpus
 
 from domainemb.cli.progress import StageProgress
+from domainemb.errors import DomainembError
 from domainemb.progress import StageEvent
 
 
@@ -31,6 +33,51 @@ def test_an_uncounted_event_is_a_stage_and_a_counted_one_a_bar():
         assert progress.description == "minilm: TinySTS" and progress.counts == (3, 10)
     frame = buffer.getvalue()
     assert "minilm: TinySTS" in frame and "3/10" in frame and "loss 0.1234" in frame and "eta" in frame
+
+
+def _log_file() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, force_terminal=False, width=120, color_system=None), buffer
+
+
+def test_where_stderr_is_a_log_file_plain_lines_name_the_stage_and_count(monkeypatch):
+    monkeypatch.setenv("DOMAINEMB_PROGRESS_EVERY", "0.05")
+    console, buffer = _log_file()
+    with StageProgress(console=console) as progress:
+        progress(StageEvent("training", done=1, total=12, detail="loss 0.5"))  # sooner than the interval: no line
+        assert buffer.getvalue() == ""
+        time.sleep(0.06)
+        progress(StageEvent("training", done=2, total=12, detail="loss 0.4"))
+        progress(StageEvent("training", done=3, total=12, detail="loss 0.3"))  # again too soon
+        time.sleep(0.06)
+        progress(StageEvent("scoring the adapted model"))
+    lines = [ln for ln in buffer.getvalue().splitlines() if ln]  # rich ends a non-terminal display with a newline
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("training 2/12 loss 0.4 [00:00:00]")
+    assert lines[1].startswith("scoring the adapted model [00:00:00]")
+
+
+@pytest.mark.parametrize("every", ["0", "bad", "-1", "inf"])
+def test_plain_lines_off_or_a_bad_interval(monkeypatch, every):
+    monkeypatch.setenv("DOMAINEMB_PROGRESS_EVERY", every)
+    console, buffer = _log_file()
+    if every != "0":
+        with pytest.raises(DomainembError, match="DOMAINEMB_PROGRESS_EVERY"):
+            StageProgress(console=console)
+        return
+    with StageProgress(console=console) as progress:
+        time.sleep(0.01)
+        progress(StageEvent("training", done=2, total=12))
+    assert buffer.getvalue().strip() == ""
+
+
+def test_a_terminal_gets_the_bar_not_plain_lines(monkeypatch):
+    monkeypatch.setenv("DOMAINEMB_PROGRESS_EVERY", "0.001")
+    console, buffer = _terminal()
+    with StageProgress(console=console) as progress:
+        time.sleep(0.01)
+        progress(StageEvent("training", done=2, total=12))
+    assert "[00:00:00]" not in buffer.getvalue()
 
 
 def test_a_stage_without_a_count_shows_no_count():

@@ -15,7 +15,7 @@
 
     nice -n 19 python benchmarks/bench_prune_export.py --work work/bench-prune-export
 
-Writes ``benchmarks/results/prune/export-<model>.json`` and prints a Markdown line per model.
+Writes ``benchmarks/results/prune/export-<model>[-r<steps>].json`` and prints a Markdown line per model.
 Goal (issue 19): structured int8 at least 2.5x dense throughput, at most a quarter of the dense
 size on disk, within 4% of dense on the domain suite (here: on the chosen tasks only).
 """
@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--method", default="magnitude")
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument("--retrain-steps", type=int, default=0)
+    parser.add_argument("--config", type=Path, help="A prune YAML file (e.g. distill_texts for retraining).")
     parser.add_argument("--texts", type=int, default=160, help="Texts in the throughput sample.")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
@@ -180,6 +181,9 @@ def main() -> None:
             "ffn_width": report.ffn_width,
             "export": report.export,
             "prune_command_s": prune_s,
+            "config": str(args.config) if args.config else None,
+            "retraining": report.retraining,
+            "seconds": report.seconds,
         },
         "benchmark": str(args.benchmark),
         "sample": {"texts": len(sample), "pool": len(pool), "seed": args.seed},
@@ -193,7 +197,7 @@ def main() -> None:
     }
     path = write_record(
         "prune",
-        f"export-{args.model}",
+        f"export-{args.model}" + (f"-r{args.retrain_steps}" if args.retrain_steps else ""),
         figures,
         run,
         root=args.records,
@@ -217,6 +221,8 @@ def _prune(args: argparse.Namespace, out: Path) -> float | None:
     command = [DOMAINEMB, "prune", "--model", args.model, "--domain", args.domain, "--method", args.method]
     command += ["--sparsity", str(args.sparsity), "--structured", "--retrain-steps", str(args.retrain_steps)]
     command += ["--export", "onnx-int8", "--no-eval", "--out", str(out)]
+    if args.config is not None:
+        command += ["--config", str(args.config)]
     print("$", shlex.join(command), flush=True)
     started = time.perf_counter()
     subprocess.run(command, check=True)

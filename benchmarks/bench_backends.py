@@ -22,12 +22,12 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from encode_rounds import row_cosines, speed, timed_rounds
 from records import RESULTS, start_run, write_record
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
@@ -90,36 +90,23 @@ def measure(args: argparse.Namespace, backends: tuple[str, ...], parity_tasks: t
         load_s[backend] = round(time.perf_counter() - started, 2)
         print(f"{backend}: loaded (export included) in {load_s[backend]} s")
 
-    def encode(backend: str) -> np.ndarray:
-        return encoders[backend].model.encode(sample, batch_size=args.batch_size, show_progress_bar=False)
-
     for backend in backends:  # warm-up: one batch each
         encoders[backend].model.encode(sample[: args.batch_size], batch_size=args.batch_size)
-    seconds: dict[str, list[float]] = {b: [] for b in backends}
-    vectors: dict[str, np.ndarray] = {}
-    for round_ in range(args.repeats):
-        order = backends if round_ % 2 == 0 else tuple(reversed(backends))
-        for backend in order:
-            started = time.perf_counter()
-            vectors[backend] = encode(backend)
-            seconds[backend].append(time.perf_counter() - started)
-            print(f"round {round_ + 1}: {backend} {len(sample) / seconds[backend][-1]:.1f} texts/s")
+    encode = {
+        b: (lambda b=b: encoders[b].model.encode(sample, batch_size=args.batch_size, show_progress_bar=False))
+        for b in backends
+    }
+    seconds, vectors = timed_rounds(encode, args.repeats, len(sample))
 
-    reference = vectors["torch"]
     throughput = {}
     for backend in backends:
-        median = statistics.median(seconds[backend])
-        cosine = (vectors[backend] * reference).sum(axis=1) / (
-            np.linalg.norm(vectors[backend], axis=1) * np.linalg.norm(reference, axis=1)
-        )
+        cosine = row_cosines(vectors[backend], vectors["torch"])
+        rate = speed(seconds[backend], seconds["torch"], len(sample))
         throughput[backend] = {
-            "texts_per_s": round(len(sample) / median, 2),
-            "seconds": [round(s, 3) for s in seconds[backend]],
-            "vs_torch": round(statistics.median(seconds["torch"]) / median, 3),
-            # the ratio within each round (the backends of a round share the machine's load), then the median
-            "vs_torch_median_of_rounds": round(
-                statistics.median(t / s for t, s in zip(seconds["torch"], seconds[backend], strict=True)), 3
-            ),
+            "texts_per_s": rate["texts_per_s"],
+            "seconds": rate["seconds"],
+            "vs_torch": rate["vs_reference"],
+            "vs_torch_median_of_rounds": rate["vs_reference_median_of_rounds"],
             "cosine_to_torch_min": float(cosine.min()),
             "cosine_to_torch_mean": float(cosine.mean()),
             "load_s_export_included": load_s[backend],

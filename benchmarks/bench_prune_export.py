@@ -26,13 +26,13 @@ import argparse
 import os
 import random
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from encode_rounds import row_cosines, speed, timed_rounds
 from records import RESULTS, start_run, write_record
 
 DOMAINEMB = str(Path(sys.executable).parent / "domainemb")
@@ -110,28 +110,22 @@ def main() -> None:
 
     for name in ORDER:  # warm-up: one batch each
         encoders[name].model.encode(sample[: args.batch_size], batch_size=args.batch_size)
-    seconds: dict[str, list[float]] = {n: [] for n in ORDER}
-    vectors: dict[str, np.ndarray] = {}
-    for round_ in range(args.repeats):
-        for name in ORDER if round_ % 2 == 0 else tuple(reversed(ORDER)):
-            started = time.perf_counter()
-            vectors[name] = encoders[name].model.encode(sample, batch_size=args.batch_size, show_progress_bar=False)
-            seconds[name].append(time.perf_counter() - started)
-            print(f"round {round_ + 1}: {name} {len(sample) / seconds[name][-1]:.1f} texts/s")
+    encode = {
+        n: (lambda n=n: encoders[n].model.encode(sample, batch_size=args.batch_size, show_progress_bar=False))
+        for n in ORDER
+    }
+    seconds, vectors = timed_rounds(encode, args.repeats, len(sample))
 
-    reference = vectors["dense-torch"]
     models = {}
     for name in ORDER:
-        median = statistics.median(seconds[name])
-        cosine = (vectors[name] * reference).sum(axis=1) / (
-            np.linalg.norm(vectors[name], axis=1) * np.linalg.norm(reference, axis=1)
-        )
+        cosine = row_cosines(vectors[name], vectors["dense-torch"])
+        rate = speed(seconds[name], seconds["dense-torch"], len(sample))
         models[name] = {
             "bytes_on_disk": size[name],
             "fraction_of_dense_size": round(size[name] / size["dense-torch"], 4),
-            "texts_per_s": round(len(sample) / median, 2),
-            "seconds": [round(s, 3) for s in seconds[name]],
-            "speedup_vs_dense_torch": round(statistics.median(seconds["dense-torch"]) / median, 3),
+            "texts_per_s": rate["texts_per_s"],
+            "seconds": rate["seconds"],
+            "speedup_vs_dense_torch": rate["vs_reference"],
             "cosine_to_dense_min": float(cosine.min()),
             "cosine_to_dense_mean": float(cosine.mean()),
             "load_s": load_s[name],

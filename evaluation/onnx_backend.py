@@ -79,6 +79,7 @@ def export_onnx(
     if not int8:
         write_atomic(path, lambda tmp: _export_fp32(model, tmp, opset))
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)  # the fp32 step is written beside the target
     fp32 = path.with_name(f".{path.stem}.fp32-{os.getpid()}.onnx")
     try:
         _export_fp32(model, fp32, opset)

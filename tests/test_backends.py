@@ -74,6 +74,8 @@ def test_int8_export_runs_and_stays_close(tiny_model, tmp_path):
     int8 = export_onnx(torch_model, tmp_path / "model-int8.onnx", int8=True)
     assert int8.stat().st_size < fp32.stat().st_size / 2  # the weights are int8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model-int8.onnx", "model.onnx"]  # no fp32 left behind
+    nested = export_onnx(torch_model, tmp_path / "new" / "folder" / "model-int8.onnx", int8=True)  # parents made
+    assert [p.name for p in nested.parent.iterdir()] == ["model-int8.onnx"]
     got = graph_model(torch_model, OnnxRuntimeRunner(int8)).encode(TEXTS)
     expected = torch_model.encode(TEXTS)
     assert np.isfinite(got).all()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from cli_checks import assert_clean_failure
 from prune_data import TOPICS, calibration_pairs, write_pairs_file
 from sentence_transformers import SentenceTransformer
 from typer.testing import CliRunner
@@ -260,16 +261,6 @@ def test_corpus_texts_cut_long_documents_and_cap_the_count(tmp_path):
 
 
 # ----------------------------------------------------------------------------- bad input
-def _assert_clean_failure(result, out: Path, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    for needle in needles:
-        assert needle in result.output, (needle, result.output)
-    assert not out.exists()
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
-
-
 @pytest.mark.parametrize("kind", ["missing", "file", "empty"])
 def test_bad_distill_texts_fails_before_any_work(kind, tiny_bert_folder, tmp_path, monkeypatch):
     bad = tmp_path / "texts"
@@ -284,7 +275,7 @@ def test_bad_distill_texts_fails_before_any_work(kind, tiny_bert_folder, tmp_pat
     monkeypatch.setattr("domainemb.prune.run._load", must_not_load)
     out = tmp_path / "run"
     result = _run(tiny_bert_folder, out, _yaml(tmp_path, distill_texts=str(bad)), "--retrain-steps", "2")
-    _assert_clean_failure(result, out, "distill_texts", str(bad))
+    assert_clean_failure(result, out, "distill_texts", str(bad))
 
 
 def test_distill_settings_with_infonce_are_refused(tmp_path):

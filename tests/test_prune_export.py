@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 from backends_data import TEXTS, ExportCounter
+from cli_checks import assert_clean_failure
 from prune_data import calibration_pairs, write_pairs_file
 from sentence_transformers import SentenceTransformer
 from typer.testing import CliRunner
@@ -136,21 +137,11 @@ def test_export_is_a_config_setting_too(tmp_path):
         PruneConfig(model="minilm", domain="finance", method="magnitude", sparsity=0.5, out=tmp_path, export="onnx-int")
 
 
-def _assert_one_line_failure(result, out: Path, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    for needle in needles:
-        assert needle in result.output, (needle, result.output)
-    assert not out.exists()
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
-
-
 def test_an_unknown_export_is_one_line_before_any_work(tiny_bert_folder, tmp_path, monkeypatch):
     monkeypatch.setattr("domainemb.prune.run._load", lambda config: pytest.fail("loaded the model"))
     out = tmp_path / "run"
     result = _prune(tmp_path, tiny_bert_folder, out, "--structured", "--export", "onnx8")
-    _assert_one_line_failure(result, out, "onnx8", "did you mean")
+    assert_clean_failure(result, out, "onnx8", "did you mean")
 
 
 def test_a_missing_onnx_extra_is_one_line_before_any_work(tiny_bert_folder, tmp_path, monkeypatch):
@@ -158,4 +149,4 @@ def test_a_missing_onnx_extra_is_one_line_before_any_work(tiny_bert_folder, tmp_
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # find_spec answers None: as if not installed
     out = tmp_path / "run"
     result = _prune(tmp_path, tiny_bert_folder, out, "--structured", "--export", "onnx-int8")
-    _assert_one_line_failure(result, out, "--export onnx-int8", "onnxruntime not installed", "domainemb[onnx]")
+    assert_clean_failure(result, out, "--export onnx-int8", "onnxruntime not installed", "domainemb[onnx]")

@@ -15,6 +15,11 @@ for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ[var] = "1"
 os.environ.setdefault("DOMAINEMB_DATA", str(SHARED_DATA))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# As `domainemb` sets them before anything imports tqdm (tqdm reads them when it is imported): here a
+# test module may import tqdm (through transformers) before the CLI, and the libraries' own bars would
+# then reach the commands' captured output in some test orders and not in others.
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("DISABLE_TQDM", "1")
 # No timed plain progress lines in the commands' captured output (a slow machine would add some);
 # tests/test_cli_progress.py sets its own interval.
 os.environ["DOMAINEMB_PROGRESS_EVERY"] = "0"

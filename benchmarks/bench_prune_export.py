@@ -74,7 +74,7 @@ def main() -> None:
     from domainemb.domains.benchmark import Benchmark
     from domainemb.evaluation.backends import load_encoder_with_backend
     from domainemb.evaluation.run import EvaluateConfig, evaluate, task_texts
-    from domainemb.prune.export import EXPORT_DIR
+    from domainemb.evaluation.shipped_graph import EXPORT_DIR
     from domainemb.prune.report import PruneReport
 
     report = PruneReport.from_disk(out)

@@ -312,7 +312,7 @@ class GraphModule(InputModule):
 def graph_encoder(encoder: SentenceTransformerEncoder, backend: Backend, spec: BackendSpec) -> GraphEncoder:
     """``encoder``'s model on ``backend``: exported (or found in the cache), then loaded by its runtime."""
     from domainemb.evaluation.backends import backend_fingerprint
-    from domainemb.prune.export import shipped_graph
+    from domainemb.evaluation.shipped_graph import shipped_graph
 
     check_exportable(encoder.model)
     # A graph shipped in the model folder (``domainemb prune --export``) and exported from its weights is used as is.

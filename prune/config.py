@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domainemb.errors import DomainembError, unknown_name
-from domainemb.prune.export import ExportFormat
+from domainemb.evaluation.shipped_graph import ExportFormat
 from domainemb.suites import DEFAULT_BENCHMARKS
 from domainemb.types import Domain, Size
 from domainemb.yamlconfig import plain, read_settings
@@ -134,7 +134,7 @@ class PruneConfig:
         device: Torch device for scoring and retraining (``cpu``, ``cuda``); empty picks CUDA when present.
         export: Ship the pruned model's ONNX graph in ``model/domainemb-onnx/``: ``onnx`` (fp32) or
             ``onnx-int8`` (int8 weights, ONNX Runtime dynamic quantization); ``none`` ships nothing
-            (see :mod:`domainemb.prune.export`). ``--backend onnx``/``onnx-int8`` then run it as shipped.
+            (see :mod:`domainemb.evaluation.shipped_graph`). ``--backend onnx``/``onnx-int8`` then run it as shipped.
     """
 
     model: str

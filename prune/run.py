@@ -33,6 +33,7 @@ import domainemb
 from domainemb.atomic import staging_folder, swap_into_place
 from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
+from domainemb.evaluation.shipped_graph import ExportFormat, check_export, ship_export
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.pairs import write_pairs
 from domainemb.progress import OnEvent, StageEvent, ignore
@@ -47,7 +48,6 @@ from domainemb.prune.distill import (
     pair_texts,
     without_test_texts,
 )
-from domainemb.prune.export import ExportFormat, check_export, ship_export
 from domainemb.prune.gradients import GradientMoments, infonce_moments
 from domainemb.prune.masks import LayerSparsity, apply_masks, masks_from_scores, sparsity_by_layer
 from domainemb.prune.methods import Moments, PruneMethod

@@ -27,9 +27,9 @@ from domainemb.cli.main import app
 from domainemb.errors import UnknownNameError
 from domainemb.evaluation.backends import load_encoder_with_backend
 from domainemb.evaluation.onnx_backend import OnnxRuntimeRunner, export_root, graph_model
+from domainemb.evaluation.shipped_graph import EXPORT_DIR, MANIFEST, ExportFormat, shipped_graph, weights_fingerprint
 from domainemb.prune.architecture import ffn_model
 from domainemb.prune.config import PruneConfig
-from domainemb.prune.export import EXPORT_DIR, MANIFEST, ExportFormat, shipped_graph, weights_fingerprint
 from domainemb.prune.report import PruneReport
 
 pytest.importorskip("onnxruntime", reason="pip install 'domainemb[onnx]'")

@@ -1,5 +1,8 @@
 """A servable export of a (pruned) model: its ONNX graph shipped inside the sentence-transformers folder.
 
+The one home of the shipped-graph contract: ``domainemb prune --export`` writes it
+(:func:`ship_export`), and the graph backends read it (:func:`shipped_graph`).
+
 ``domainemb prune --export onnx|onnx-int8`` writes the whole embedding graph (transformer,
 pooling, normalize; see :mod:`domainemb.evaluation.onnx_backend`) into the model folder, so the
 folder a user ships holds it::

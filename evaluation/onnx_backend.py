@@ -166,19 +166,25 @@ def export_root() -> Path:
     return Path(root).expanduser() / "onnx"
 
 
-def cached_export(model: SentenceTransformer, fingerprint: str, *, int8: bool = False) -> Path:
+def cached_export(
+    model: SentenceTransformer, fingerprint: str, *, int8: bool = False, fp32_graph: Path | None = None
+) -> Path:
     """The model's exported graph in the cache, exported the first time only.
 
     Args:
         model: The loaded model.
         fingerprint: Its (torch) fingerprint; the cache folder is named by it.
         int8: The int8 graph (made from the cached fp32 graph, which is exported first when missing).
+        fp32_graph: An fp32 graph of the same weights that exists already (the one a prune run shipped
+            in the model folder): the int8 graph is quantized from it, and nothing is exported.
     """
     from domainemb.evaluation.backends import EXPORT_FORMAT
 
     folder = export_root() / f"{fingerprint[:32]}-v{EXPORT_FORMAT}"
     fp32 = folder / "model.onnx"
-    if not fp32.is_file():
+    if int8 and fp32_graph is not None and not fp32.is_file():
+        fp32 = fp32_graph
+    elif not fp32.is_file():
         log.info("exporting %s to ONNX (once per model) into %s", _model_label(model), folder)
         export_onnx(model, fp32)
     if not int8:
@@ -315,10 +321,12 @@ def graph_encoder(encoder: SentenceTransformerEncoder, backend: Backend, spec: B
     from domainemb.evaluation.shipped_graph import shipped_graph
 
     check_exportable(encoder.model)
-    # A graph shipped in the model folder (``domainemb prune --export``) and exported from its weights is used as is.
-    path = shipped_graph(encoder.folder, int8=spec.int8) or cached_export(
-        encoder.model, encoder.fingerprint, int8=spec.int8
-    )
+    # A graph shipped in the model folder (``domainemb prune --export``) and exported from its weights is used as
+    # is; an int8 backend on a folder that ships only the fp32 graph quantizes that one into the cache.
+    path = shipped_graph(encoder.folder, int8=spec.int8)
+    if path is None:
+        shipped_fp32 = shipped_graph(encoder.folder, int8=False) if spec.int8 else None
+        path = cached_export(encoder.model, encoder.fingerprint, int8=spec.int8, fp32_graph=shipped_fp32)
     try:
         runner = RUNNERS[spec.runtime](path)
     except Exception as exc:  # a runtime that rejects the graph

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from domainemb.cli.main import app
 from domainemb.errors import UnknownNameError
+from domainemb.evaluation import onnx_backend
 from domainemb.evaluation.backends import load_encoder_with_backend
 from domainemb.evaluation.onnx_backend import OnnxRuntimeRunner, export_root, graph_model
 from domainemb.evaluation.shipped_graph import EXPORT_DIR, MANIFEST, ExportFormat, shipped_graph, weights_fingerprint
@@ -123,6 +124,30 @@ def test_a_shipped_graph_whose_weights_changed_is_not_used(int8_run, tmp_path, m
     monkeypatch.setattr(torch.onnx, "export", counter)
     encoder = load_encoder_with_backend(str(model_dir), "onnx-int8")
     assert counter.calls == 1 and encoder.graph.is_relative_to(export_root())
+
+
+def test_int8_on_a_folder_shipping_only_fp32_quantizes_the_shipped_graph(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOMAINEMB_CACHE", str(tmp_path / "cache"))  # no int8 graph of these weights cached yet
+    out = tmp_path / "run"
+    result = _prune(tmp_path, tiny_model(), out, "--structured", "--export", "onnx")
+    assert result.exit_code == 0, result.output
+    model_dir = out / "model"
+    shipped = model_dir / EXPORT_DIR / "model.onnx"
+    assert shipped_graph(model_dir, int8=False) == shipped and shipped_graph(model_dir, int8=True) is None
+
+    counter = ExportCounter(torch.onnx.export)
+    monkeypatch.setattr(torch.onnx, "export", counter)
+    sources = []
+    quantize = onnx_backend.quantize_int8
+    monkeypatch.setattr(onnx_backend, "quantize_int8", lambda src, dst: (sources.append(Path(src)), quantize(src, dst)))
+    encoder = load_encoder_with_backend(str(model_dir), "onnx-int8")
+    assert counter.calls == 0  # the shipped fp32 graph is quantized, not exported again
+    assert sources == [shipped]
+    assert encoder.graph.is_relative_to(export_root()) and encoder.graph.name == "model-int8.onnx"
+    got = encoder.model.encode(TEXTS)
+    expected = SentenceTransformer(str(model_dir), device="cpu").encode(TEXTS)
+    cosine = (got * expected).sum(axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1))
+    assert cosine.min() > 0.9
 
 
 def test_export_is_a_config_setting_too(tmp_path):

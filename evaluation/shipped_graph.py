@@ -17,7 +17,8 @@ transformer-only graph (token embeddings out), and ours outputs the sentence emb
 
 ``--backend onnx``/``onnx-int8``/``openvino`` on a folder runs the shipped graph when
 ``export.json`` says it was exported from the weights the folder holds now (and the graph file
-is the one exported); otherwise the graph is exported into the cache as for any folder.
+is the one exported); otherwise the graph is exported into the cache as for any folder. An int8
+backend on a folder that ships only the fp32 graph quantizes that graph into the cache.
 
 Structured pruning is what makes the graph smaller and faster; an unstructured mask keeps every
 matrix at its dense shape (its zeros are stored and multiplied), so its export saves nothing in

@@ -42,6 +42,7 @@ from domainemb.atomic import staging_folder, swap_into_place
 from domainemb.errors import DomainembError
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
 from domainemb.jsonio import write_json
+from domainemb.model_origin import adapted_origin, write_origin
 from domainemb.pairs import PairFile, read_pairs
 from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.suites import ModelRef, find_suites, open_suites, score_models, suite_folder
@@ -95,8 +96,11 @@ class AdaptHooks:
     callbacks: Sequence[TrainerCallback] = ()
 
 
-def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
+def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None, command: str | None = None) -> AdaptResult:
     """Fine-tune ``config.base`` on ``config.pairs`` and compare it with the base model.
+
+    ``command`` (the command line that asked for the run; the CLI passes it) is recorded in the model
+    folder's origin file (:mod:`domainemb.model_origin`), beside what the model was trained on.
 
     Raises:
         DataError: the pairs file is missing, empty or has a malformed line.
@@ -150,6 +154,7 @@ def adapt(config: AdaptConfig, hooks: AdaptHooks | None = None) -> AdaptResult:
         _save_model(base, model_dir, tokenizer_settings)
         record = _record(config, base, pair_file, split, outcome, dev_before, model_dir, teacher)
         write_json(out / RECORD_FILE, record)
+        write_origin(model_dir, adapted_origin(record, command))  # travels with the folder
         write_card(model_dir, render_section(record, None))
     if not main_process:
         return AdaptResult(out=out, model_dir=model_dir, record={}, comparison=None, main_process=False)

@@ -56,6 +56,7 @@ def adapt(
     from domainemb.adapt.config import AdaptConfig
     from domainemb.adapt.run import AdaptHooks, is_main_process
     from domainemb.adapt.run import adapt as run
+    from domainemb.model_origin import command_line
 
     given = {"teacher": teacher} if teacher is not None else {}
     if backend is not None:
@@ -63,7 +64,7 @@ def adapt(
     settings = AdaptConfig.from_yaml(config, base=base, pairs=pairs, domain=domain, out=out_dir, resume=resume, **given)
     # The display starts with the library's first event, once the input is checked: an error stays a single line.
     with StageProgress("checking input", start=False, show=is_main_process()) as progress:
-        result = run(settings, AdaptHooks(on_event=progress))
+        result = run(settings, AdaptHooks(on_event=progress), command=command_line())
     if not result.main_process:
         return
 

@@ -61,6 +61,7 @@ def prune(
     ] = None,
 ) -> None:
     """Prune a model's FFN weights for a domain (GAPrune or a baseline); save it and a report."""
+    from domainemb.model_origin import command_line
     from domainemb.prune.config import PruneConfig
     from domainemb.prune.run import prune as run
 
@@ -82,7 +83,7 @@ def prune(
             config, evaluate=config.evaluate and not no_eval, export=config.export if export is None else export
         )
     with StageProgress("pruning") as progress:
-        result = run(config, on_event=progress)
+        result = run(config, on_event=progress, command=command_line())
     report = result.report
 
     label = f"{report.method}/{report.variant}" if report.variant else report.method

@@ -12,7 +12,8 @@
      "provenance": {"domainemb_version", "mteb_version", "python", "seed",
                     "benchmarks": {key: {"path", "checksum"}}, "models": {name: {"model_name", "fingerprint"}},
                     "complexity_tools": {"textstat", "parser"}, "command"}}
-    MODEL = {"name", "model_name", "revision", "fingerprint", "baseline", "serves"}
+    MODEL = {"name", "model_name", "revision", "fingerprint", "baseline", "serves",
+             "origin": ModelOrigin}               (optional: only a model made by domainemb adapt or prune)
     SUITE = {"domain", "size", "benchmark", "checksum", "built_with", "results", "tasks": [TaskInfo]}
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from domainemb.compare.complexity import TaskComplexity
 from domainemb.compare.cost import CostSummary
 from domainemb.errors import DomainembError
 from domainemb.jsonio import write_json
+from domainemb.model_origin import ModelOrigin
 from domainemb.suites import ModelRef
 
 ANALYSIS_FILE = "analysis.json"
@@ -177,6 +179,8 @@ class Analysis:
         provenance: What made it.
         costs: Throughput, size and bytes per vector of each model, and its quantized scores;
             ``None`` in an analysis written before the cost axis was measured.
+        origins: Model name -> where it came from (:class:`~domainemb.model_origin.ModelOrigin`), for
+            the models a ``domainemb adapt`` or ``prune`` run made; in the file, each one's ``origin``.
     """
 
     domain: str
@@ -188,6 +192,7 @@ class Analysis:
     statistics: Statistics
     provenance: Provenance
     costs: CostSummary | None = None
+    origins: dict[str, ModelOrigin] = field(default_factory=dict)
 
     @property
     def model_names(self) -> list[str]:
@@ -200,7 +205,7 @@ class Analysis:
             "domain": self.domain,
             "size": self.size,
             "created": self.created,
-            "models": [_model_to_dict(m) for m in self.models],
+            "models": [_model_to_dict(m, self.origins.get(m.name)) for m in self.models],
             "suites": {key: s.to_dict() for key, s in self.suites.items()},
             "complexity": self.complexity.to_dict(),
             **self.statistics.to_dict(),
@@ -229,6 +234,7 @@ class Analysis:
             statistics=Statistics.from_dict(data),
             provenance=Provenance.from_dict(data["provenance"]),
             costs=CostSummary.from_dict(data["costs"]) if data.get("costs") is not None else None,
+            origins={m["name"]: ModelOrigin.from_dict(m["origin"]) for m in data["models"] if m.get("origin")},
         )
 
     def to_disk(self, path: Path) -> None:
@@ -258,7 +264,7 @@ class Analysis:
             ) from None
 
 
-def _model_to_dict(model: ModelRef) -> dict[str, Any]:
+def _model_to_dict(model: ModelRef, origin: ModelOrigin | None = None) -> dict[str, Any]:
     return {
         "name": model.name,
         "model_name": model.model_name,
@@ -266,6 +272,7 @@ def _model_to_dict(model: ModelRef) -> dict[str, Any]:
         "fingerprint": model.fingerprint,
         "baseline": model.baseline,
         "serves": list(model.serves),
+        **({"origin": origin.to_dict()} if origin is not None else {}),  # absent for every other model
     }
 
 

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -118,7 +118,7 @@ def render_report(results_dir: Path, out: Path, include: tuple[Path, ...] = ()) 
             "analysis_created": analysis.created,
             "domain": analysis.domain,
             "size": analysis.size,
-            "models": {name: asdict(model) for name, model in provenance.models.items()},
+            "models": {name: _manifest_model(name, model, analysis) for name, model in provenance.models.items()},
             "benchmarks": {key: asdict(benchmark) for key, benchmark in provenance.benchmarks.items()},
             "command": provenance.command,
             "domainemb_version": provenance.domainemb_version,
@@ -127,6 +127,22 @@ def render_report(results_dir: Path, out: Path, include: tuple[Path, ...] = ()) 
         },
     )
     return page
+
+
+def _manifest_model(name: str, model: Any, analysis: Analysis) -> dict[str, Any]:
+    """A model's filed name and fingerprint; for a model adapt or prune made, also its origin's kind,
+    fingerprint, the command that made it and what it was trained on."""
+    entry = asdict(model)
+    origin = analysis.origins.get(name)
+    if origin is not None:  # absent for every other model, so their entries are as before
+        entry["origin"] = {
+            "kind": origin.kind.value,
+            "fingerprint": origin.fingerprint,
+            "command": origin.command,
+            "base": asdict(origin.base),
+            "trained_on": origin.trained_on(),
+        }
+    return entry
 
 
 def find_extra_sections(results_dir: Path) -> list[FoundSection]:
@@ -285,6 +301,8 @@ class ReportView:
         llm_reason: Why the LLM error rate was not computed, when it was not.
         cost: The Cost section (throughput, size, bytes per vector, quantized scores); ``None`` for
             an analysis without cost data, which draws no such section.
+        origins: Model -> its :class:`~domainemb.model_origin.ModelOrigin`, for the models adapt or
+            prune made (marked "domain model" / "pruned model", with what they were trained on).
     """
 
     models: list[str]
@@ -299,6 +317,7 @@ class ReportView:
     task_suite: dict[str, str]
     llm_reason: str | None
     cost: CostView | None = None
+    origins: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -359,6 +378,7 @@ def _view(analysis: Analysis) -> ReportView:
             None,
         ),
         cost=_cost_view(analysis, models, colours) if analysis.costs is not None else None,
+        origins={model: analysis.origins[model] for model in models if model in analysis.origins},
     )
 
 

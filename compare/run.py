@@ -62,6 +62,7 @@ from domainemb.evaluation.devices import check_devices_exist
 from domainemb.evaluation.encoders import Encoder, load_encoder
 from domainemb.evaluation.results import TaskScore
 from domainemb.jsonio import write_json
+from domainemb.model_origin import origin_of
 from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.suites import ModelRef, open_suites, score_models
 from domainemb.types import Domain, Size, TaskType
@@ -147,6 +148,7 @@ def compare(
         ModelRef.of(e, name=name, baseline=name in BASELINES and name not in config.models)
         for name, e in loaded.items()
     ]
+    origins = {name: o for name in config.models if (o := origin_of(name)) is not None}  # made by adapt or prune
 
     out = config.out_dir
     suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
@@ -201,6 +203,7 @@ def compare(
         statistics=stats,
         provenance=_provenance(config, models, suites),
         costs=costs,
+        origins=origins,
     )
     path = out / ANALYSIS_FILE
     analysis.to_disk(path)

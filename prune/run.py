@@ -35,6 +35,7 @@ from domainemb.domains.benchmark import Benchmark
 from domainemb.errors import DomainembError
 from domainemb.evaluation.shipped_graph import ExportFormat, check_export, ship_export
 from domainemb.evaluation.tokenizer_settings import TokenizerSettings
+from domainemb.model_origin import write_pruned_origin
 from domainemb.pairs import write_pairs
 from domainemb.progress import OnEvent, StageEvent, ignore
 from domainemb.prune.architecture import FfnModel, ffn_model
@@ -77,7 +78,7 @@ class PruneResult:
     report: PruneReport
 
 
-def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
+def prune(config: PruneConfig, on_event: OnEvent | None = None, command: str | None = None) -> PruneResult:
     """Prune ``config.model`` for ``config.domain`` and write the run folder ``config.out``.
 
     The stages, in order: load the model, check the input, score the dense model on the suites,
@@ -88,6 +89,8 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
         config: The run.
         on_event: Called with a :class:`~domainemb.progress.StageEvent` as each stage starts (for
             progress display).
+        command: The command line that asked for the run (the CLI passes it), recorded in the model
+            folder's origin file (:mod:`domainemb.model_origin`).
 
     Raises:
         DomainembError: bad input (unknown model or architecture, unreadable pairs, too few
@@ -141,6 +144,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None) -> PruneResult:
             suites=suites,
             export=export,
         )
+        write_pruned_origin(staging / "model", report, command)  # in the folder: it travels with the model
         report.to_disk(staging)
         swap_into_place(staging, out)
     except BaseException:

@@ -34,7 +34,7 @@ from domainemb.types import Precision
 if TYPE_CHECKING:
     import numpy as np
 
-    from domainemb.evaluation.encoders import Encoder
+    from domainemb.evaluation.encoders import Encoder, ModelIdentity
 
 log = logging.getLogger(__name__)
 
@@ -308,8 +308,8 @@ def text_encoder(encoder: Encoder, batch_size: int) -> Callable[[list[str]], np.
     return None
 
 
-def model_folder(encoder: Encoder) -> Path | None:
-    """The folder a model was loaded from, where known."""
+def model_folder(encoder: Encoder | ModelIdentity) -> Path | None:
+    """The folder a model was loaded from (or, not loaded, is named by), where known."""
     folder = getattr(encoder, "folder", None)
     if folder is not None:
         return Path(folder)
@@ -346,7 +346,7 @@ def _weights(encoder: Encoder) -> tuple[int | None, int | None, str]:
     return parameters, size, "; ".join(notes)
 
 
-def matryoshka_dims(encoder: Encoder) -> tuple[int, ...]:
+def matryoshka_dims(encoder: Encoder | ModelIdentity) -> tuple[int, ...]:
     """The truncated dimensions a model was trained for: ``hyperparameters.matryoshka_dims`` of the
     adapt run record (``adapt.json``) beside its folder, when that record names this folder."""
     import json

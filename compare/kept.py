@@ -17,6 +17,12 @@ decides it, and written atomically:
   data and seed, returns that analysis: it loads no model (a model folder's fingerprint is
   remembered by its files' stat, :mod:`domainemb.evaluation.fingerprints`), reads no task data (only
   the two manifests) and measures nothing.
+- **each model with nothing left to do** (:func:`kept_models`): in a run that is not kept as a whole
+  (a model or a task added, one model changed), a model whose every result on the selected tasks
+  it serves is there for its fingerprint, task data and seed, and whose cost record matches, is not
+  loaded: its scores are read from its result files and its profile from its record. What it serves
+  is taken from the earlier analysis in the folder (written by this domainemb version); a model
+  that analysis does not name is loaded.
 
 Example:
     >>> kept = find_kept(config, encoders={})
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
     from domainemb.domains.benchmark import Benchmark
     from domainemb.domains.manifest import TaskEntry
     from domainemb.evaluation.encoders import Encoder, ModelIdentity
+    from domainemb.evaluation.results import TaskScore
+    from domainemb.suites import ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -200,27 +208,144 @@ def _suite_manifests(config: CompareConfig) -> dict[str, tuple[Path, str]] | Non
 
 def _results_kept(out: Path, analysis: Analysis, seed: int) -> bool:
     """Every result file the analysis was made from is there, for the same model, task data and seed."""
-    from domainemb.evaluation.results import TaskScore, result_path
+    tasks = {key: [(t.name, t.type, t.data_revision) for t in suite.tasks] for key, suite in analysis.suites.items()}
+    return all(_model_results(out, model, tasks, seed) is not None for model in analysis.models)
 
-    for key, suite in analysis.suites.items():
-        for task in suite.tasks:
-            for model in analysis.models:
-                if task.type not in model.serves:
-                    continue
-                path = result_path(out / key, model.model_name, model.revision, task.name)
-                try:
-                    provenance = TaskScore.from_disk(path).provenance
-                except (OSError, ValueError, KeyError, TypeError):
-                    log.info("%s: missing or unreadable; comparing again", path)
-                    return False
-                if (provenance.model_fingerprint, provenance.task_data_revision, provenance.seed) != (
-                    model.fingerprint,
-                    task.data_revision,
-                    seed,
-                ):
-                    log.info("%s: scored for another model, task version or seed; comparing again", path)
-                    return False
-    return True
+
+def _model_results(
+    out: Path, model: ModelRef, tasks: Mapping[str, Sequence[tuple[str, str, str]]], seed: int
+) -> dict[str, dict[str, TaskScore]] | None:
+    """The model's kept score on every task it serves, by suite key then task; ``None`` when one is missing.
+
+    A score is kept as the evaluation engine keeps it (:func:`~domainemb.evaluation.run.earlier_score`:
+    the same fingerprint, task data and seed), so what is read here is what a run that loads the
+    model would be given back.
+
+    Args:
+        out: The compare output folder (``out/<key>/results/...``).
+        model: The model (its ``serves`` decides which tasks it must have).
+        tasks: ``(name, type, data revision)`` of each selected task, by suite key.
+        seed: The run's seed.
+    """
+    from domainemb.evaluation.encoders import ModelIdentity
+    from domainemb.evaluation.results import result_path
+    from domainemb.evaluation.run import earlier_score
+
+    identity = ModelIdentity(model.name, model.model_name, model.fingerprint)
+    found: dict[str, dict[str, TaskScore]] = {}
+    for key, suite_tasks in tasks.items():
+        found[key] = {}
+        for name, task_type, revision in suite_tasks:
+            if task_type not in model.serves:
+                continue
+            path = result_path(out / key, model.model_name, model.revision, name)
+            score = earlier_score(path, identity, revision, seed)
+            if score is None:
+                log.info("%s: missing, unreadable or scored for another model, task version or seed", path)
+                return None
+            found[key][name] = score
+    return found
+
+
+# ----------------------------------------------------------------------------- models with nothing left to do
+@dataclass(frozen=True)
+class KeptModel:
+    """A model of the run with nothing left to do, and what the comparison needs of it, read from disk.
+
+    Attributes:
+        ref: The model as the analysis names it (as :meth:`~domainemb.suites.ModelRef.of` its loaded encoder).
+        scores: Its kept score on each selected task it serves, by suite key then task.
+        cost: Its kept cost profile; ``None`` when the run measures no cost.
+    """
+
+    ref: ModelRef
+    scores: Mapping[str, Mapping[str, TaskScore]]
+    cost: KeptCost | None
+
+
+def kept_models(
+    config: CompareConfig,
+    suites: Mapping[str, tuple[Benchmark, Sequence[TaskEntry]]],
+    records: CostRecords | None,
+    encoders: Mapping[str, Encoder] | None = None,
+) -> dict[str, KeptModel]:
+    """The models of ``config`` that need not be loaded: every result and the cost profile are kept.
+
+    A model is kept when its identity is known without loading it (its remembered fingerprint on
+    the run's backend, as :func:`find_kept` identifies it), what it serves is known (from the
+    encoder given, else from the earlier analysis in the folder), it has a kept score on every
+    selected task of a type it serves, and ``records`` holds its cost profile under this run's key.
+
+    Args:
+        config: The run (nothing is kept with ``overwrite``).
+        suites: The selected tasks of each suite, by key (``domain`` and ``general``).
+        records: This run's cost records; ``None`` when it measures no cost.
+        encoders: Encoders already given, by name.
+
+    Returns:
+        The kept models by name, in the run's model order.
+    """
+    from domainemb.compare.config import BASELINES
+    from domainemb.domains.manifest import data_revision
+    from domainemb.suites import ModelRef
+
+    if config.overwrite:
+        return {}
+    tasks = {key: [(e.name, e.type, data_revision(e)) for e in entries] for key, (_, entries) in suites.items()}
+    earlier = _earlier_serves(config.out_dir)
+    found: dict[str, KeptModel] = {}
+    for name in config.all_models:
+        given = (encoders or {}).get(name)
+        identity = _identify(name, config, given)
+        if identity is None:
+            continue
+        serves = tuple(sorted(given.serves)) if given is not None else earlier.get(_serves_key(identity))
+        if serves is None:
+            continue
+        ref = ModelRef(
+            name=name,
+            model_name=identity.model_name,
+            fingerprint=identity.fingerprint,
+            revision=identity.revision,
+            baseline=name in BASELINES and name not in config.models,
+            serves=serves,
+        )
+        scores = _model_results(config.out_dir, ref, tasks, config.seed)
+        if scores is None:
+            continue
+        cost = None
+        if records is not None:
+            cost = records.find({name: identity}).get(name)
+            if cost is None:
+                continue
+        found[name] = KeptModel(ref=ref, scores=scores, cost=cost)
+    return found
+
+
+def _serves_key(model: ModelRef | ModelIdentity | Encoder) -> tuple[str, str, str]:
+    return model.model_name, model.fingerprint, model.revision
+
+
+def _earlier_serves(out: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    """What each model of the folder's earlier analysis serves, by model name, fingerprint and revision;
+    empty when there is none, it is unreadable, or another domainemb version wrote it."""
+    import domainemb
+    from domainemb.compare.analysis_file import ANALYSIS_FILE, ANALYSIS_FORMAT
+    from domainemb.suites import ModelRef
+    from domainemb.types import TaskType
+
+    path = out / ANALYSIS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != ANALYSIS_FORMAT or data["provenance"]["domainemb_version"] != domainemb.__version__:
+            return {}
+        models = [ModelRef.from_dict(m) for m in data["models"]]
+        return {_serves_key(m): tuple(sorted(TaskType(t) for t in m.serves)) for m in models}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("%s: unreadable (%s); every model is loaded", path, exc)
+        return {}
 
 
 # ----------------------------------------------------------------------------- cost records
@@ -274,17 +399,21 @@ class CostRecords:
     def of(cls, config: CompareConfig, suite: Benchmark, entries: Sequence[TaskEntry]) -> CostRecords:
         return cls(config.out_dir / COSTS_DIR, cost_inputs(config, suite, entries), reuse=not config.overwrite)
 
-    def model_inputs(self, encoder: Encoder) -> dict[str, Any]:
+    def model_inputs(self, encoder: Encoder | ModelIdentity) -> dict[str, Any]:
         """The key's inputs for one model: its fingerprint and its Matryoshka dimensions, with the run's."""
         from domainemb.compare.cost import matryoshka_dims
 
         return {**self.inputs, "model": encoder.fingerprint, "matryoshka_dims": list(matryoshka_dims(encoder))}
 
-    def path(self, encoder: Encoder) -> Path:
+    def path(self, encoder: Encoder | ModelIdentity) -> Path:
         return self.folder / f"{_digest(self.model_inputs(encoder))[:32]}.json"
 
-    def find(self, encoders: Mapping[str, Encoder]) -> dict[str, KeptCost]:
-        """The kept cost of each model whose record matches, by its name in this run (marked ``kept``)."""
+    def find(self, encoders: Mapping[str, Encoder | ModelIdentity]) -> dict[str, KeptCost]:
+        """The kept cost of each model whose record matches, by its name in this run (marked ``kept``).
+
+        A model not loaded is found by its identity: its fingerprint on the run's backend, and its
+        Matryoshka dimensions from the adapt record beside its folder, as for the loaded model.
+        """
         if not self.reuse:
             return {}
         found = {}

@@ -19,7 +19,9 @@ Output folder::
 
 A re-run whose results are all kept (same models by fingerprint, same suites by manifest, same
 settings) returns the kept analysis without loading a model or reading task data
-(:mod:`domainemb.compare.kept`).
+(:mod:`domainemb.compare.kept`). In any other run, a model whose every result and cost profile are
+kept is not loaded either: its scores and profile are read from disk, and the analysis is the one
+a run that loaded it would write.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from domainemb.compare.analysis_file import (
 from domainemb.compare.bootstrap import ItemScores, Unavailable, item_scores, prediction_path
 from domainemb.compare.complexity import MEASURE_LABELS, Measure, TaskComplexity, measure_tasks
 from domainemb.compare.config import BASELINES, CompareConfig
-from domainemb.compare.kept import CostRecords, find_kept, merged_costs, remember, run_inputs
+from domainemb.compare.kept import CostRecords, find_kept, kept_models, merged_costs, remember, run_inputs
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.manifest import TaskEntry
 from domainemb.errors import DomainembError, unknown_name
@@ -142,16 +144,23 @@ def compare(
         on_event=event,
     )
     domain_tasks, general_tasks = _select_tasks(domain_bench, general_bench, config)
-    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in config.all_models}
+    out = config.out_dir
+    suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
+    records = CostRecords.of(config, domain_bench, domain_tasks) if config.cost_sample_texts > 0 else None
+    done = kept_models(config, suites, records, encoders)  # nothing left to do: not loaded
+    if done:
+        kept_what = "every result and cost profile" if records is not None else "every result"
+        event(StageEvent(f"{kept_what} of {', '.join(done)} kept: not loaded"))
+    loaded = {name: (encoders or {}).get(name) or load_encoder(name) for name in config.all_models if name not in done}
     loaded = {name: with_backend(e, backend) if name in on_backend else e for name, e in loaded.items()}
     models = [
-        ModelRef.of(e, name=name, baseline=name in BASELINES and name not in config.models)
-        for name, e in loaded.items()
+        done[name].ref
+        if name in done
+        else ModelRef.of(loaded[name], name=name, baseline=name in BASELINES and name not in config.models)
+        for name in config.all_models
     ]
     origins = {name: o for name in config.models if (o := origin_of(name)) is not None}  # made by adapt or prune
 
-    out = config.out_dir
-    suites = {DOMAIN: (domain_bench, domain_tasks), GENERAL: (general_bench, general_tasks)}
     with ExitStack() as placed:  # one worker pool per model (--devices) serves both suites
         for encoder in loaded.values():
             placed.enter_context(encoder.encoding_on(config.devices))
@@ -159,23 +168,27 @@ def compare(
             key: _score(config, key, bench, entries, loaded, out / key, event)
             for key, (bench, entries) in suites.items()
         }
+    for key in suites:
+        scores[key].update({name: dict(kept.scores[key]) for name, kept in done.items()})
     results = {
         key: scored_suite(out / key, bench, entries, models, scores[key]) for key, (bench, entries) in suites.items()
     }
     costs = None
-    if config.cost_sample_texts > 0:
+    if records is not None:
         event(
             StageEvent(
                 f"measuring each model's cost on {config.cost_sample_texts} {domain_bench.manifest.domain} texts"
             )
         )
-        records = CostRecords.of(config, domain_bench, domain_tasks)
         kept_costs = records.find(loaded)  # a model whose record matches is not measured again
+        kept_costs.update({name: kept.cost for name, kept in done.items() if kept.cost is not None})
         fresh = {name: e for name, e in loaded.items() if name not in kept_costs}
         measured = _costs(config, domain_bench, domain_tasks, fresh) if fresh else None
-        costs = merged_costs(list(loaded), measured, kept_costs, seed=config.seed, batch_size=config.batch_size)
+        costs = merged_costs(
+            list(config.all_models), measured, kept_costs, seed=config.seed, batch_size=config.batch_size
+        )
         if config.rescore_quantized:
-            costs = _rescore(config, costs, domain_bench, domain_tasks, loaded, scores[DOMAIN], out, event)
+            costs = _rescore(config, costs, domain_bench, domain_tasks, models, loaded, scores[DOMAIN], out, event)
         records.store(costs, loaded)
     event(StageEvent("measuring dataset complexity"))
     complexity = _complexity(config, out, suites)
@@ -289,21 +302,24 @@ def _rescore(
     costs,
     bench: Benchmark,
     entries: list[TaskEntry],
+    models: list[ModelRef],
     loaded: Mapping[str, Encoder],
     scores: Mapping[str, Mapping[str, TaskScore]],
     out: Path,
     on_event: OnEvent,
 ):
-    """``costs`` with each dense model's domain retrieval and STS scores at int8, binary and its Matryoshka dimensions."""
+    """``costs`` with each dense model's domain retrieval and STS scores at int8, binary and its Matryoshka
+    dimensions (only models whose profile is measured in this run are in ``loaded``)."""
     from dataclasses import replace
 
     from domainemb.compare.cost import rescore, rescored_tasks
 
+    serves = {m.name: m.serves for m in models}
     profiles, rescored = [], set()
     for profile in costs.profiles:
-        encoder = loaded[profile.model]
-        tasks = rescored_tasks(entries, encoder.serves) if profile.dim is not None else []
+        tasks = rescored_tasks(entries, serves[profile.model]) if profile.dim is not None else []
         if tasks and not profile.kept:  # a kept profile holds the variants of the run that measured it
+            encoder = loaded[profile.model]
             on_event(StageEvent(f"{bench.manifest.domain} suite: rescoring {profile.model} with quantized vectors"))
             float_scores = {t: s.main_score for t, s in scores.get(profile.model, {}).items()}
             profile = rescore(

@@ -189,7 +189,7 @@ def _kept_scores(
     scores = []
     for entry in entries:
         path = result_path(config.out, identity.model_name, identity.revision, entry.name)
-        earlier = _earlier_score(path, identity, data_revision(entry), config.seed)
+        earlier = earlier_score(path, identity, data_revision(entry), config.seed)
         if earlier is None:
             return None
         scores.append(earlier)
@@ -215,7 +215,7 @@ def _score_task(
     predictions = prediction_path(config.out, encoder.model_name, encoder.revision, entry.name)
     revision = data_revision(entry)
     if not config.overwrite:
-        earlier = _earlier_score(path, encoder, revision, config.seed)
+        earlier = earlier_score(path, encoder, revision, config.seed)
         if earlier is not None:
             log.info("%s on %s: already scored in %s", encoder.name, entry.name, path)
             return earlier
@@ -264,13 +264,16 @@ def _score_task(
     return score
 
 
-def _earlier_score(path: Path, encoder: Encoder | ModelIdentity, revision: str, seed: int) -> TaskScore | None:
-    """The stored score when it is for this exact model, data and seed; else ``None``."""
+def earlier_score(path: Path, encoder: Encoder | ModelIdentity, revision: str, seed: int) -> TaskScore | None:
+    """The stored score when it is for this exact model, data and seed; else ``None``.
+
+    The one test of whether a result is kept: ``evaluate`` and ``compare`` (:mod:`domainemb.compare.kept`) use it.
+    """
     if not path.is_file():
         return None
     try:
         earlier = TaskScore.from_disk(path)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("%s: unreadable earlier result (%s); running the task again", path, exc)
         return None
     p = earlier.provenance

@@ -52,6 +52,15 @@ def prune(
     no_eval: Annotated[
         bool, typer.Option("--no-eval", help="Skip scoring dense and pruned model on the suites.")
     ] = False,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Label the distillation's MarginMSE triples with this model's score(q,p) - score(q,n) instead of "
+            "the dense model's: mpnet, a bi-encoder or CrossEncoder folder, a hub id or hybrid:MODEL@W (turns "
+            "distill_margins on; needs --retrain-steps N and retrain_loss: distill; the embedding MSE keeps the "
+            "dense model as its target). Overrides the config's `teacher`. [default: the dense model]"
+        ),
+    ] = None,
     export: Annotated[
         str | None,
         typer.Option(
@@ -65,6 +74,7 @@ def prune(
     from domainemb.prune.config import PruneConfig
     from domainemb.prune.run import prune as run
 
+    given = {"teacher": teacher} if teacher is not None else {}
     config = PruneConfig.from_yaml(
         config_file,
         model=model,
@@ -75,6 +85,7 @@ def prune(
         structured=structured,
         retrain_steps=retrain_steps,
         pairs=pairs,
+        **given,
     )
     if no_eval or export is not None:
         from dataclasses import replace
@@ -103,6 +114,10 @@ def prune(
                 side, f"{suite.dense_mean:.4f}", f"{suite.pruned_mean:.4f}", f"{suite.relative_change_pct:+.2f}"
             )
         out.print(scores)
+    labels = report.retraining.get("margin_labels")
+    if labels:
+        who = f"teacher {labels['name']} ({labels['kind']})" if labels["by"] == "teacher" else "the dense model"
+        console.print(f"margins of {labels['triples']} triples labelled by {who}")
     sizes = report.size_on_disk
     if "sparse_weights_bytes" in sizes:
         console.print(

@@ -106,7 +106,14 @@ class PruneConfig:
         distill_max_texts: At most this many distillation texts (a seeded choice); the dense model
             encodes each once (through the embedding cache).
         distill_margins: Also train MarginMSE on the domain calibration pairs' (query, positive,
-            negative) triples, the margins ``q·p − q·n`` computed from the dense model's embeddings.
+            negative) triples, the margins ``q·p − q·n`` computed from the dense model's embeddings
+            (from ``teacher``'s scores when one is given).
+        teacher: A stronger model that labels the MarginMSE triples instead of the dense model: any
+            ``--teacher`` value :func:`domainemb.synth.teacher.load_teacher` accepts (``mpnet``, a
+            bi-encoder or ``CrossEncoder`` folder, a hub id, ``hybrid:MODEL@W``); the target margins
+            are its ``score(q, p) − score(q, n)``. Distillation retraining only; it turns
+            ``distill_margins`` on. The MSE on embeddings keeps the dense model as its target (the
+            dimensions must match). ``None`` (or ``none``): the dense model labels the margins.
         retrain_distinct_groups: Retraining batches never hold two pairs of one group (for pairs
             made from train splits, the same task and label; for synth pairs, the same document),
             so no in-batch negative is a same-label text. Off: only no text twice per batch.
@@ -164,6 +171,7 @@ class PruneConfig:
     distill_texts: Path | None = None
     distill_max_texts: int = 20_000
     distill_margins: bool = False
+    teacher: str | None = None
     seed: int = 42
 
     evaluate: bool = True
@@ -196,6 +204,7 @@ class PruneConfig:
             raise DomainembError(
                 "cannot prune for the general domain: the general suite is the reference for forgetting"
             )
+        self._set_teacher()
         checks = [
             (0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}"),
             (self.retrain_steps >= 0, "retrain_steps must be >= 0"),
@@ -227,6 +236,28 @@ class PruneConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise DomainembError(f"prune config: {f.name} must be a finite number, got {value}")
 
+    def _set_teacher(self) -> None:
+        """``none`` is no teacher; a teacher is for distillation retraining only, and labels its margin triples."""
+        if self.teacher is None:
+            return
+        spec = str(self.teacher).strip()
+        if not spec:
+            raise DomainembError("prune config: teacher is empty; give a model (mpnet, a folder, hybrid:MODEL) or none")
+        if spec.lower() == "none":
+            object.__setattr__(self, "teacher", None)
+            return
+        if self.retrain_loss is not RetrainLoss.DISTILL:
+            raise DomainembError(
+                f"prune config: teacher {spec} is used only by distillation retraining, not by retrain_loss: "
+                f"{self.retrain_loss}"
+            )
+        if not self.retrain_steps:
+            raise DomainembError(
+                f"prune config: teacher {spec} is used only by distillation retraining; give --retrain-steps N > 0"
+            )
+        object.__setattr__(self, "teacher", spec)
+        object.__setattr__(self, "distill_margins", True)  # the teacher's margins are what it is for
+
     def _set_member(self, name: str, enum: type[StrEnum]) -> None:
         value = getattr(self, name)
         if value not in {m.value for m in enum}:
@@ -239,14 +270,22 @@ class PruneConfig:
 
         Args:
             path: A YAML mapping of settings, or ``None`` for the defaults.
-            **run: The fields in :data:`RUN_FIELDS`.
+            **run: The fields in :data:`RUN_FIELDS`, and any other setting the command line gave
+                (``teacher``), which overrides the file's.
 
         Raises:
             DomainembError: an unreadable file, an unknown key, a value of the wrong type or an
                 impossible value, naming the key.
         """
         settings = read_yaml(path) if path is not None else {}
-        return cls(**run, **settings)
+        merged = {**settings, **run}  # a setting given on the command line too (``teacher``) wins
+        teacher = merged.get("teacher")
+        if settings.get("distill_margins") is False and teacher and str(teacher).strip().lower() != "none":
+            raise DomainembError(
+                f"{path}: distill_margins: false, but teacher {str(teacher).strip()} labels the margin triples; "
+                "drop one of them"
+            )
+        return cls(**merged)
 
     def scoring_method(self) -> PruneMethod:
         """The registered method :attr:`method` names."""

@@ -8,7 +8,10 @@ projection). It needs no labels: the texts are passages of the domain, either th
 positives and negatives of the domain calibration pairs or a corpus folder (``distill_texts``: what
 ``domainemb export-corpus`` writes). With ``distill_margins`` the calibration pairs' (query,
 positive, negative) triples add ``MarginMSELoss`` batches whose target margins ``q·p − q·n`` come
-from the same teacher embeddings.
+from the same teacher embeddings. A stronger model may label the triples instead (``teacher``, any
+``--teacher`` value of :func:`domainemb.synth.teacher.load_teacher`): the target margins are then its
+``score(q, p) − score(q, n)`` (:func:`teacher_margins`, through the embedding cache), while the MSE
+batches keep the dense model's embeddings (another model's would not match the dimensions).
 
 A seeded slice of the texts (a tenth, at most :data:`MAX_HELDOUT`) is held out of the MSE batches:
 the report gives the pruned model's embedding MSE to the dense model on it before and after
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from domainemb.evaluation.cache import EmbeddingCache
     from domainemb.prune.config import PruneConfig
     from domainemb.synth.decontam import HeldOut
+    from domainemb.synth.teacher import Teacher
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,8 @@ EMBEDDINGS = "embeddings"
 MARGINS = "margins"
 #: At most this many texts are held out of training to measure the embedding MSE.
 MAX_HELDOUT = 256
+#: Queries a hybrid teacher scores against the triples' passages at a time (one score matrix).
+_TEACHER_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -168,8 +174,12 @@ class DistillTargets:
     Attributes:
         texts / embeddings: Training texts and the dense model's fp32 embeddings, ``(len(texts), dim)``.
         heldout_texts / heldout_embeddings: Texts kept out of the MSE batches, and theirs.
-        triples / margins: ``(query, positive, negative)`` and the dense model's ``q·p − q·n``, ``(len(triples),)``.
+        triples / margins: ``(query, positive, negative)`` and their target margins, ``(len(triples),)``: the
+            dense model's ``q·p − q·n``, or the teacher's ``score(q, p) − score(q, n)``.
         source: The :class:`DistillTexts` the texts came from.
+        teacher: The teacher that labelled the margins (:meth:`~domainemb.synth.teacher.Teacher.describe`:
+            name, kind, fingerprint, and ``forward_texts``, what it computed rather than found in the
+            cache); ``None`` when the dense model did.
     """
 
     texts: tuple[str, ...]
@@ -179,6 +189,7 @@ class DistillTargets:
     triples: tuple[tuple[str, str, str], ...]
     margins: np.ndarray
     source: DistillTexts
+    teacher: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """What the report records of the texts."""
@@ -201,8 +212,9 @@ def distill_targets(
     max_seq_length: int,
     batch_size: int,
     cache: EmbeddingCache | None = None,
+    teacher: Teacher | None = None,
 ) -> DistillTargets:
-    """Encode the texts (and the texts of the triples of ``pairs``) with the dense ``model``.
+    """Encode the texts (and, without a ``teacher``, the texts of the triples of ``pairs``) with the dense ``model``.
 
     Call it before pruning changes the weights.
 
@@ -215,15 +227,21 @@ def distill_targets(
         max_seq_length: Tokens per text, as in retraining.
         batch_size: Texts per forward pass.
         cache: Where embeddings are kept and reused; ``None`` encodes everything.
+        teacher: Labels the triples' margins instead of the dense model (:func:`teacher_margins`); it
+            keeps its scores in its own cache (the one :func:`~domainemb.synth.teacher.load_teacher` got).
     """
     triples = tuple((p.query, p.positive, p.negatives[0]) for p in pairs if p.negatives)
     if pairs and not triples:
-        log.warning("no calibration pair has a hard negative: distillation runs without MarginMSE")
-    needed = list(dict.fromkeys([*texts.texts, *(t for triple in triples for t in triple)]))
+        labeller = f"teacher {teacher.name} labels nothing and " if teacher is not None else ""
+        log.warning("no calibration pair has a hard negative: %sdistillation runs without MarginMSE", labeller)
+    dense_triples = triples if teacher is None else ()
+    needed = list(dict.fromkeys([*texts.texts, *(t for triple in dense_triples for t in triple)]))
     vectors = dict(zip(needed, teacher_embeddings(model, fingerprint, needed, max_seq_length, batch_size, cache)))
     heldout = min(MAX_HELDOUT, len(texts.texts) // 10)
     train, held = texts.texts[heldout:], texts.texts[:heldout]
-    if triples:
+    if teacher is not None:
+        margins = teacher_margins(teacher, triples)
+    elif triples:
         q, p, n = (np.stack([vectors[t[i]] for t in triples]) for i in range(3))  # (triples, dim) each
         margins = ((q * p).sum(axis=1) - (q * n).sum(axis=1)).astype(np.float32)  # MarginMSELoss's dot product
     else:
@@ -236,7 +254,37 @@ def distill_targets(
         triples=triples,
         margins=margins,
         source=texts,
+        teacher=teacher.describe() | {"forward_texts": teacher.forward_texts} if teacher is not None else None,
     )
+
+
+def teacher_margins(teacher: Teacher, triples: Sequence[tuple[str, str, str]]) -> np.ndarray:
+    """``(len(triples),)`` margins ``score(q, p) − score(q, n)`` of ``teacher`` for each ``(q, p, n)``.
+
+    A bi-encoder's score is its own similarity of the two embeddings, a cross-encoder's its raw logit
+    (:meth:`~domainemb.synth.teacher.Teacher.score_pairs`; both through the embedding cache). A hybrid
+    teacher normalises each query's scores over a pool (min-max, see
+    :class:`~domainemb.synth.teacher.HybridTeacher`): its pool is every positive and negative of the
+    triples, as synth's is every chunk, so that a margin means the same for every query.
+    """
+    if not triples:
+        return np.zeros(0, dtype=np.float32)
+    if teacher.normalises_per_query:
+        pool = list(dict.fromkeys(t for _, positive, negative in triples for t in (positive, negative)))
+        index = {t: j for j, t in enumerate(pool)}
+        blocks = []
+        for start in range(0, len(triples), _TEACHER_BLOCK):
+            block = triples[start : start + _TEACHER_BLOCK]
+            scores = teacher.score_pool([q for q, _, _ in block], pool)  # (len(block), len(pool))
+            rows = np.arange(len(block))
+            positives = scores[rows, [index[p] for _, p, _ in block]]  # (len(block),)
+            negatives = scores[rows, [index[n] for _, _, n in block]]  # (len(block),)
+            blocks.append(positives - negatives)
+        return np.concatenate(blocks).astype(np.float32)
+    queries = [q for q, _, _ in triples]
+    positives = teacher.score_pairs(queries, [p for _, p, _ in triples])  # (len(triples),)
+    negatives = teacher.score_pairs(queries, [n for _, _, n in triples])  # (len(triples),)
+    return (np.asarray(positives, dtype=np.float32) - np.asarray(negatives, dtype=np.float32)).astype(np.float32)
 
 
 def teacher_embeddings(

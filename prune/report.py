@@ -73,8 +73,11 @@ class PruneReport:
         retraining: What retraining did (empty for one-shot runs): ``loss`` (``distill`` or
             ``infonce``), the sentence-transformers ``losses`` it trained, ``steps``,
             ``mean_train_loss``; for distillation, its ``texts`` (source, sha256, how many were
-            available, trained on, held out, and MarginMSE triples) and the pruned model's
-            ``heldout_mse_to_dense`` embedding MSE before and after; for InfoNCE, its ``pairs``.
+            available, trained on, held out, and MarginMSE triples), the pruned model's
+            ``heldout_mse_to_dense`` embedding MSE before and after, and ``margin_labels``: who
+            labelled the MarginMSE triples (``by``: ``teacher``, with its ``name``, ``kind``,
+            ``fingerprint`` and ``forward_texts``, or ``dense model``, with its name and fingerprint;
+            ``None`` without ``distill_margins``); for InfoNCE, its ``pairs``.
         size_on_disk: Bytes of the dense input weights, the saved model, and its sparse form.
         export: The shipped ONNX graph (empty unless ``export`` was asked for): its ``format``,
             ``file`` (relative to the run folder), ``bytes`` on disk, the dense model's weights on

@@ -110,6 +110,7 @@ def prune(config: PruneConfig, on_event: OnEvent | None = None, command: str | N
     stages = StageCache(Path(config.stage_cache)) if config.stage_cache is not None else None
     method = config.scoring_method()
     corpus = _distill_corpus(config)  # a bad distill_texts folder fails before the model loads
+    _check_teacher(config)  # so does a teacher that is neither a bi-encoder nor a cross-encoder
 
     stage("loading the model")
     loaded = _load(config)
@@ -238,6 +239,14 @@ def _distill_corpus(config: PruneConfig) -> DistillTexts | None:
     if config.distill_texts is None or not config.retrain_steps:
         return None
     return corpus_texts(Path(config.distill_texts), config.max_seq_length, config.distill_max_texts, config.seed)
+
+
+def _check_teacher(config: PruneConfig) -> None:
+    """Fail on a ``teacher`` that :func:`~domainemb.synth.teacher.load_teacher` refuses (no weights load here)."""
+    if config.teacher is not None:
+        from domainemb.synth.teacher import load_teacher
+
+        load_teacher(config.teacher)
 
 
 def _open_inputs(config: PruneConfig, method: PruneMethod, on_event: OnEvent) -> _Inputs:
@@ -480,13 +489,15 @@ def _teacher(
     """The dense model's fp32 embeddings of the distillation texts (``None`` unless retraining distils).
 
     Called while the model is still dense; the embeddings go through the embedding cache. Texts and
-    margin triples that touch a test text of the suites (13-gram overlap) are dropped first.
+    margin triples that touch a test text of the suites (13-gram overlap) are dropped first. With a
+    ``teacher``, it labels the margins of those same triples (its scores cached too), not the dense model.
     """
     if not config.retrain_steps or config.retrain_loss is not RetrainLoss.DISTILL:
         return None
     stage("removing the suites' test texts from the distillation texts")
     from domainemb.evaluation.cache import EmbeddingCache
     from domainemb.synth.decontam import load_held_out
+    from domainemb.synth.teacher import load_teacher
 
     held_out = load_held_out(config.domain, _built_suites(config, inputs))  # none built: the registered tasks
     domain = calibration.sets.get("domain")
@@ -499,7 +510,8 @@ def _teacher(
         for p in (domain.pairs if config.distill_margins else ())
         if not any(map(held_out.touches, (p.query, p.positive, *p.negatives)))
     ]
-    stage("encoding the distillation texts with the dense model")
+    labelled = f", labelling the margin triples with teacher {config.teacher}" if config.teacher else ""
+    stage(f"encoding the distillation texts with the dense model{labelled}")
     with _timed(seconds, "retraining"), EmbeddingCache() as cache:
         return distill_targets(
             loaded.model,
@@ -509,6 +521,7 @@ def _teacher(
             config.max_seq_length,
             config.eval_batch_size,
             cache,
+            teacher=load_teacher(config.teacher, cache) if config.teacher is not None else None,
         )
 
 
@@ -562,6 +575,7 @@ def _retrain(
                 "losses": ["MSELoss", *(["MarginMSELoss"] if targets.triples else [])],
                 "texts": targets.summary(),
                 "heldout_mse_to_dense": {"before": before, "after": heldout_mse()},
+                "margin_labels": _margin_labels(config, loaded, targets),
             }
         else:
             from domainemb.prune.retrain import retrain
@@ -578,6 +592,21 @@ def _retrain(
         **summary,
         "steps": outcome.steps,
         "mean_train_loss": mean_loss,
+    }
+
+
+def _margin_labels(config: PruneConfig, loaded: _Loaded, targets: DistillTargets) -> dict[str, object] | None:
+    """Who labelled the MarginMSE triples: the teacher (name, kind, fingerprint) or the dense model;
+    ``None`` when no margins were asked for."""
+    if not config.distill_margins:
+        return None
+    if targets.teacher is not None:
+        return {"by": "teacher", **targets.teacher, "triples": len(targets.triples)}
+    return {
+        "by": "dense model",
+        "name": config.model,
+        "fingerprint": loaded.encoder.fingerprint,
+        "triples": len(targets.triples),
     }
 
 

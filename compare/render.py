@@ -93,7 +93,8 @@ def render_report(results_dir: Path, out: Path, include: tuple[Path, ...] = ()) 
     ``include``, get their own sections.
 
     Also writes ``out/manifest.json``: what the page was made from (analysis checksum, models and
-    their fingerprints, benchmark checksums, versions, command).
+    their fingerprints, benchmark checksums, versions, command); a model adapt or prune made also has
+    its ``origin`` there (kind, fingerprint, the command that made it, what it was trained on).
 
     Raises:
         DomainembError: no readable analysis in ``results_dir``, or a section file that names a

@@ -119,3 +119,38 @@ def test_screenshot_artifact(page):
     path = ARTIFACTS / "report.png"
     page.screenshot(path=str(path), full_page=False)
     assert path.stat().st_size > 10_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_domain_model_is_marked(browser, tmp_path):
+    import json
+
+    from compare_data import synthetic_analysis
+
+    from domainemb.model_origin import BaseModel, ModelOrigin, OriginKind, TrainingData
+
+    origin = ModelOrigin(
+        kind=OriginKind.ADAPTED,
+        domain="finance",
+        base=BaseModel("minilm", "b" * 64),
+        fingerprint="a" * 64,
+        data=TrainingData(source="pairs.jsonl", sha256="c" * 64, pairs=1334, generators={"ict": 1334}),
+        teacher="mpnet",
+        recipe="loss mnrl, 76 steps",
+        command="domainemb adapt --base minilm --pairs pairs.jsonl --domain finance --out run",
+    )
+    analysis = synthetic_analysis(payload=False)
+    analysis["models"][0]["origin"] = origin.to_dict()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "analysis.json").write_text(json.dumps(analysis), encoding="utf-8")
+    page_file = render_report(tmp_path / "results", tmp_path / "site")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri())
+    mark = page.locator("#leaderboard-domain tbody th .badge.origin-adapted")
+    assert mark.count() == 1 and mark.is_visible() and mark.inner_text() == "domain model"
+    origins = page.locator("#model-origins")
+    assert origins.is_visible() and "trained on 1,334 ict pairs (pairs.jsonl)" in origins.inner_text()
+    assert origin.command in origins.inner_text() and errors == []
+    context.close()

@@ -2,7 +2,8 @@
 
 Output folder layout::
 
-    OUT/model/            the adapted sentence-transformers model (README.md is its model card)
+    OUT/model/            the adapted sentence-transformers model (README.md is its model card,
+                          .domainemb_origin.json where it came from: domainemb.model_origin)
     OUT/checkpoints/      trainer checkpoints (removed after success unless keep_checkpoints)
     OUT/run.json          the run's identity, checked on --resume
     OUT/results/          the evaluation engine's results for base and adapted model (mteb layout)

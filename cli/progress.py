@@ -114,18 +114,29 @@ class StageProgress:
         self._start = start
         self._bar: TaskID = self._progress.add_task(description, total=None, detail="")
         self._console = console
+        self._show = show
+        self._drawing = False
         self._every = plain_line_interval() if show and not console.is_terminal else 0.0
         self._began = self._last_line = time.monotonic()
 
     def __enter__(self) -> StageProgress:
         if self._start:
-            self._progress.start()
+            self._begin()
         return self
+
+    def _begin(self) -> None:
+        """Start drawing; only a terminal gets rich's live display (elsewhere it would leave a blank line
+        behind, before an error line for one; the plain lines stand in for it there)."""
+        if self._show and not self._drawing:
+            self._drawing = True
+            if self._console.is_terminal:
+                self._progress.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._progress.stop()
+        if self._progress.live.is_started:  # rich's stop prints an empty line on a console that is not interactive
+            self._progress.stop()
 
     def __call__(self, event: StageEvent) -> None:
         bar = self._task()
@@ -135,7 +146,7 @@ class StageProgress:
             self._bar = self._progress.add_task(event.stage, total=event.total, completed=done, detail=event.detail)
         else:
             self._progress.update(self._bar, description=event.stage, completed=done, detail=event.detail)
-        self._progress.start()  # a no-op once started
+        self._begin()  # a no-op once started
         if self._every:
             self._plain_line(event)
 
@@ -167,4 +178,4 @@ class StageProgress:
     @property
     def started(self) -> bool:
         """Whether the display is drawing (or would be, on a terminal)."""
-        return self._progress.live.is_started
+        return self._drawing

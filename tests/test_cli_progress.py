@@ -71,6 +71,16 @@ def test_plain_lines_off_or_a_bad_interval(monkeypatch, every):
     assert buffer.getvalue().strip() == ""
 
 
+def test_a_log_file_gets_nothing_but_the_plain_lines(monkeypatch):
+    """Nothing else is written where stderr is not a terminal, so an error after the display started is its one line."""
+    monkeypatch.setenv("DOMAINEMB_PROGRESS_EVERY", "0")
+    console, buffer = _log_file()
+    with StageProgress("pruning", console=console) as progress:
+        progress(StageEvent("loading the model"))
+        assert progress.started
+    assert buffer.getvalue() == ""
+
+
 def test_a_terminal_gets_the_bar_not_plain_lines(monkeypatch):
     monkeypatch.setenv("DOMAINEMB_PROGRESS_EVERY", "0.001")
     console, buffer = _terminal()

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_checks import compare_summary, invoke_ok
 
-from domainemb.cli.main import app
 from domainemb.compare.analysis_file import Analysis
 from domainemb.compare.config import CompareConfig
 from domainemb.compare.cost import cpu_description
@@ -27,8 +25,6 @@ from domainemb.compare.run import ANALYSIS_FILE
 from domainemb.domains.benchmark import Benchmark
 from domainemb.domains.fetch import sha256_file
 from domainemb.types import Domain
-
-runner = CliRunner()
 
 
 def _age(folder, seconds: float = 3600.0) -> None:
@@ -59,22 +55,6 @@ def _args(model, out, domain, general, cost_texts: int = 16) -> list[str]:
     ]
 
 
-def _invoke(args: list[str]):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0 and result.exception is None, (result.output, result.exception)
-    return result
-
-
-def _table(output: str) -> list[str]:
-    """The printed summary table and rank agreement, less the title's wall time."""
-    lines = []
-    for line in output.splitlines():
-        if line.startswith(("kept:", "analysis:")):
-            break
-        lines.append(re.sub(r"\[[0-9.]+s\]", "[…s]", line).strip())
-    return lines
-
-
 @pytest.fixture(scope="module")
 def first_run(tiny_suites, tiny_model, tmp_path_factory):
     """One cold comparison: the tiny model (a copy, dated an hour back), bm25 and bow; measured and written."""
@@ -86,7 +66,7 @@ def first_run(tiny_suites, tiny_model, tmp_path_factory):
         _age(model)
         domain, general = tiny_suites("adapt")
         args = _args(model, root / "out", domain, general)
-        result = _invoke(args)
+        result = invoke_ok(args)
     return {"root": root, "model": model, "domain": domain, "general": general, "args": args, "output": result.output}
 
 
@@ -150,10 +130,10 @@ def test_a_kept_rerun_loads_no_model_reads_no_task_data_and_prints_the_same_tabl
     out = first_run["root"] / "out"
     before = (out / ANALYSIS_FILE).read_bytes()
     stamp = (out / ANALYSIS_FILE).stat().st_mtime_ns
-    again = _invoke(first_run["args"])
+    again = invoke_ok(first_run["args"])
     assert guarded == []
     assert "kept: every result is unchanged" in again.output
-    assert _table(again.output) == _table(first_run["output"])
+    assert compare_summary(again.output) == compare_summary(first_run["output"])
     assert (out / ANALYSIS_FILE).read_bytes() == before and (out / ANALYSIS_FILE).stat().st_mtime_ns == stamp
     html = (out / "report" / "index.html").read_text(encoding="utf-8")
     assert 'id="cost"' in html and str(first_run["model"].name) in html
@@ -169,11 +149,11 @@ def test_a_touched_model_is_hashed_again_and_still_kept(first_run, guarded, monk
     weights = next(first_run["model"].rglob("*.safetensors"))
     stamp = time.time() - 60
     os.utime(weights, (stamp, stamp))
-    again = _invoke(first_run["args"])
+    again = invoke_ok(first_run["args"])
     assert guarded == [] and "kept: every result is unchanged" in again.output
     assert weights in hashed
     hashed.clear()
-    _invoke(first_run["args"])  # remembered again: not hashed a second time
+    invoke_ok(first_run["args"])  # remembered again: not hashed a second time
     assert hashed == []
 
 
@@ -194,7 +174,7 @@ def test_a_changed_model_is_scored_and_measured_again(first_run, tmp_path, monke
     changed.save(str(model))
     _age(model)
     before = _analysis(out)
-    result = _invoke(_args(model, out, first_run["domain"], first_run["general"]))
+    result = invoke_ok(_args(model, out, first_run["domain"], first_run["general"]))
     assert "kept:" not in result.output
     after = _analysis(out)
     assert after.created >= before.created and after.models[0].fingerprint != before.models[0].fingerprint
@@ -220,7 +200,7 @@ def test_changed_cost_settings_measure_again(first_run, tmp_path, monkeypatch):
         cost, "measure_costs", lambda encoders, *a, **k: measured.append(list(encoders)) or real(encoders, *a, **k)
     )
     before = _analysis(out)
-    _invoke(_args(first_run["model"], out, first_run["domain"], first_run["general"], cost_texts=12))
+    invoke_ok(_args(first_run["model"], out, first_run["domain"], first_run["general"], cost_texts=12))
     after = _analysis(out)
     assert measured == [[str(first_run["model"]), "bm25", "bow"]]
     assert after.costs.sample_texts == 12 and not any(p.kept for p in after.costs.profiles)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 import time
 from dataclasses import replace
@@ -18,14 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_checks import compare_summary, invoke_ok
 
-from domainemb.cli.main import app
 from domainemb.compare.analysis_file import Analysis
 from domainemb.compare.kept import KEPT_FILE
 from domainemb.compare.run import ANALYSIS_FILE
 
-runner = CliRunner()
 #: The first run leaves out the general STS task; a later run adds it.
 FIRST_TASKS = ("TinyFinRetrieval", "TinyFinSTS", "TinyGenRetrieval")
 
@@ -58,22 +55,6 @@ def _args(models, out, domain, general, tasks=FIRST_TASKS) -> list[str]:
     ]
 
 
-def _invoke(args: list[str]):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0 and result.exception is None, (result.output, result.exception)
-    return result
-
-
-def _table(output: str) -> list[str]:
-    """The printed summary table and rank agreement, less the title's wall time."""
-    lines = []
-    for line in output.splitlines():
-        if line.startswith(("kept:", "analysis:")):
-            break
-        lines.append(re.sub(r"\[[0-9.]+s\]", "[…s]", line).strip())
-    return lines
-
-
 @pytest.fixture(scope="module")
 def first_run(tiny_suites, tiny_model, tmp_path_factory):
     """One cold comparison of model A (a tiny model, dated an hour back), bm25 and bow, without the
@@ -87,7 +68,7 @@ def first_run(tiny_suites, tiny_model, tmp_path_factory):
     domain, general = tiny_suites("adapt")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOMAINEMB_CACHE", str(root / "cache"))
-        _invoke(_args([models["a"]], root / "out", domain, general))
+        invoke_ok(_args([models["a"]], root / "out", domain, general))
     return {"root": root, **models, "domain": domain, "general": general}
 
 
@@ -139,7 +120,7 @@ def test_an_added_model_is_the_only_one_loaded_and_the_outputs_are_those_of_a_fu
     a, b = str(first_run["a"]), str(first_run["b"])
     first = Analysis.from_disk(first_run["root"] / "out" / ANALYSIS_FILE)
     partly = _copy_out(first_run, tmp_path / "partly")
-    kept = _invoke(_args([a, b], partly, first_run["domain"], first_run["general"]))
+    kept = invoke_ok(_args([a, b], partly, first_run["domain"], first_run["general"]))
     assert loads == [b]  # A, bm25 and bow have every result and their cost kept
     assert "kept:" not in kept.output  # not kept as a whole: B is new
 
@@ -147,10 +128,10 @@ def test_an_added_model_is_the_only_one_loaded_and_the_outputs_are_those_of_a_fu
     full = _copy_out(first_run, tmp_path / "full")
     with monkeypatch.context() as before:  # the run as it was before: every model is loaded
         before.setattr(compare_run, "kept_models", lambda *args, **kwargs: {})
-        again = _invoke(_args([a, b], full, first_run["domain"], first_run["general"]))
+        again = invoke_ok(_args([a, b], full, first_run["domain"], first_run["general"]))
     assert loads == [a, b, "bm25", "bow"]
 
-    assert _table(kept.output) == _table(again.output)
+    assert compare_summary(kept.output) == compare_summary(again.output)
     for name in (ANALYSIS_FILE, KEPT_FILE, "report/index.html"):
         assert (partly / name).read_text(encoding="utf-8").replace(str(partly), str(full)) == (full / name).read_text(
             encoding="utf-8"
@@ -175,7 +156,7 @@ def test_a_kept_model_with_a_task_added_is_loaded(first_run, loads, tmp_path, mo
     monkeypatch.setattr(
         cost, "measure_costs", lambda encoders, *args, **kw: measured.append(1) or real(encoders, *args, **kw)
     )
-    _invoke(_args([a], out, first_run["domain"], first_run["general"], tasks=(*FIRST_TASKS, "TinyGenSTS")))
+    invoke_ok(_args([a], out, first_run["domain"], first_run["general"], tasks=(*FIRST_TASKS, "TinyGenSTS")))
     assert loads == [a, "bow"]
     assert measured == []  # the domain tasks are unchanged: every cost record still holds
     analysis = Analysis.from_disk(out / ANALYSIS_FILE)

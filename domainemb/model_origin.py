@@ -194,6 +194,13 @@ class ModelOrigin:
         found = data.get("format") if isinstance(data, dict) else None
         if found != ORIGIN_FORMAT:
             raise ValueError(f"not a model origin (format {found!r}, expected {ORIGIN_FORMAT})")
+        base = data["base"]
+        texts = {"domain": data["domain"], "fingerprint": data["fingerprint"], "recipe": data["recipe"]}
+        if isinstance(base, dict):
+            texts |= {"base.name": base.get("name"), "base.fingerprint": base.get("fingerprint")}
+        for key, value in texts.items():  # compared, sliced and joined as text later
+            if not isinstance(value, str):
+                raise TypeError(f"{key} must be text, got {value!r}")
         return cls(
             kind=OriginKind(data["kind"]),
             domain=data["domain"],

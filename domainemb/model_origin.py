@@ -146,6 +146,14 @@ class ModelOrigin:
     recipe: str
     command: str | None
 
+    def __post_init__(self) -> None:
+        # Read from a file a user may have edited: compared, sliced and joined as text later.
+        texts = {"domain": self.domain, "fingerprint": self.fingerprint, "recipe": self.recipe}
+        texts |= {"base.name": self.base.name, "base.fingerprint": self.base.fingerprint}
+        for key, value in texts.items():
+            if not isinstance(value, str):
+                raise TypeError(f"{key} must be text, got {value!r}")
+
     @property
     def mark(self) -> str:
         return OriginKind(self.kind).mark
@@ -194,13 +202,6 @@ class ModelOrigin:
         found = data.get("format") if isinstance(data, dict) else None
         if found != ORIGIN_FORMAT:
             raise ValueError(f"not a model origin (format {found!r}, expected {ORIGIN_FORMAT})")
-        base = data["base"]
-        texts = {"domain": data["domain"], "fingerprint": data["fingerprint"], "recipe": data["recipe"]}
-        if isinstance(base, dict):
-            texts |= {"base.name": base.get("name"), "base.fingerprint": base.get("fingerprint")}
-        for key, value in texts.items():  # compared, sliced and joined as text later
-            if not isinstance(value, str):
-                raise TypeError(f"{key} must be text, got {value!r}")
         return cls(
             kind=OriginKind(data["kind"]),
             domain=data["domain"],
@@ -254,7 +255,7 @@ def read_origin(model_folder: Path) -> ModelOrigin | None:
     record = folder.parent / _ADAPT_RECORD
     if record.is_file():
         try:
-            return adapted_origin(json.loads(record.read_text(encoding="utf-8")), command=None)
+            return adapted_origin(loads_text(record.read_text(encoding="utf-8")), command=None)
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DomainembError(f"{record}: not a readable adapt record ({type(exc).__name__}: {exc})") from None
     report = folder.parent / _PRUNE_REPORT
@@ -263,10 +264,9 @@ def read_origin(model_folder: Path) -> ModelOrigin | None:
         from domainemb.prune.report import PruneReport
 
         try:
-            read = PruneReport.from_disk(report)
+            return pruned_origin(PruneReport.from_disk(report), fingerprint_folder(folder), command=None)
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DomainembError(f"{report}: not a readable prune report ({type(exc).__name__}: {exc})") from None
-        return pruned_origin(read, fingerprint_folder(folder), command=None)
     return None
 
 

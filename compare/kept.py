@@ -341,7 +341,8 @@ def _earlier_serves(out: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != ANALYSIS_FORMAT or data["provenance"]["domainemb_version"] != domainemb.__version__:
             return {}
-        models = [ModelRef.from_dict(m) for m in data["models"]]
+        # A model adapt or prune made has its origin beside the ref (analysis_file); it is no part of it.
+        models = [ModelRef.from_dict({k: v for k, v in m.items() if k != "origin"}) for m in data["models"]]
         return {_serves_key(m): tuple(sorted(TaskType(t) for t in m.serves)) for m in models}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("%s: unreadable (%s); every model is loaded", path, exc)

@@ -91,3 +91,27 @@ def test_a_prune_report_with_a_null_sparsity_beside_an_older_model_folder_is_one
     (run / "prune_report.json").write_text(json.dumps(report))
     with pytest.raises(DomainembError, match=re.escape(str(run / "prune_report.json"))):
         origin_of(str(run / "model"))
+
+
+def test_a_domain_models_origin_in_the_earlier_analysis_does_not_hide_what_every_model_serves(tmp_path, caplog):
+    """kept_models reads what each model serves from the folder's earlier analysis.json; a model there with an
+    ``origin`` (made by adapt or prune) made the whole file unreadable to it (ModelRef got an unknown key), so a
+    partly kept re-run of any comparison holding a domain model loaded every model again."""
+    import domainemb
+    from domainemb.compare.analysis_file import ANALYSIS_FILE, ANALYSIS_FORMAT
+    from domainemb.compare.kept import _earlier_serves
+
+    model = {"model_name": "local/m", "revision": "r", "fingerprint": "f" * 64, "baseline": False}
+    analysis = {
+        "format": ANALYSIS_FORMAT,
+        "provenance": {"domainemb_version": domainemb.__version__},
+        "models": [
+            {"name": "m", **model, "serves": ["Retrieval", "STS"], "origin": _ORIGIN},
+            {"name": "bm25", **model, "model_name": "bm25", "serves": ["Retrieval"]},
+        ],
+    }
+    (tmp_path / ANALYSIS_FILE).write_text(json.dumps(analysis))
+    with caplog.at_level("WARNING"):
+        serves = _earlier_serves(tmp_path)
+    assert serves == {("local/m", "f" * 64, "r"): ("Retrieval", "STS"), ("bm25", "f" * 64, "r"): ("Retrieval",)}
+    assert "unreadable" not in caplog.text

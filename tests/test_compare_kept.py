@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_checks import compare_summary, invoke_ok
+from compare_data import age_folder, compare_args
 
 from domainemb.compare.analysis_file import Analysis
 from domainemb.compare.config import CompareConfig
@@ -27,34 +28,6 @@ from domainemb.domains.fetch import sha256_file
 from domainemb.types import Domain
 
 
-def _age(folder, seconds: float = 3600.0) -> None:
-    """Date every file of ``folder`` ``seconds`` back, so its fingerprint is remembered (not 'racily' new)."""
-    stamp = time.time() - seconds
-    for path in folder.rglob("*"):
-        os.utime(path, (stamp, stamp))
-
-
-def _args(model, out, domain, general, cost_texts: int = 16) -> list[str]:
-    return [
-        "compare",
-        "finance",
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        "--domain-benchmark",
-        str(domain),
-        "--general-benchmark",
-        str(general),
-        "--bootstrap-samples",
-        "30",
-        "--complexity-texts",
-        "8",
-        "--cost-texts",
-        str(cost_texts),
-    ]
-
-
 @pytest.fixture(scope="module")
 def first_run(tiny_suites, tiny_model, tmp_path_factory):
     """One cold comparison: the tiny model (a copy, dated an hour back), bm25 and bow; measured and written."""
@@ -63,9 +36,9 @@ def first_run(tiny_suites, tiny_model, tmp_path_factory):
         patch.setenv("DOMAINEMB_CACHE", str(root / "cache"))
         model = root / "models" / "tiny"
         shutil.copytree(tiny_model(), model)
-        _age(model)
+        age_folder(model)
         domain, general = tiny_suites("adapt")
-        args = _args(model, root / "out", domain, general)
+        args = compare_args([model], root / "out", domain, general)
         result = invoke_ok(args)
     return {"root": root, "model": model, "domain": domain, "general": general, "args": args, "output": result.output}
 
@@ -172,9 +145,9 @@ def test_a_changed_model_is_scored_and_measured_again(first_run, tmp_path, monke
     with torch.no_grad():
         next(changed.parameters()).add_(0.5)
     changed.save(str(model))
-    _age(model)
+    age_folder(model)
     before = _analysis(out)
-    result = invoke_ok(_args(model, out, first_run["domain"], first_run["general"]))
+    result = invoke_ok(compare_args([model], out, first_run["domain"], first_run["general"]))
     assert "kept:" not in result.output
     after = _analysis(out)
     assert after.created >= before.created and after.models[0].fingerprint != before.models[0].fingerprint
@@ -200,7 +173,7 @@ def test_changed_cost_settings_measure_again(first_run, tmp_path, monkeypatch):
         cost, "measure_costs", lambda encoders, *a, **k: measured.append(list(encoders)) or real(encoders, *a, **k)
     )
     before = _analysis(out)
-    invoke_ok(_args(first_run["model"], out, first_run["domain"], first_run["general"], cost_texts=12))
+    invoke_ok(compare_args([first_run["model"]], out, first_run["domain"], first_run["general"], cost_texts=12))
     after = _analysis(out)
     assert measured == [[str(first_run["model"]), "bm25", "bow"]]
     assert after.costs.sample_texts == 12 and not any(p.kept for p in after.costs.profiles)

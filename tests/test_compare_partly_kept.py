@@ -9,15 +9,14 @@ The runs go through the command line, on the tiny retrieval + STS suites with tw
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cli_checks import compare_summary, invoke_ok
+from compare_data import age_folder, compare_args
 
 from domainemb.compare.analysis_file import Analysis
 from domainemb.compare.kept import KEPT_FILE
@@ -25,34 +24,6 @@ from domainemb.compare.run import ANALYSIS_FILE
 
 #: The first run leaves out the general STS task; a later run adds it.
 FIRST_TASKS = ("TinyFinRetrieval", "TinyFinSTS", "TinyGenRetrieval")
-
-
-def _age(folder: Path, seconds: float = 3600.0) -> None:
-    """Date every file of ``folder`` back, so its fingerprint is remembered (not 'racily' new)."""
-    stamp = time.time() - seconds
-    for path in folder.rglob("*"):
-        os.utime(path, (stamp, stamp))
-
-
-def _args(models, out, domain, general, tasks=FIRST_TASKS) -> list[str]:
-    return [
-        "compare",
-        "finance",
-        *(a for m in models for a in ("--model", str(m))),
-        *(a for t in tasks for a in ("--tasks", t)),
-        "--out",
-        str(out),
-        "--domain-benchmark",
-        str(domain),
-        "--general-benchmark",
-        str(general),
-        "--bootstrap-samples",
-        "30",
-        "--complexity-texts",
-        "8",
-        "--cost-texts",
-        "16",
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +35,11 @@ def first_run(tiny_suites, tiny_model, tmp_path_factory):
     shutil.copytree(tiny_model(), models["a"])
     shutil.copytree(tiny_model(seed=1), models["b"])
     for folder in models.values():
-        _age(folder)
+        age_folder(folder)
     domain, general = tiny_suites("adapt")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOMAINEMB_CACHE", str(root / "cache"))
-        invoke_ok(_args([models["a"]], root / "out", domain, general))
+        invoke_ok(compare_args([models["a"]], root / "out", domain, general, tasks=FIRST_TASKS))
     return {"root": root, **models, "domain": domain, "general": general}
 
 
@@ -120,7 +91,7 @@ def test_an_added_model_is_the_only_one_loaded_and_the_outputs_are_those_of_a_fu
     a, b = str(first_run["a"]), str(first_run["b"])
     first = Analysis.from_disk(first_run["root"] / "out" / ANALYSIS_FILE)
     partly = _copy_out(first_run, tmp_path / "partly")
-    kept = invoke_ok(_args([a, b], partly, first_run["domain"], first_run["general"]))
+    kept = invoke_ok(compare_args([a, b], partly, first_run["domain"], first_run["general"], tasks=FIRST_TASKS))
     assert loads == [b]  # A, bm25 and bow have every result and their cost kept
     assert "kept:" not in kept.output  # not kept as a whole: B is new
 
@@ -128,7 +99,7 @@ def test_an_added_model_is_the_only_one_loaded_and_the_outputs_are_those_of_a_fu
     full = _copy_out(first_run, tmp_path / "full")
     with monkeypatch.context() as before:  # the run as it was before: every model is loaded
         before.setattr(compare_run, "kept_models", lambda *args, **kwargs: {})
-        again = invoke_ok(_args([a, b], full, first_run["domain"], first_run["general"]))
+        again = invoke_ok(compare_args([a, b], full, first_run["domain"], first_run["general"], tasks=FIRST_TASKS))
     assert loads == [a, b, "bm25", "bow"]
 
     assert compare_summary(kept.output) == compare_summary(again.output)
@@ -156,7 +127,7 @@ def test_a_kept_model_with_a_task_added_is_loaded(first_run, loads, tmp_path, mo
     monkeypatch.setattr(
         cost, "measure_costs", lambda encoders, *args, **kw: measured.append(1) or real(encoders, *args, **kw)
     )
-    invoke_ok(_args([a], out, first_run["domain"], first_run["general"], tasks=(*FIRST_TASKS, "TinyGenSTS")))
+    invoke_ok(compare_args([a], out, first_run["domain"], first_run["general"], tasks=(*FIRST_TASKS, "TinyGenSTS")))
     assert loads == [a, "bow"]
     assert measured == []  # the domain tasks are unchanged: every cost record still holds
     analysis = Analysis.from_disk(out / ANALYSIS_FILE)

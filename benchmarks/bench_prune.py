@@ -15,7 +15,9 @@ Per domain (finance, chemistry, medicine), for ``minilm`` at 50% FFN sparsity:
 5. **Retrained on synth pairs** (only for a domain given ``--pairs DOMAIN=FILE``, a ``domainemb
    synth`` output): the retrained GAPrune runs again, with that file as the domain pairs (its
    k-means choice calibrates the domain side, and the same pairs retrain), to tell what the
-   pruning costs from what the same-label train-split pairs cost.
+   pruning costs from what the same-label train-split pairs cost; and one-shot GAPrune on that
+   file's calibration alone (``gaprune-paper-pairs``), to tell what the calibration does from what
+   the retraining does.
 
 Every command is printed before it runs. Tables are built from the runs' ``prune_report.json``
 files only; ``--report-only`` rebuilds them without running anything. Results go to
@@ -68,6 +70,7 @@ RETRAINED = (
 )
 #: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
 ON_PAIRS = {
+    "gaprune-paper-pairs": "gaprune-paper",  # one-shot: what the calibration on pairs alone does
     "gaprune-paper-retrained-pairs": "gaprune-paper-retrained",
     "gaprune-structured-retrained-pairs": "gaprune-structured-retrained",
 }

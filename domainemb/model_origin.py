@@ -29,7 +29,7 @@ import json
 import logging
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -246,28 +246,35 @@ def read_origin(model_folder: Path) -> ModelOrigin | None:
     folder = Path(model_folder)
     path = folder / ORIGIN_FILE
     if path.is_file():
-        try:
-            return ModelOrigin.from_dict(loads_text(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise DomainembError(f"{path}: not a readable model origin ({type(exc).__name__}: {exc})") from None
+        return _parsed(
+            path, "model origin", lambda: ModelOrigin.from_dict(loads_text(path.read_text(encoding="utf-8")))
+        )
     if folder.name != _MODEL_DIR or not folder.is_dir():
         return None
     record = folder.parent / _ADAPT_RECORD
     if record.is_file():
-        try:
-            return adapted_origin(loads_text(record.read_text(encoding="utf-8")), command=None)
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise DomainembError(f"{record}: not a readable adapt record ({type(exc).__name__}: {exc})") from None
+        return _parsed(
+            record, "adapt record", lambda: adapted_origin(loads_text(record.read_text(encoding="utf-8")), command=None)
+        )
     report = folder.parent / _PRUNE_REPORT
     if report.is_file():
         from domainemb.evaluation.encoders import fingerprint_folder
         from domainemb.prune.report import PruneReport
 
-        try:
-            return pruned_origin(PruneReport.from_disk(report), fingerprint_folder(folder), command=None)
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise DomainembError(f"{report}: not a readable prune report ({type(exc).__name__}: {exc})") from None
+        return _parsed(
+            report,
+            "prune report",
+            lambda: pruned_origin(PruneReport.from_disk(report), fingerprint_folder(folder), command=None),
+        )
     return None
+
+
+def _parsed(path: Path, what: str, parse: Callable[[], ModelOrigin]) -> ModelOrigin:
+    """``parse()``, with any failure to read or parse ``path`` as one error naming it."""
+    try:
+        return parse()
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DomainembError(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})") from None
 
 
 def write_pruned_origin(model_folder: Path, report: PruneReport, command: str | None) -> Path:

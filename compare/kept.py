@@ -14,15 +14,15 @@ decides it, and written atomically:
   run that wrote ``OUT/analysis.json`` (:func:`run_inputs`: every setting of the run, each suite's
   folder and manifest checksum, each model's name and fingerprint) and the sha256 of that file. A
   re-run with the same key, whose result files are all still there for the same fingerprints, task
-  data and seed, returns that analysis: it loads no model (a model folder's fingerprint is
-  remembered by its files' stat, :mod:`domainemb.evaluation.fingerprints`), reads no task data (only
-  the two manifests) and measures nothing.
+  data and seed, scored by the installed mteb, returns that analysis: it loads no model (a model
+  folder's fingerprint is remembered by its files' stat, :mod:`domainemb.evaluation.fingerprints`),
+  reads no task data (only the two manifests) and measures nothing.
 - **each model with nothing left to do** (:func:`kept_models`): in a run that is not kept as a whole
   (a model or a task added, one model changed), a model whose every result on the selected tasks
-  it serves is there for its fingerprint, task data and seed, and whose cost record matches, is not
-  loaded: its scores are read from its result files and its profile from its record. What it serves
-  is taken from the earlier analysis in the folder (written by this domainemb version); a model
-  that analysis does not name is loaded.
+  it serves is there for its fingerprint, task data and seed, scored by the installed mteb version,
+  and whose cost record matches, is not loaded: its scores are read from its result files and its
+  profile from its record. What it serves is taken from the earlier analysis in the folder (written
+  by this domainemb version); a model that analysis does not name is loaded.
 
 Example:
     >>> kept = find_kept(config, encoders={})
@@ -207,7 +207,8 @@ def _suite_manifests(config: CompareConfig) -> dict[str, tuple[Path, str]] | Non
 
 
 def _results_kept(out: Path, analysis: Analysis, seed: int) -> bool:
-    """Every result file the analysis was made from is there, for the same model, task data and seed."""
+    """Every result file the analysis was made from is there, for the same model, task data and seed, scored
+    by the installed mteb."""
     tasks = {key: [(t.name, t.type, t.data_revision) for t in suite.tasks] for key, suite in analysis.suites.items()}
     return all(_model_results(out, model, tasks, seed) is not None for model in analysis.models)
 
@@ -218,8 +219,8 @@ def _model_results(
     """The model's kept score on every task it serves, by suite key then task; ``None`` when one is missing.
 
     A score is kept as the evaluation engine keeps it (:func:`~domainemb.evaluation.run.earlier_score`:
-    the same fingerprint, task data and seed), so what is read here is what a run that loads the
-    model would be given back.
+    the same fingerprint, task data and seed, scored by the installed mteb), so what is read here is
+    what a run that loads the model would be given back.
 
     Args:
         out: The compare output folder (``out/<key>/results/...``).
@@ -239,9 +240,11 @@ def _model_results(
             if task_type not in model.serves:
                 continue
             path = result_path(out / key, model.model_name, model.revision, name)
-            score = earlier_score(path, identity, revision, seed)
+            score = earlier_score(path, identity, revision, seed, warn=False)  # named once, by the run that scores it
             if score is None:
-                log.info("%s: missing, unreadable or scored for another model, task version or seed", path)
+                log.info(
+                    "%s: missing, unreadable or scored for another model, task version, seed or mteb version", path
+                )
                 return None
             found[key][name] = score
     return found

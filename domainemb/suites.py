@@ -226,8 +226,8 @@ def score_models(
 ) -> EvaluationResult:
     """Score ``encoders`` on ``suite`` with the evaluation engine; results in mteb's layout under ``out``.
 
-    A task already scored in ``out`` for the same model fingerprint, task data and seed is reused,
-    not run again (unless ``overwrite``).
+    A task already scored in ``out`` for the same model fingerprint, task data and seed, by the
+    installed mteb version, is reused, not run again (unless ``overwrite``).
 
     Args:
         suite: The suite (see :func:`open_suite`).

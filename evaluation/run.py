@@ -7,6 +7,7 @@ never leaves a partial result behind.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -45,7 +46,7 @@ class EvaluateConfig:
         models: Model names: registry names (``minilm``, ``bm25``, ...), model folders or hub ids.
         tasks: Task names to run; all tasks of the benchmark when empty.
         out: Results folder (mteb layout under ``out/results``).
-        overwrite: Re-run tasks already scored for the same model fingerprint and data.
+        overwrite: Re-run tasks already scored for the same model fingerprint and data by the installed mteb.
         seed: Seed of each task's sampling (classification, clustering).
         batch_size: Texts per forward pass.
         cache: The embedding cache file; ``None`` for the default (``$DOMAINEMB_CACHE/embeddings.sqlite``).
@@ -189,7 +190,8 @@ def _kept_scores(
     scores = []
     for entry in entries:
         path = result_path(config.out, identity.model_name, identity.revision, entry.name)
-        earlier = earlier_score(path, identity, data_revision(entry), config.seed)
+        # Only a look: the task that is run again names an unkept file (in _score_task).
+        earlier = earlier_score(path, identity, data_revision(entry), config.seed, warn=False)
         if earlier is None:
             return None
         scores.append(earlier)
@@ -264,24 +266,57 @@ def _score_task(
     return score
 
 
-def earlier_score(path: Path, encoder: Encoder | ModelIdentity, revision: str, seed: int) -> TaskScore | None:
-    """The stored score when it is for this exact model, data and seed; else ``None``.
+def earlier_score(
+    path: Path, encoder: Encoder | ModelIdentity, revision: str, seed: int, *, warn: bool = True
+) -> TaskScore | None:
+    """The stored score when it is for this exact model, data and seed, scored by the installed mteb; else ``None``.
 
     The one test of whether a result is kept: ``evaluate`` and ``compare`` (:mod:`domainemb.compare.kept`) use it.
+    A score another mteb version computed is not kept (its evaluator may score otherwise, and the table
+    would mix both versions' numbers): the task runs again.
+
+    Args:
+        path: The result file.
+        encoder: The model (its fingerprint and the name it is given now).
+        revision: The task's data revision.
+        seed: The run's seed.
+        warn: Log, as a warning naming the file, why a result that is there is not kept (unreadable, or
+            scored by another mteb version). The call that runs the task when nothing is kept warns; the
+            calls that only look whether a model has work left pass ``False``, so each file is named once.
     """
     if not path.is_file():
         return None
     try:
         earlier = TaskScore.from_disk(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("%s: unreadable earlier result (%s); running the task again", path, exc)
+        if warn:
+            log.warning("%s: unreadable earlier result (%s); running the task again", path, exc)
         return None
     p = earlier.provenance
-    if p.model_fingerprint == encoder.fingerprint and p.task_data_revision == revision and p.seed == seed:
-        # The same model may be named otherwise this time (another folder holding the same weights):
-        # the kept score is filed under the name given now, as a fresh one would be.
-        return replace(earlier, provenance=replace(p, model=encoder.name)) if p.model != encoder.name else earlier
-    return None
+    if p.model_fingerprint != encoder.fingerprint or p.task_data_revision != revision or p.seed != seed:
+        return None
+    installed = installed_mteb_version()
+    if p.mteb_version != installed:
+        if warn:
+            log.warning(
+                "%s: scored by mteb %s, not the installed mteb %s; running the task again",
+                path,
+                p.mteb_version,
+                installed,
+            )
+        return None
+    # The same model may be named otherwise this time (another folder holding the same weights):
+    # the kept score is filed under the name given now, as a fresh one would be.
+    return replace(earlier, provenance=replace(p, model=encoder.name)) if p.model != encoder.name else earlier
+
+
+@functools.cache
+def installed_mteb_version() -> str:
+    """The installed mteb's version, as ``mteb.__version__`` gives it (its package metadata), without
+    importing mteb: a re-run whose results are all kept does not import it."""
+    from importlib.metadata import version
+
+    return version("mteb")
 
 
 def task_texts(benchmark: Benchmark, entry: TaskEntry) -> list[str]:

@@ -128,7 +128,8 @@ class PruneConfig:
         eval_batch_size: Texts per forward pass when scoring on the suites.
         dense_results: A folder where the dense model's suite scores are kept and reused by later
             runs (the evaluation engine reuses a score only for the same model fingerprint, task
-            data and seed); ``None`` scores the dense model inside each run's folder.
+            data and seed, scored by the installed mteb); ``None`` scores the dense model inside
+            each run's folder.
         stage_cache: A folder where the chosen calibration pairs and the gradient moments are kept,
             keyed by everything that decides them, and reused by later runs: other methods and
             variants, retrained and structured runs, the general side in every domain, or the

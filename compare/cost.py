@@ -8,6 +8,12 @@ result in ``analysis.json`` as a :class:`CostSummary`:
 - **parameters** and **size on disk** (the bytes of the model folder's weight files);
 - **bytes per vector** at float32 (``4 * dim``), int8 (``dim``) and binary (``ceil(dim / 8)``).
 
+A throughput is only as good as the machine was quiet: on two cores, one measured at load 4 is half
+of one measured idle. Each timed encode therefore records its :class:`MeasurementConditions` (the
+1-minute load average just before and just after it, the logical CPUs, the threads it ran with),
+and :func:`load_warning` says when the throughputs of one comparison were measured under loads too
+different to compare.
+
 Lexical baselines have no weights and no dense vectors: their fields are ``None`` and ``note``
 says why. Quantized and truncated rescoring (:mod:`domainemb.evaluation.quantized`) adds one
 :class:`VariantScore` per precision and dimension to each dense model's profile.
@@ -42,6 +48,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SAMPLE_TEXTS = 256
 #: Suffixes of the files that hold a model's weights (size on disk counts these).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack", ".npy", ".npz")
+#: Load averages before timing further apart than this make two throughputs not comparable.
+LOAD_SPREAD = 1.0
 
 
 def bytes_per_vector(dim: int, precision: Precision | str) -> int:
@@ -93,6 +101,111 @@ class VariantScore:
 
 
 @dataclass(frozen=True)
+class MeasurementConditions:
+    """The state of the machine while a throughput was timed, which decides whether two throughputs compare.
+
+    Args:
+        load_before: The 1-minute load average just before the timed encode; ``None`` where the
+            platform has none (``os.getloadavg``).
+        load_after: The same, just after it.
+        cpus: Logical CPUs of the machine (``os.cpu_count()``); ``None`` where unknown.
+        threads: Threads the encoding ran with (torch's intra-op threads, or the graph runtime's where
+            it says); ``None`` where not known (ONNX Runtime's default, a numpy model).
+        runtime: What ran those threads: ``torch``, ``onnxruntime``, ``openvino``; empty when none is known.
+    """
+
+    load_before: float | None = None
+    load_after: float | None = None
+    cpus: int | None = None
+    threads: int | None = None
+    runtime: str = ""
+
+    def describe(self) -> str:
+        """``2 CPUs, 2 torch threads, load average 1.70 → 1.90`` (what is not known is left out)."""
+        parts = []
+        if self.cpus:
+            parts.append(f"{self.cpus} CPU{'s' if self.cpus != 1 else ''}")
+        if self.threads:
+            runtime = f" {self.runtime}" if self.runtime else ""
+            parts.append(f"{self.threads}{runtime} thread{'s' if self.threads != 1 else ''}")
+        if self.load_before is not None or self.load_after is not None:
+            parts.append(f"load average {_load(self.load_before)} → {_load(self.load_after)}")
+        return ", ".join(parts)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MeasurementConditions:
+        return cls(**data)
+
+
+def _load(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (two decimals); ``None`` where the platform has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # Windows has no load average; a sandbox may not let it be read
+        return None
+
+
+def measurement_conditions(
+    encoder: Encoder, load_before: float | None, load_after: float | None
+) -> MeasurementConditions:
+    """The conditions of a timed encode by ``encoder`` between the two loads given."""
+    threads, runtime = encoding_threads(encoder)
+    return MeasurementConditions(load_before, load_after, os.cpu_count(), threads, runtime)
+
+
+def encoding_threads(encoder: Encoder) -> tuple[int | None, str]:
+    """The threads ``encoder`` encodes with and the runtime that runs them; ``(None, "")`` where not known.
+
+    A torch model runs ``torch.get_num_threads()``; a graph (``--backend onnx``, ``openvino``) as many as
+    its runner says (:attr:`~domainemb.evaluation.onnx_backend.GraphRunner.threads`); a numpy model
+    (bow, GloVe) none that is counted here.
+    """
+    from domainemb.evaluation.encoders import SentenceTransformerEncoder
+
+    if not isinstance(encoder, SentenceTransformerEncoder):
+        return None, ""
+    if encoder.backend == "torch":
+        return _threads(), "torch"
+    from domainemb.evaluation.backends import BACKENDS, Backend
+
+    runner = getattr(encoder.model[0], "runner", None)  # the graph model's one module runs the graph
+    return getattr(runner, "threads", None), BACKENDS[Backend(encoder.backend)].runtime
+
+
+def load_warning(profiles: Sequence[CostProfile]) -> str | None:
+    """Why the throughputs of ``profiles`` are not comparable, or ``None`` when they are (or nothing is known).
+
+    They are not when the load averages before timing differ by more than :data:`LOAD_SPREAD`, or
+    one is above the machine's CPUs (the load after is left out: a long encode raises it by its own
+    threads).
+    """
+    known = [(p.model, p.conditions) for p in profiles if p.conditions is not None]
+    loads = [(c.load_before, model) for model, c in known if c.load_before is not None]
+    if not loads:
+        return None
+    reasons = []
+    (low, low_model), (high, high_model) = min(loads), max(loads)
+    if high - low > LOAD_SPREAD:
+        reasons.append(
+            f"measured at load averages from {low:.2f} ({low_model}) to {high:.2f} ({high_model}) before timing"
+        )
+    busy = [f"{model} at {c.load_before:.2f} on {c.cpus} CPUs" for model, c in known if _over(c)]
+    if busy:
+        reasons.append(f"measured with more load than CPUs ({', '.join(busy)})")
+    return f"These throughputs are not comparable: {'; '.join(reasons)}." if reasons else None
+
+
+def _over(conditions: MeasurementConditions) -> bool:
+    return (
+        conditions.load_before is not None and conditions.cpus is not None and conditions.load_before > conditions.cpus
+    )
+
+
+@dataclass(frozen=True)
 class CostProfile:
     """What one model costs to run and to store.
 
@@ -113,6 +226,9 @@ class CostProfile:
             published report should not carry.
         kept: Taken from an earlier run's cost record (:mod:`domainemb.compare.kept`), not measured
             in the run that wrote it; ``measured_at`` and ``measured_on`` say when and where it was.
+        conditions: The load, CPUs and threads its throughput was timed under (a kept profile keeps
+            those of the run that measured it); ``None`` where nothing was timed (bm25) and in records
+            written before they were recorded.
     """
 
     model: str
@@ -127,6 +243,7 @@ class CostProfile:
     measured_at: str = ""
     measured_on: str = ""
     kept: bool = False
+    conditions: MeasurementConditions | None = None
 
     def bytes_per_vector(self, precision: Precision | str = Precision.FLOAT32) -> int | None:
         """Bytes of one of its full vectors at ``precision``; ``None`` for a lexical model."""
@@ -146,6 +263,7 @@ class CostProfile:
                 **data,
                 "matryoshka_dims": tuple(data.get("matryoshka_dims", ())),
                 "variants": tuple(VariantScore.from_dict(v) for v in data.get("variants", ())),
+                "conditions": MeasurementConditions.from_dict(c) if (c := data.get("conditions")) else None,
             }
         )
 
@@ -262,9 +380,11 @@ def _profile(
     if type(encoder).prepare is not _base_prepare():
         encoder.prepare(sample)  # a vocabulary fitted on the texts (bag-of-words): not part of encoding
     encode(warmup)
+    load_before = load_average()
     started = clock()
     vectors = encode(sample)
     seconds = clock() - started
+    conditions = measurement_conditions(encoder, load_before, load_average())
     throughput = len(sample) / seconds if seconds > 0 else None
     parameters, size, note = _weights(encoder)
     dense = encoder.cacheable  # a vector that depends on the task's vocabulary is sparse and per task
@@ -279,6 +399,7 @@ def _profile(
         seconds=round(seconds, 4),
         note=note,
         matryoshka_dims=matryoshka_dims(encoder),
+        conditions=conditions,
     )
 
 

@@ -343,12 +343,20 @@ class CostRow:
 
 @dataclass(frozen=True)
 class CostView:
-    """The Cost section: how the costs were measured, the table, and its two plots."""
+    """The Cost section: how the costs were measured, the table, and its two plots.
+
+    Args:
+        conditions: ``(model, conditions)`` of each throughput whose conditions were recorded
+            (:meth:`~domainemb.compare.cost.MeasurementConditions.describe`), in report order.
+        load_warning: Why the throughputs are not comparable (:func:`~domainemb.compare.cost.load_warning`).
+    """
 
     summary: Any
     rows: list[CostRow]
     throughput_plot: Markup
     bytes_plot: Markup
+    conditions: list[tuple[str, str]] = field(default_factory=list)
+    load_warning: str | None = None
 
 
 def _view(analysis: Analysis) -> ReportView:
@@ -384,7 +392,7 @@ def _view(analysis: Analysis) -> ReportView:
 
 
 def _cost_view(analysis: Analysis, models: list[str], colours: dict[str, str]) -> CostView:
-    from domainemb.compare.cost import pareto_front
+    from domainemb.compare.cost import load_warning, pareto_front
 
     costs = analysis.costs
     means = analysis.statistics.means[DOMAIN]
@@ -455,7 +463,14 @@ def _cost_view(analysis: Analysis, models: list[str], colours: dict[str, str]) -
         f"{domain} retrieval and STS mean",
         f"{domain} retrieval and STS mean against bytes per vector",
     )
-    return CostView(summary=costs, rows=rows, throughput_plot=throughput_plot, bytes_plot=bytes_plot)
+    return CostView(
+        summary=costs,
+        rows=rows,
+        throughput_plot=throughput_plot,
+        bytes_plot=bytes_plot,
+        conditions=[(p.model, text) for p in ordered if p.conditions is not None and (text := p.conditions.describe())],
+        load_warning=load_warning(ordered),
+    )
 
 
 def _truncated_cells(variants: Any) -> list[str]:

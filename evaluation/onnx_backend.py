@@ -209,6 +209,11 @@ class GraphRunner(ABC):
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """Embeddings of one batch; ``feeds`` holds int64 arrays ``(batch, sequence)`` by input name."""
 
+    @property
+    def threads(self) -> int | None:
+        """Threads it computes with, where its runtime says (``compare`` records them beside a throughput)."""
+        return None
+
 
 class OnnxRuntimeRunner(GraphRunner):
     """ONNX Runtime on the CPU."""
@@ -227,6 +232,10 @@ class OnnxRuntimeRunner(GraphRunner):
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([OUTPUT_NAME], feeds)[0]
 
+    @property
+    def threads(self) -> int | None:
+        return self.session.get_session_options().intra_op_num_threads or None  # 0: its default, not a count
+
 
 class OpenVinoRunner(GraphRunner):
     """The OpenVINO runtime on the CPU, reading the same ONNX file."""
@@ -243,6 +252,10 @@ class OpenVinoRunner(GraphRunner):
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return np.asarray(self.compiled(feeds)[self._output])
+
+    @property
+    def threads(self) -> int | None:
+        return int(self.compiled.get_property("INFERENCE_NUM_THREADS")) or None
 
 
 RUNNERS: dict[str, type[GraphRunner]] = {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVinoRunner}

@@ -45,13 +45,17 @@ def first_run(tiny_suites, tiny_model, tmp_path_factory):
 
 @pytest.fixture
 def loads(monkeypatch, first_run):
-    """Every model the comparison loads, by name; each run's costs measured with a fixed clock and date
-    (so two runs that measure the same model write the same profile), and fixed analysis and report dates."""
+    """Every model the comparison loads, by name; each run's costs measured with a fixed clock, date and
+    load average (so two runs that measure the same model write the same profile), and fixed analysis
+    and report dates."""
+    import os
+
     import domainemb.compare.cost as cost
     import domainemb.compare.render as render
     import domainemb.compare.run as compare_run
 
     monkeypatch.setenv("DOMAINEMB_CACHE", str(first_run["root"] / "cache"))
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # the machine's load moves between runs
     loaded: list[str] = []
     real_load, real_measure = compare_run.load_encoder, cost.measure_costs
 

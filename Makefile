@@ -41,12 +41,19 @@ demo: setup
 # The published reports: minilm, mpnet and glove (plus the bm25 and bow baselines) on the lite
 # finance, chemistry and medicine suites against the general suite. Results stay under
 # work/compare/; only the pages and their manifests go to reports/DOMAIN/ (committed).
-# REPORT_FLAGS passes more options to `domainemb compare`, e.g. REPORT_FLAGS="--batch-size 64".
+# Each page also carries the domain's own models where they have been made (REPORT_DOMAIN_MODELS,
+# DOMAIN standing for the page's domain): work/models/minilm-DOMAIN, the adapted minilm (issue 18),
+# and work/models/minilm-DOMAIN-pruned, its best pruned minilm (issue 19); BENCHMARKS.md ("Published
+# comparison reports") gives the commands that made them. A page is made without a missing one, and
+# the loop says so. REPORT_FLAGS passes more options to `domainemb compare`, e.g. REPORT_FLAGS="--batch-size 64".
 .PHONY: reports
 REPORT_DOMAINS ?= finance chemistry medicine
 REPORT_MODELS ?= minilm mpnet glove
+REPORT_DOMAIN_MODELS ?= minilm-DOMAIN minilm-DOMAIN-pruned
 reports: setup
 	for d in $(REPORT_DOMAINS); do \
-	  $(BIN)/domainemb compare $$d $(foreach m,$(REPORT_MODELS),--model $(m)) --size lite --out work/compare/$$d-lite --no-report $(REPORT_FLAGS) || exit 1; \
+	  own=""; for m in $(REPORT_DOMAIN_MODELS); do f=work/models/$$(echo $$m | sed "s/DOMAIN/$$d/"); \
+	    if [ -d $$f ]; then own="$$own --model $$f"; else echo "reports: no $$f; the $$d page goes without it"; fi; done; \
+	  $(BIN)/domainemb compare $$d $(foreach m,$(REPORT_MODELS),--model $(m)) $$own --size lite --out work/compare/$$d-lite --no-report $(REPORT_FLAGS) || exit 1; \
 	  $(BIN)/domainemb report work/compare/$$d-lite --out reports/$$d --site-index || exit 1; \
 	done

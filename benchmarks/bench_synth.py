@@ -364,7 +364,9 @@ def e2e_ict(work: Path, corpus: Path, texts: str, teacher: str | None) -> dict[s
         "texts": texts,
         **counts,
         "ict_pairs": counts["items_generated"],
-        "too_short_for_ict": counts["failed_by_reason"].get("too-short", 0),
+        # planned only over chunks of two sentences or more, the rest is a plan-time drop; older runs failed them
+        "too_short_for_ict": counts["drops"].get("too-short-for-ict", 0)
+        + counts["failed_by_reason"].get("too-short", 0),
     }
 
 
@@ -470,7 +472,8 @@ def main() -> None:
         print(
             f"| `{e['command']}` ({e['corpus_documents']:,} texts, {e['training_chunks']:,} chunks) | "
             f"{e['ict_pairs']:,} ICT pairs ({e['too_short_for_ict']:,} chunks too short for ICT), {e['pairs_kept']:,} "
-            f"kept (dropped: {_dropped(e['drops'])}) | {_duration(e['wall_s'])} ({_duration(e['cpu_s'])} CPU) |"
+            f"kept (dropped: {_dropped({k: n for k, n in e['drops'].items() if k != 'too-short-for-ict'})}) | "
+            f"{_duration(e['wall_s'])} ({_duration(e['cpu_s'])} CPU) |"
         )
 
 

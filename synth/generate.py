@@ -137,6 +137,46 @@ def _plan_one(
 
 
 # ----------------------------------------------------------------------------- LLM-free generators
+#: crop_pair's defaults: each crop takes 10-50% of the passage's tokens, and at least 5 tokens.
+CROP_MIN_RATIO, CROP_MAX_RATIO, CROP_MIN_TOKENS = 0.1, 0.5, 5
+#: The plan-time drop reason (a key of the card's ``drops``) of a chunk the generator cannot use.
+UNUSABLE_REASON = {Generator.ICT: "too-short-for-ict", Generator.CROP: "too-short-for-crop"}
+
+
+def ict_usable(text: str) -> bool:
+    """Whether :func:`ict_pair` can cut a pair from ``text``: at least two :func:`sentences`."""
+    return len(sentences(text)) >= 2
+
+
+def crop_usable(text: str, max_ratio: float = CROP_MAX_RATIO, min_tokens: int = CROP_MIN_TOKENS) -> bool:
+    """Whether :func:`crop_pair` can cut two crops of ``min_tokens`` from ``text``."""
+    return len(spans(text)) * max_ratio >= min_tokens
+
+
+def requirement(generator: Generator) -> str:
+    """What a chunk needs for ``generator`` (the detail of its ``too-short`` failure and of the planner's error)."""
+    if generator is Generator.ICT:
+        return "ict needs a passage of at least two sentences"
+    if generator is Generator.CROP:
+        return f"crop needs at least {int(CROP_MIN_TOKENS / CROP_MAX_RATIO)} tokens"
+    return "no requirement"
+
+
+def usable(generator: Generator, text: str) -> bool:
+    """Whether ``generator`` can make a pair from a chunk's ``text``: the very test its pair function applies.
+
+    The planner (:func:`domainemb.synth.pipeline._planned_chunks`) plans items only over chunks passing it,
+    so ``--limit N`` means N items that can succeed; the pair functions keep the test as a guard. Both look
+    the predicates up here at call time, so they cannot disagree. Generators without a test (llm,
+    structure, which has its own rules) accept every chunk.
+    """
+    if generator is Generator.ICT:
+        return ict_usable(text)
+    if generator is Generator.CROP:
+        return crop_usable(text)
+    return True
+
+
 def ict_pair(item: WorkItem, seed: int) -> Pair:
     """Inverse cloze task (Lee et al., 2019): one sentence is the query, its passage without it the positive.
 
@@ -144,27 +184,35 @@ def ict_pair(item: WorkItem, seed: int) -> Pair:
     lexical matching.
 
     Raises:
-        ItemFailed: ``too-short`` when the chunk has fewer than two sentences.
+        ItemFailed: ``too-short`` when the chunk has fewer than two sentences (:func:`ict_usable`; the
+            planner leaves such chunks out, so this is a guard).
     """
     rng = random.Random(stable_hash(seed, "ict", item.key))
+    if not ict_usable(item.chunk.text):
+        raise ItemFailed("too-short", requirement(Generator.ICT))
     sents = sentences(item.chunk.text)
-    if len(sents) < 2:
-        raise ItemFailed("too-short", "ict needs a passage of at least two sentences")
     i = rng.randrange(len(sents))
     rest = sents if rng.random() < 0.1 else sents[:i] + sents[i + 1 :]
     return _pair(item, sents[i], " ".join(rest), None)
 
 
-def crop_pair(item: WorkItem, seed: int, min_ratio: float = 0.1, max_ratio: float = 0.5, min_tokens: int = 5) -> Pair:
+def crop_pair(
+    item: WorkItem,
+    seed: int,
+    min_ratio: float = CROP_MIN_RATIO,
+    max_ratio: float = CROP_MAX_RATIO,
+    min_tokens: int = CROP_MIN_TOKENS,
+) -> Pair:
     """Two independent random crops of one passage (Contriever, Izacard et al., 2022), each 10-50% of its tokens.
 
     Raises:
-        ItemFailed: ``too-short`` when the chunk is too short for two crops of ``min_tokens``.
+        ItemFailed: ``too-short`` when the chunk is too short for two crops of ``min_tokens``
+            (:func:`crop_usable`; the planner leaves such chunks out, so this is a guard).
     """
     rng = random.Random(stable_hash(seed, "crop", item.key))
-    toks = spans(item.chunk.text)
-    if len(toks) * max_ratio < min_tokens:
+    if not crop_usable(item.chunk.text, max_ratio, min_tokens):
         raise ItemFailed("too-short", f"crop needs at least {int(min_tokens / max_ratio)} tokens")
+    toks = spans(item.chunk.text)
 
     def crop() -> str:
         length = max(min_tokens, int(len(toks) * rng.uniform(min_ratio, max_ratio)))

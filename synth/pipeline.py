@@ -33,12 +33,15 @@ from domainemb.synth.config import Generator, PromptStyle, SynthConfig, redact_u
 from domainemb.synth.corpus import Chunk, Corpus, chunk_corpus, read_corpus
 from domainemb.synth.decontam import HeldOut, find_benchmarks, load_held_out
 from domainemb.synth.generate import (
+    UNUSABLE_REASON,
     ItemFailed,
     WorkItem,
     crop_pair,
     ict_pair,
     llm_pair,
     plan,
+    requirement,
+    usable,
 )
 from domainemb.synth.llm import LLMClient, OpenAIClient, RetryPolicy
 from domainemb.synth.pairs import AppendLog
@@ -238,15 +241,51 @@ def _training_chunks(corpus: Corpus, config: SynthConfig, held_out: HeldOut, dro
 
 
 def _planned_chunks(chunks: list[Chunk], config: SynthConfig, drops: dict[str, int]) -> list[Chunk]:
-    """The chunks items are planned from: all of them, or for ``structure`` those under a usable heading.
+    """The chunks items are planned from: for ``structure`` those under a usable heading, for ``ict`` and
+    ``crop`` those their pair function can use (:func:`domainemb.synth.generate.usable`), for ``llm`` all.
 
-    Every chunk stays in the retrieval pool either way (consistency, negatives).
+    A chunk left out is a plan-time drop (``drops["too-short-for-ict"]``, ...), not a failed item, so
+    ``--limit N`` plans N items that can succeed. Every chunk stays in the retrieval pool either way
+    (consistency, negatives).
+
+    Raises:
+        DomainembError: when no chunk is usable.
     """
-    if config.generator is not Generator.STRUCTURE:
+    if config.generator is Generator.STRUCTURE:
+        selection = select_sections(chunks, config)
+        drops.update(selection.drops)
+        return selection.chunks
+    reason = UNUSABLE_REASON.get(config.generator)
+    if reason is None:
         return chunks
-    selection = select_sections(chunks, config)
-    drops.update(selection.drops)
-    return selection.chunks
+    kept = [c for c in chunks if usable(config.generator, c.text)]
+    drops[reason] = len(chunks) - len(kept)
+    log.info(
+        "%s: %d of %d training chunks are usable (%s=%d)",
+        config.generator,
+        len(kept),
+        len(chunks),
+        reason,
+        drops[reason],
+    )
+    if not kept:
+        raise DomainembError(
+            f"{config.corpus}: no chunk the {config.generator} generator can use: all {len(chunks)} training chunks "
+            f"are too short ({requirement(config.generator)})"
+        )
+    possible = len(kept) * config.per_chunk
+    if config.limit and possible < config.limit:
+        log.warning(
+            "--limit %d: only %d of %d training chunks are usable by the %s generator (%s=%d), so %d items are planned",
+            config.limit,
+            len(kept),
+            len(chunks),
+            config.generator,
+            reason,
+            drops[reason],
+            possible,
+        )
+    return kept
 
 
 def _external_url(config: SynthConfig) -> str | None:

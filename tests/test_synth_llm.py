@@ -90,9 +90,11 @@ def test_every_item_is_done_or_failed_with_its_reason(corpus, tmp_path, monkeypa
     faults = {m: list(b) for m, (b, _) in CASES.items() if isinstance(b, list)}
     always = {m: b for m, (b, _) in CASES.items() if isinstance(b, str)}
     out = tmp_path / "run" / "pairs.jsonl"
-    with FakeOpenAIServer(faults=faults, always=always, retry_after=0.6, hang_seconds=2.5) as server:
+    # A 2 s timeout (hangs last 4 s): a request that is answered must not time out on a loaded machine.
+    with FakeOpenAIServer(faults=faults, always=always, retry_after=0.6, hang_seconds=4.0) as server:
         with caplog.at_level(logging.DEBUG):
-            result = synthesize(_config(corpus, out, server), embedder=HashEmbedder(), held_out=HeldOut.from_texts([]))
+            config = _config(corpus, out, server, timeout=2.0)
+            result = synthesize(config, embedder=HashEmbedder(), held_out=HeldOut.from_texts([]))
     raw = {r["doc_id"]: r for r in read_jsonl(out.with_name("pairs.raw.jsonl"))}
     failed = {r["doc_id"]: r for r in read_jsonl(out.with_name("pairs.failed.jsonl"))}
     for marker, (_, outcome) in CASES.items():

@@ -141,8 +141,6 @@ def _task_tables(spec: TaskSpec, files: SourceFiles, config: BuildConfig) -> Tab
 
 
 def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
-    from domainemb.domains.user_tasks import UserTaskSpec
-
     folder.mkdir()
     checksums = {}
     for name in sorted(tables):
@@ -169,7 +167,8 @@ def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
         sizes={name: df.height for name, df in sorted(tables.items())},
         files=checksums,
         source_checksums=spec.source_checksums,
-        data_counts=dict(spec.data_counts) if isinstance(spec, UserTaskSpec) else {},
+        # a user's BEIR folder (UserTaskSpec) and a corpus task (CorpusTaskSpec) say what they left out
+        data_counts=dict(getattr(spec, "data_counts", {})),
     )
 
 

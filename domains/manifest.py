@@ -36,7 +36,8 @@ class TaskEntry:
     source_checksums: dict[str, dict[str, str]]
     # What a user's BEIR folder held that is not scored as it is: skipped empty documents and
     # queries, queries without a test judgement, and the queries kept whose judgements are all 0.
-    # Empty (and then left out of the manifest) for every other task.
+    # For a corpus task, what its query generation left out (synth/corpus_task.py CorpusTaskSpec).
+    # Empty (and then left out of the manifest) for every other task, and in manifests written before.
     data_counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -59,7 +60,7 @@ class Manifest:
         raw = asdict(self)
         for task in raw["tasks"]:
             if not task["data_counts"]:
-                del task["data_counts"]  # only user folders have counts: other manifests keep their bytes
+                del task["data_counts"]  # only user folders and corpus tasks: other manifests keep their bytes
         return json.dumps(raw, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod

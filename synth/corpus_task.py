@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from domainemb.domains.fetch import sha256_file
@@ -48,6 +48,19 @@ class CorpusTaskConfig:
             raise DomainembError("a corpus task needs queries: use the llm or ict generator")
 
 
+@dataclass(frozen=True)
+class CorpusTaskSpec(TaskSpec):
+    """The corpus task: a :class:`~domainemb.types.TaskSpec` that says what its query generation left out.
+
+    Args:
+        data_counts: Filled by ``build``, for the manifest's ``data_counts``: the chunks the generator cannot
+            use (``too-short-for-ict``, planned over as ``synth`` plans), the queries each filter dropped
+            (the synth card's ``drops`` names) and ``failed-items``.
+    """
+
+    data_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
 def task_name(domain: Domain | str, corpus: Path) -> str:
     words = re.split(r"[^A-Za-z0-9]+", Path(corpus).resolve().name)
     camel = "".join(w[:1].upper() + w[1:] for w in words if w) or "User"
@@ -68,11 +81,15 @@ def split_documents(docs: list[Document], fraction: float, seed: int) -> tuple[l
     return [d for d in docs if d.id in test_ids], [d for d in docs if d.id not in test_ids]
 
 
-def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> TaskSpec:
+def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> CorpusTaskSpec:
     """The task spec; its documents are checksummed now and verified again when the task is built.
 
+    Building it plans query items as ``synth`` does (:func:`domainemb.synth.pipeline._planned_chunks`) and
+    fills its ``data_counts``.
+
     Raises:
-        DomainembError: for an unusable corpus folder.
+        DomainembError: for an unusable corpus folder; at build time, for test documents none of whose
+            chunks the generator can use (ict: all one sentence).
     """
     domain = Domain(domain)
     corpus = read_corpus(config.corpus)
@@ -105,10 +122,12 @@ def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> TaskSpec:
         f"documents out of training pairs."
     )
 
-    def build(_files) -> Tables:
-        return _build(domain, config, source)
+    counts: dict[str, int] = {}
 
-    return TaskSpec(
+    def build(_files) -> Tables:
+        return _build(domain, config, source, counts)
+
+    return CorpusTaskSpec(
         name=name,
         domain=domain,
         type=TaskType.RETRIEVAL,
@@ -116,11 +135,12 @@ def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> TaskSpec:
         sources=(source,),
         build=build,
         annotations="LM-generated" if gen is Generator.LLM else "derived",
+        data_counts=counts,
     )
 
 
-def _build(domain: Domain, config: CorpusTaskConfig, source: Source) -> Tables:
-    from domainemb.synth.pipeline import generate, postprocess
+def _build(domain: Domain, config: CorpusTaskConfig, source: Source, counts: dict[str, int]) -> Tables:
+    from domainemb.synth.pipeline import _planned_chunks, generate, postprocess
 
     root = Path(config.corpus)
     for f in source.files:
@@ -130,10 +150,15 @@ def _build(domain: Domain, config: CorpusTaskConfig, source: Source) -> Tables:
     test, _ = split_documents(corpus.documents, config.test_fraction, config.synth.seed)
     chunks = chunk_corpus(test, config.synth.chunk_tokens, config.synth.chunk_overlap)
     synth = replace(config.synth, kinds=(PairKind.SHORT_LONG,), negatives=0)
-    gen = generate(chunks, synth)
     drops: dict[str, int] = {}
+    # planned as synth plans: ict only over chunks of two sentences or more, so --corpus-limit N plans N
+    # items that can succeed; the rest are a drop and stay in the task's corpus
+    planned = _planned_chunks(chunks, synth, drops, what="chunks of the test documents", limit_flag="--corpus-limit")
+    gen = generate(planned, synth)
     pairs = postprocess(gen.pairs, chunks, synth, None, drops)
-    log.info("%s: %d queries kept of %d generated (%s)", source.key, len(pairs), len(gen.pairs), drops)
+    counts.clear()
+    counts.update(drops, **{"failed-items": len(gen.failures)})
+    log.info("%s: %d queries kept of %d generated (%s)", source.key, len(pairs), len(gen.pairs), counts)
     if not pairs:
         raise DataError(source.key, str(root), "no query survived generation and filtering")
     return retrieval_tables(

@@ -240,13 +240,21 @@ def _training_chunks(corpus: Corpus, config: SynthConfig, held_out: HeldOut, dro
     return clean
 
 
-def _planned_chunks(chunks: list[Chunk], config: SynthConfig, drops: dict[str, int]) -> list[Chunk]:
+def _planned_chunks(
+    chunks: list[Chunk],
+    config: SynthConfig,
+    drops: dict[str, int],
+    *,
+    what: str = "training chunks",
+    limit_flag: str = "--limit",
+) -> list[Chunk]:
     """The chunks items are planned from: for ``structure`` those under a usable heading, for ``ict`` and
     ``crop`` those their pair function can use (:func:`domainemb.synth.generate.usable`), for ``llm`` all.
 
     A chunk left out is a plan-time drop (``drops["too-short-for-ict"]``, ...), not a failed item, so
     ``--limit N`` plans N items that can succeed. Every chunk stays in the retrieval pool either way
-    (consistency, negatives).
+    (consistency, negatives). ``synth`` and the corpus task (:mod:`domainemb.synth.corpus_task`, whose
+    chunks are its test documents' and its limit ``--corpus-limit``) both plan here.
 
     Raises:
         DomainembError: when no chunk is usable.
@@ -261,25 +269,28 @@ def _planned_chunks(chunks: list[Chunk], config: SynthConfig, drops: dict[str, i
     kept = [c for c in chunks if usable(config.generator, c.text)]
     drops[reason] = len(chunks) - len(kept)
     log.info(
-        "%s: %d of %d training chunks are usable (%s=%d)",
+        "%s: %d of %d %s are usable (%s=%d)",
         config.generator,
         len(kept),
         len(chunks),
+        what,
         reason,
         drops[reason],
     )
     if not kept:
         raise DomainembError(
-            f"{config.corpus}: no chunk the {config.generator} generator can use: all {len(chunks)} training chunks "
+            f"{config.corpus}: no chunk the {config.generator} generator can use: all {len(chunks)} {what} "
             f"are too short ({requirement(config.generator)})"
         )
     possible = len(kept) * config.per_chunk
     if config.limit and possible < config.limit:
         log.warning(
-            "--limit %d: only %d of %d training chunks are usable by the %s generator (%s=%d), so %d items are planned",
+            "%s %d: only %d of %d %s are usable by the %s generator (%s=%d), so %d items are planned",
+            limit_flag,
             config.limit,
             len(kept),
             len(chunks),
+            what,
             config.generator,
             reason,
             drops[reason],

@@ -284,3 +284,17 @@ def compare_args(models, out, domain, general, *, tasks=(), cost_texts: int = 16
         "--cost-texts",
         str(cost_texts),
     ]
+
+
+def tiny_compare_config(domain: Path, general: Path, out: Path, *, models=("kw-all",), **settings):
+    """A ``CompareConfig`` of finance against general on the tiny compare suites (``tiny_suites("compare")``)."""
+    from domainemb.compare.config import CompareConfig
+
+    return CompareConfig(
+        domain=Domain.FINANCE,
+        models=tuple(models),
+        out=out,
+        domain_benchmark=domain,
+        general_benchmark=general,
+        **settings,
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from backends_data import TEXTS
-from compare_data import fake_models, synthetic_analysis
+from compare_data import fake_models, synthetic_analysis, tiny_compare_config
 from evaluation_data import KeywordEncoder
 
 from domainemb.compare.analysis_file import ANALYSIS_FILE, Analysis
@@ -112,18 +112,15 @@ def test_a_graph_backend_records_the_threads_its_runtime_reports(tiny_model, bac
 @pytest.fixture(scope="module")
 def first_run(tiny_suites, tmp_path_factory):
     """One comparison of kw-all (and bm25, bow) measured at load 0.25; retrieval only, no rescoring (fast)."""
-    from domainemb.compare.config import CompareConfig
     from domainemb.compare.run import compare
-    from domainemb.types import Domain, TaskType
+    from domainemb.types import TaskType
 
     root = tmp_path_factory.mktemp("conditions")
     domain, general = tiny_suites("compare")
-    config = CompareConfig(
-        domain=Domain.FINANCE,
-        models=("kw-all",),
-        out=root / "out",
-        domain_benchmark=domain,
-        general_benchmark=general,
+    config = tiny_compare_config(
+        domain,
+        general,
+        root / "out",
         task_types=(TaskType.RETRIEVAL,),
         bootstrap_samples=20,
         complexity_texts=5,

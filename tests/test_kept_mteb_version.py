@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from compare_data import fake_models
+from compare_data import fake_models, tiny_compare_config
 from evaluation_data import KeywordEncoder
 
 from domainemb.compare.config import CompareConfig
@@ -23,7 +23,6 @@ from domainemb.compare.kept import find_kept
 from domainemb.compare.run import compare
 from domainemb.evaluation.results import PROVENANCE_KEY, TaskScore, result_path
 from domainemb.evaluation.run import EvaluateConfig, evaluate, installed_mteb_version
-from domainemb.types import Domain
 
 #: An mteb version that is not the installed one (the installed mteb is 2.x).
 OTHER = "1.0.0"
@@ -95,12 +94,10 @@ def compared(tiny_suites, tmp_path_factory) -> CompareConfig:
     """One comparison of the keyword model kw-all (and the bm25 and bow baselines), measuring no cost."""
     root = tmp_path_factory.mktemp("kept-mteb-version")
     domain, general = tiny_suites("compare")
-    config = CompareConfig(
-        domain=Domain.FINANCE,
-        models=("kw-all",),
-        out=root / "out",
-        domain_benchmark=domain,
-        general_benchmark=general,
+    config = tiny_compare_config(
+        domain,
+        general,
+        root / "out",
         tasks=COMPARE_TASKS,
         bootstrap_samples=30,
         complexity_texts=8,

@@ -84,7 +84,7 @@ def split_documents(docs: list[Document], fraction: float, seed: int) -> tuple[l
 def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> CorpusTaskSpec:
     """The task spec; its documents are checksummed now and verified again when the task is built.
 
-    Building it plans query items as ``synth`` does (:func:`domainemb.synth.pipeline._planned_chunks`) and
+    Building it plans query items as ``synth`` does (:func:`domainemb.synth.pipeline.planned_chunks`) and
     fills its ``data_counts``.
 
     Raises:
@@ -140,7 +140,7 @@ def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> CorpusTaskSpe
 
 
 def _build(domain: Domain, config: CorpusTaskConfig, source: Source, counts: dict[str, int]) -> Tables:
-    from domainemb.synth.pipeline import _planned_chunks, generate, postprocess
+    from domainemb.synth.pipeline import generate, planned_chunks, postprocess
 
     root = Path(config.corpus)
     for f in source.files:
@@ -153,7 +153,7 @@ def _build(domain: Domain, config: CorpusTaskConfig, source: Source, counts: dic
     drops: dict[str, int] = {}
     # planned as synth plans: ict only over chunks of two sentences or more, so --corpus-limit N plans N
     # items that can succeed; the rest are a drop and stay in the task's corpus
-    planned = _planned_chunks(chunks, synth, drops, what="chunks of the test documents", limit_flag="--corpus-limit")
+    planned = planned_chunks(chunks, synth, drops, what="chunks of the test documents", limit_flag="--corpus-limit")
     gen = generate(planned, synth)
     pairs = postprocess(gen.pairs, chunks, synth, None, drops)
     counts.clear()

@@ -165,7 +165,7 @@ def requirement(generator: Generator) -> str:
 def usable(generator: Generator, text: str) -> bool:
     """Whether ``generator`` can make a pair from a chunk's ``text``: the very test its pair function applies.
 
-    The planner (:func:`domainemb.synth.pipeline._planned_chunks`) plans items only over chunks passing it,
+    The planner (:func:`domainemb.synth.pipeline.planned_chunks`) plans items only over chunks passing it,
     so ``--limit N`` means N items that can succeed; the pair functions keep the test as a guard. Both look
     the predicates up here at call time, so they cannot disagree. Generators without a test (llm,
     structure, which has its own rules) accept every chunk.

@@ -137,7 +137,7 @@ def synthesize(
         held_out = load_held_out(config.domain, benchmarks, config.decontam_ngram)
     drops: dict[str, int] = {}
     chunks = _training_chunks(corpus, config, held_out, drops)
-    gen = generate(_planned_chunks(chunks, config, drops), config, client, on_event)
+    gen = generate(planned_chunks(chunks, config, drops), config, client, on_event)
     _check_generated(gen, config)
     if on_event:
         on_event(StageEvent("filtering the pairs, mining hard negatives"))
@@ -240,7 +240,7 @@ def _training_chunks(corpus: Corpus, config: SynthConfig, held_out: HeldOut, dro
     return clean
 
 
-def _planned_chunks(
+def planned_chunks(
     chunks: list[Chunk],
     config: SynthConfig,
     drops: dict[str, int],

@@ -171,7 +171,7 @@ def test_an_old_half_finished_ict_run_resumes_without_mixing(tmp_path, monkeypat
     out = tmp_path / "run" / "pairs.jsonl"
     config = _config(corpus, out, generator=Generator.ICT, limit=limit, negatives=0)
     with monkeypatch.context() as old:
-        old.setattr(pipeline, "_planned_chunks", _old_planned_chunks)
+        old.setattr(pipeline, "planned_chunks", _old_planned_chunks)
         before = _run(config).card
     assert before.failed.by_reason.get("too-short", 0) > 0  # the old plan's one-sentence items
     raw = out.with_name("pairs.raw.jsonl")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from domainemb.domains.readers import SourceFiles
-    from domainemb.domains.tables import Tables
+    from domainemb.domains.tables import CountedTables, Tables
 
 
 class TaskType(StrEnum):
@@ -147,7 +147,8 @@ class TaskSpec:
         type: The task type; decides the table layout and the mteb evaluator.
         description: What the task measures and how labels were obtained (say when derived).
         sources: The sources it is built from (licence and citation come from them).
-        build: Function that reads the sources' verified files and returns the task's tables.
+        build: Function that reads the sources' verified files and returns the task's tables, or a
+            :class:`~domainemb.domains.tables.CountedTables` when it also counts what it left out.
         main_score: mteb main score; the type's default when empty.
         min_score / max_score: Score range for STS and summarization tasks.
         annotations: mteb annotator type ("expert-annotated", "human-annotated", "derived", ...).
@@ -159,7 +160,7 @@ class TaskSpec:
     type: TaskType
     description: str
     sources: tuple[Source, ...]
-    build: Callable[[SourceFiles], Tables] = field(repr=False, compare=False)
+    build: Callable[[SourceFiles], Tables | CountedTables] = field(repr=False, compare=False)
     main_score: str = ""
     min_score: float | None = None
     max_score: float | None = None

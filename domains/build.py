@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from domainemb.domains.lite import LiteCaps, subsample
 from domainemb.domains.manifest import MANIFEST, Manifest, TaskEntry
 from domainemb.domains.readers import SourceFiles
 from domainemb.domains.registry import domain_tasks
-from domainemb.domains.tables import Tables, validate
+from domainemb.domains.tables import CountedTables, Tables, validate
 from domainemb.errors import DomainembError
 from domainemb.progress import OnEvent, StageEvent
 from domainemb.types import Domain, Size, TaskSpec
@@ -101,8 +102,8 @@ def build_benchmark(
         for n, spec in enumerate(specs):
             if on_event:
                 on_event(StageEvent(f"{config.domain}: {spec.name}", done=n, total=len(specs)))
-            tables = _task_tables(spec, files, config)
-            entries.append(_write_task(spec, tables, tmp / spec.name))
+            tables, counts = _task_tables(spec, files, config)
+            entries.append(_write_task(spec, tables, counts, tmp / spec.name))
             for s in spec.sources:
                 sources[s.key] = {
                     "repo": s.repo,
@@ -127,20 +128,25 @@ def build_benchmark(
     return BuildResult(path=out, manifest=manifest, seconds=time.perf_counter() - start)
 
 
-def _task_tables(spec: TaskSpec, files: SourceFiles, config: BuildConfig) -> Tables:
+def _task_tables(spec: TaskSpec, files: SourceFiles, config: BuildConfig) -> tuple[Tables, Mapping[str, int]]:
+    """The task's validated (and for lite, subsampled) tables, and the counts its build returned."""
     from domainemb.domains.user_tasks import UserTaskSpec
 
     # A user's BEIR folder may keep queries whose judgements are all 0, as mteb does (not --strict).
     need_relevant = not isinstance(spec, UserTaskSpec) or spec.strict
     lo, hi = spec.min_score, spec.max_score
-    tables = validate(spec.name, spec.type, spec.build(files), lo, hi, queries_need_relevant=need_relevant)
+    built = spec.build(files)
+    counts: Mapping[str, int] = {}
+    if isinstance(built, CountedTables):
+        built, counts = built.tables, built.data_counts
+    tables = validate(spec.name, spec.type, built, lo, hi, queries_need_relevant=need_relevant)
     if config.size is Size.LITE:
         tables = subsample(spec.type, tables, config.caps, config.seed)
         tables = validate(spec.name, spec.type, tables, lo, hi, queries_need_relevant=need_relevant)
-    return tables
+    return tables, counts
 
 
-def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
+def _write_task(spec: TaskSpec, tables: Tables, counts: Mapping[str, int], folder: Path) -> TaskEntry:
     folder.mkdir()
     checksums = {}
     for name in sorted(tables):
@@ -167,8 +173,7 @@ def _write_task(spec: TaskSpec, tables: Tables, folder: Path) -> TaskEntry:
         sizes={name: df.height for name, df in sorted(tables.items())},
         files=checksums,
         source_checksums=spec.source_checksums,
-        # a user's BEIR folder (UserTaskSpec) and a corpus task (CorpusTaskSpec) say what they left out
-        data_counts=dict(getattr(spec, "data_counts", {})),
+        data_counts=dict(counts),  # a user's BEIR folder and a corpus task say what they left out
     )
 
 

@@ -36,7 +36,7 @@ class TaskEntry:
     source_checksums: dict[str, dict[str, str]]
     # What a user's BEIR folder held that is not scored as it is: skipped empty documents and
     # queries, queries without a test judgement, and the queries kept whose judgements are all 0.
-    # For a corpus task, what its query generation left out (synth/corpus_task.py CorpusTaskSpec).
+    # For a corpus task, what its query generation left out (synth/corpus_task.py), from its CountedTables.
     # Empty (and then left out of the manifest) for every other task, and in manifests written before.
     data_counts: dict[str, int] = field(default_factory=dict)
 

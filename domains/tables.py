@@ -19,7 +19,8 @@ Summarization              test(text, human_summaries: list, machine_summaries: 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -27,6 +28,22 @@ from domainemb.errors import DataError
 from domainemb.types import TaskType
 
 Tables = dict[str, pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class CountedTables:
+    """What a task's ``build`` returns when it also says what it left out or kept of its data.
+
+    Args:
+        tables: The task's tables, as a plain ``build`` returns them.
+        data_counts: Counts by reason (a user's BEIR folder: the empty texts and the queries without a
+            test judgement it skipped; a corpus task: the chunks and queries its generation dropped),
+            written to the manifest entry's ``data_counts``.
+    """
+
+    tables: Tables
+    data_counts: Mapping[str, int] = field(default_factory=dict)
+
 
 _STR = pl.Utf8
 _STRS = pl.List(pl.Utf8)

@@ -37,6 +37,7 @@ from typing import Any
 from domainemb.domains.fetch import sha256_file
 from domainemb.domains.readers import decode, parse_jsonl
 from domainemb.domains.tables import (
+    CountedTables,
     Tables,
     labelled_tables,
     pair_tables,
@@ -161,13 +162,12 @@ class UserTaskSpec(TaskSpec):
     """A task read from the user's folder.
 
     Args:
-        strict: Refuse a BEIR folder as often published (see the module) instead of skipping.
-        data_counts: Filled by ``build``: what it skipped or kept of the user's files, by reason,
-            for the manifest.
+        strict: Refuse a BEIR folder as often published (see the module) instead of skipping. When not
+            strict, a BEIR folder's ``build`` returns :class:`~domainemb.domains.tables.CountedTables`:
+            what it skipped or kept of the user's files, by reason, for the manifest.
     """
 
     strict: bool = False
-    data_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 def load_user_task(path: Path | str, domain: Domain, *, strict: bool = False) -> UserTaskSpec:
@@ -236,9 +236,8 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
     name = _name(path, config)
     rels = ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"]
     source = _source(path, name, [path / r for r in rels], config, label)
-    counts: dict[str, int] = {}
 
-    def build(_files) -> dict:
+    def build(_files) -> Tables | CountedTables:
         corpus_rows = parse_jsonl(_read_verified(path, source, rels[0], label), label, str(path / rels[0]))
         query_rows = parse_jsonl(_read_verified(path, source, rels[1], label), label, str(path / rels[1]))
         qrels_text = _read_verified(path, source, rels[2], label)
@@ -260,11 +259,13 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
                     label, str(path / rels[2]), f"line {lineno}: expected query-id<TAB>corpus-id<TAB>integer score"
                 )
             qrels.append((row[0], row[1], int(row[2])))
+        counts: dict[str, int] = {}
         if not strict:
-            corpus, queries, qrels = _as_published(corpus, queries, qrels, path, rels, counts)
+            corpus, queries, qrels, counts = _as_published(corpus, queries, qrels, path, rels)
         tables = retrieval_tables(corpus, queries, qrels)
         files = {"corpus": rels[0], "queries": rels[1], "qrels": rels[2]}
-        return _validated(name, TaskType.RETRIEVAL, tables, files, path, label, queries_need_relevant=strict)
+        tables = _validated(name, TaskType.RETRIEVAL, tables, files, path, label, queries_need_relevant=strict)
+        return CountedTables(tables, counts) if counts else tables
 
     return UserTaskSpec(
         name=name,
@@ -275,7 +276,6 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
         build=build,
         annotations="human-annotated",
         strict=strict,
-        data_counts=counts,
     )
 
 
@@ -285,9 +285,8 @@ def _as_published(
     qrels: list[tuple[str, str, int]],
     path: Path,
     rels: list[str],
-    counts: dict[str, int],
-) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], list[tuple[str, str, int]]]:
-    """What of a published BEIR folder can be scored, and ``counts`` of what was left out or kept.
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], list[tuple[str, str, int]], dict[str, int]]:
+    """What of a published BEIR folder can be scored, and the counts of what was left out or kept.
 
     Empty documents and queries are skipped, with their judgements; queries with no (remaining) test
     judgement are left out (a BEIR queries file serves train, dev and test); queries whose
@@ -302,8 +301,7 @@ def _as_published(
     judged = {j[0] for j in kept_qrels}
     relevant = {j[0] for j in kept_qrels if j[2] > 0}
     scored = [q for q in kept_queries if q[0] in judged]
-    counts.clear()
-    counts.update(
+    counts = dict(
         skipped_empty_documents=len(corpus) - len(kept_docs),
         skipped_empty_queries=len(queries) - len(kept_queries),
         skipped_judgements_of_empty_texts=len(qrels) - len(kept_qrels),
@@ -330,7 +328,7 @@ def _as_published(
             counts["skipped_queries_without_test_judgement"],
             rels[2],
         )
-    return kept_docs, scored, kept_qrels
+    return kept_docs, scored, kept_qrels, counts
 
 
 def _inside(path: Path, rel: str, label: str) -> str:

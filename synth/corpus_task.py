@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from domainemb.domains.fetch import sha256_file
-from domainemb.domains.tables import Tables, retrieval_tables
+from domainemb.domains.tables import CountedTables, retrieval_tables
 from domainemb.errors import DataError, DomainembError
 from domainemb.synth.config import Generator, PairKind, SynthConfig
 from domainemb.synth.corpus import Corpus, Document, chunk_corpus, read_corpus
@@ -48,19 +48,6 @@ class CorpusTaskConfig:
             raise DomainembError("a corpus task needs queries: use the llm or ict generator")
 
 
-@dataclass(frozen=True)
-class CorpusTaskSpec(TaskSpec):
-    """The corpus task: a :class:`~domainemb.types.TaskSpec` that says what its query generation left out.
-
-    Args:
-        data_counts: Filled by ``build``, for the manifest's ``data_counts``: the chunks the generator cannot
-            use (``too-short-for-ict``, planned over as ``synth`` plans), the queries each filter dropped
-            (the synth card's ``drops`` names) and ``failed-items``.
-    """
-
-    data_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
-
-
 def task_name(domain: Domain | str, corpus: Path) -> str:
     words = re.split(r"[^A-Za-z0-9]+", Path(corpus).resolve().name)
     camel = "".join(w[:1].upper() + w[1:] for w in words if w) or "User"
@@ -81,11 +68,13 @@ def split_documents(docs: list[Document], fraction: float, seed: int) -> tuple[l
     return [d for d in docs if d.id in test_ids], [d for d in docs if d.id not in test_ids]
 
 
-def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> CorpusTaskSpec:
+def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> TaskSpec:
     """The task spec; its documents are checksummed now and verified again when the task is built.
 
-    Building it plans query items as ``synth`` does (:func:`domainemb.synth.pipeline.planned_chunks`) and
-    fills its ``data_counts``.
+    Its ``build`` plans query items as ``synth`` does (:func:`domainemb.synth.pipeline.planned_chunks`) and
+    returns :class:`~domainemb.domains.tables.CountedTables`, whose counts the manifest keeps: the chunks the
+    generator cannot use (``too-short-for-ict``), the queries each filter dropped (the synth card's ``drops``
+    names) and ``failed-items``.
 
     Raises:
         DomainembError: for an unusable corpus folder; at build time, for test documents none of whose
@@ -122,12 +111,10 @@ def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> CorpusTaskSpe
         f"documents out of training pairs."
     )
 
-    counts: dict[str, int] = {}
+    def build(_files) -> CountedTables:
+        return _build(domain, config, source)
 
-    def build(_files) -> Tables:
-        return _build(domain, config, source, counts)
-
-    return CorpusTaskSpec(
+    return TaskSpec(
         name=name,
         domain=domain,
         type=TaskType.RETRIEVAL,
@@ -135,11 +122,10 @@ def corpus_task(domain: Domain | str, config: CorpusTaskConfig) -> CorpusTaskSpe
         sources=(source,),
         build=build,
         annotations="LM-generated" if gen is Generator.LLM else "derived",
-        data_counts=counts,
     )
 
 
-def _build(domain: Domain, config: CorpusTaskConfig, source: Source, counts: dict[str, int]) -> Tables:
+def _build(domain: Domain, config: CorpusTaskConfig, source: Source) -> CountedTables:
     from domainemb.synth.pipeline import generate, planned_chunks, postprocess
 
     root = Path(config.corpus)
@@ -156,16 +142,16 @@ def _build(domain: Domain, config: CorpusTaskConfig, source: Source, counts: dic
     planned = planned_chunks(chunks, synth, drops, what="chunks of the test documents", limit_flag="--corpus-limit")
     gen = generate(planned, synth)
     pairs = postprocess(gen.pairs, chunks, synth, None, drops)
-    counts.clear()
-    counts.update(drops, **{"failed-items": len(gen.failures)})
+    counts = {**drops, "failed-items": len(gen.failures)}
     log.info("%s: %d queries kept of %d generated (%s)", source.key, len(pairs), len(gen.pairs), counts)
     if not pairs:
         raise DataError(source.key, str(root), "no query survived generation and filtering")
-    return retrieval_tables(
+    tables = retrieval_tables(
         [(c.id, c.doc_id, c.text) for c in chunks],
         [(p.key[:16], p.query) for p in pairs],
         [(p.key[:16], p.chunk_id, 1) for p in pairs],
     )
+    return CountedTables(tables, counts)
 
 
 def corpus_task_for(

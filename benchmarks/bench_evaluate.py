@@ -13,13 +13,18 @@ Figures:
   evaluator. Target: >= 20x faster at equal nDCG@10.
 * ``full``: minilm on the lite finance + general suites, cold cache; time per task.
   Target: <= 10 minutes in all.
+* ``growth`` (issue 20): how evaluation wall time grows with suite size and with the number of
+  models. minilm, cold cache, on one suite (``--growth-suite``, finance) at ``lite`` and at ``full``,
+  with the tasks, unique texts and characters of each; then every model of ``--growth-models`` on the
+  lite suite in one ``evaluate`` call, cold, with each model's own seconds (its tasks' wall times)
+  and the total. No target: a measurement.
 
 Usage::
 
-    python benchmarks/bench_evaluate.py --work work/bench-evaluate [--figures overhead warm bm25 full]
+    python benchmarks/bench_evaluate.py --work work/bench-evaluate [--figures overhead warm bm25 full growth]
 
 Writes ``WORK/figures.json``, one run record per figure (``RECORDS/evaluate/{bm25,overhead_and_warm,
-full_comparison}.json``, ``--records`` defaults to ``benchmarks/results``; see ``benchmarks/records.py``)
+full_comparison,growth}.json``, ``--records`` defaults to ``benchmarks/results``; see ``benchmarks/records.py``)
 and prints the figures.
 """
 
@@ -45,17 +50,18 @@ RECORD_PACKAGES = {
     "bm25": ("bm25s", "rank-bm25", "PyStemmer", "mteb"),
     "overhead": ("sentence-transformers", "transformers", "mteb", "scikit-learn"),
     "full": ("sentence-transformers", "transformers", "mteb", "scikit-learn"),
+    "growth": ("sentence-transformers", "transformers", "mteb", "scikit-learn", "bm25s"),
 }
 
 
-def _suite(domain: str, work: Path) -> Path:
-    """The lite suite of a domain, built once under WORK/benchmarks."""
+def _suite(domain: str, work: Path, size: str = "lite") -> Path:
+    """The suite of a domain at ``size``, built once under WORK/benchmarks."""
     from domainemb.domains.build import BuildConfig, build_benchmark
-    from domainemb.types import Domain
+    from domainemb.types import Domain, Size
 
-    out = work / "benchmarks" / f"{domain}-lite"
+    out = work / "benchmarks" / f"{domain}-{size}"
     if not (out / "manifest.json").is_file():
-        build_benchmark(BuildConfig(domain=Domain(domain), out=out))
+        build_benchmark(BuildConfig(domain=Domain(domain), out=out, size=Size(size)))
     return out
 
 
@@ -327,14 +333,85 @@ def full_comparison(work: Path, batch_size: int, suites: tuple[str, ...] = ("fin
     return out
 
 
+def _cold_cache(work: Path, name: str) -> Path:
+    cache = work / f"{name}.sqlite"
+    for stale in (cache, cache.with_suffix(".sqlite-wal"), cache.with_suffix(".sqlite-shm")):
+        stale.unlink(missing_ok=True)
+    return cache
+
+
+def growth(work: Path, batch_size: int, domain: str, models: tuple[str, ...]) -> dict[str, Any]:
+    """Wall time against suite size (minilm, lite and full) and against the number of models (lite)."""
+    from domainemb.domains.benchmark import Benchmark
+    from domainemb.evaluation.packaged import minilm
+    from domainemb.evaluation.run import EvaluateConfig, evaluate, task_texts
+
+    out: dict[str, Any] = {"suite": domain, "sizes": {}, "models": {}}
+    encoder = minilm()  # loaded once, outside every timed call
+    for size in ("lite", "full"):
+        bench = _suite(domain, work, size)
+        opened = Benchmark.open(bench)
+        texts = sorted({t for entry in opened.tasks for t in task_texts(opened, entry)})
+        shutil.rmtree(work / "growth-results" / size, ignore_errors=True)
+        start = time.perf_counter()
+        result = evaluate(
+            EvaluateConfig(
+                benchmark=bench,
+                models=("minilm",),
+                out=work / "growth-results" / size,
+                cache=_cold_cache(work, f"growth-{size}"),
+                batch_size=batch_size,
+            ),
+            encoders={"minilm": encoder},
+        )
+        out["sizes"][size] = {
+            "tasks": len(opened.tasks),
+            "unique_texts": len(texts),
+            "characters": sum(len(t) for t in texts),
+            "texts_encoded": result.cache.stored,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    lite, full = out["sizes"]["lite"], out["sizes"]["full"]
+    out["full_over_lite"] = {
+        k: round(full[k] / lite[k], 3) for k in ("unique_texts", "characters", "texts_encoded", "seconds")
+    }
+    shutil.rmtree(work / "growth-results" / "models", ignore_errors=True)
+    start = time.perf_counter()
+    result = evaluate(
+        EvaluateConfig(
+            benchmark=_suite(domain, work),
+            models=models,
+            out=work / "growth-results" / "models",
+            cache=_cold_cache(work, "growth-models"),
+            batch_size=batch_size,
+        ),
+        encoders={"minilm": encoder} if "minilm" in models else None,
+    )
+    out["models_total_s"] = round(time.perf_counter() - start, 1)
+    for name in models:
+        own = [s.provenance.wall_time_s for s in result.scores if s.provenance.model == name]
+        out["models"][name] = {"tasks": len(own), "seconds": round(sum(own), 1)}
+    cumulative, so_far = [], 0.0
+    for name in models:
+        so_far += out["models"][name]["seconds"]
+        cumulative.append({"models": models[: len(cumulative) + 1], "seconds": round(so_far, 1)})
+    out["cumulative"] = cumulative  # the models in the order given, each with the ones before it
+    out["not_in_task_times_s"] = round(out["models_total_s"] - so_far, 1)  # loading, fingerprints, task data
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("work/bench-evaluate"))
     parser.add_argument(
-        "--figures", nargs="+", default=["bm25", "overhead", "full"], choices=["bm25", "overhead", "full"]
+        "--figures", nargs="+", default=["bm25", "overhead", "full"], choices=["bm25", "overhead", "full", "growth"]
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--full-suites", nargs="+", default=["finance", "general"], help="Suites of the `full` figure.")
+    parser.add_argument("--growth-suite", default="finance", help="Suite of the `growth` figure.")
+    parser.add_argument(
+        "--growth-models", nargs="+", default=["bow", "bm25", "glove", "minilm"], help="Models of the `growth` figure."
+    )
     parser.add_argument("--records", type=Path, default=RESULTS, help="Results folder the run records go to.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -353,6 +430,7 @@ def main() -> None:
         "bm25": ("bm25", bm25_speed),
         "overhead": ("overhead_and_warm", overhead_and_warm),
         "full": ("full_comparison", full_comparison),
+        "growth": ("growth", growth),
     }
     for figure in args.figures:  # saved after each figure: a later failure keeps the earlier ones
         key, measure = runs[figure]
@@ -361,6 +439,8 @@ def main() -> None:
             figures[key] = measure(args.work)
         elif figure == "full":
             figures[key] = measure(args.work, args.batch_size, tuple(args.full_suites))
+        elif figure == "growth":
+            figures[key] = measure(args.work, args.batch_size, args.growth_suite, tuple(args.growth_models))
         else:
             figures[key] = measure(args.work, args.batch_size)
         figures["machine"]["load_average_at_end"] = os.getloadavg()
@@ -368,6 +448,8 @@ def main() -> None:
         settings = {"batch_size": args.batch_size} if figure != "bm25" else {}
         if figure == "full":
             settings["suites"] = args.full_suites
+        if figure == "growth":
+            settings["models_given"] = args.growth_models
         record = write_record(
             "evaluate", key, {**settings, **figures[key]}, run, root=args.records, packages=RECORD_PACKAGES[figure]
         )

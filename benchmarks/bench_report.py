@@ -4,8 +4,9 @@ A published page (``reports/<domain>/``) comes from ``domainemb compare`` over m
 resumed across sessions: every scored task is kept in the compare folder. This script runs what is
 left, as ``make reports`` does for one domain, and records it:
 
-1. ``--fresh-costs`` removes the kept cost records (``COMPARE/costs``), so that every model's
-   throughput is measured again in this run, on the machine as it is now (run it idle);
+1. ``--fresh-costs`` removes the kept cost records (``COMPARE/costs``) and the kept analysis
+   (``COMPARE/kept.json``), so that every model's throughput is measured again in this run, on the
+   machine as it is now (run it idle); the scores are still read from the kept task results;
 2. ``domainemb compare DOMAIN --model ... --size lite --out COMPARE --no-report`` (kept tasks are
    not scored again; what is missing is);
 3. ``domainemb report COMPARE --out OUT --site-index``.
@@ -81,11 +82,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from domainemb.compare.analysis_file import ANALYSIS_FILE, Analysis
+    from domainemb.compare.kept import COSTS_DIR, KEPT_FILE
 
     run = start_run()
     cli = str(Path(sys.executable).with_name("domainemb"))
-    if args.fresh_costs:
-        shutil.rmtree(args.compare / "costs", ignore_errors=True)
+    if args.fresh_costs:  # without the kept analysis too, the run would keep the whole analysis, costs included
+        shutil.rmtree(args.compare / COSTS_DIR, ignore_errors=True)
+        (args.compare / KEPT_FILE).unlink(missing_ok=True)
     models = [a for m in args.model for a in ("--model", m)]
     compare_s = _run(
         [cli, "compare", args.domain, *models, "--size", "lite", "--out", str(args.compare), "--no-report"]

@@ -65,6 +65,23 @@ def _suite(domain: str, work: Path, size: str = "lite") -> Path:
     return out
 
 
+def _cold_cache(work: Path, name: str) -> Path:
+    """An embedding cache file WORK/NAME.sqlite, emptied: the timed run encodes every text."""
+    cache = work / f"{name}.sqlite"
+    for stale in (cache, cache.with_suffix(".sqlite-wal"), cache.with_suffix(".sqlite-shm")):
+        stale.unlink(missing_ok=True)
+    return cache
+
+
+def _minilm_run(encoder: Any, bench: Path, out: Path, cache: Path, batch_size: int) -> Any:
+    """One ``evaluate`` of the loaded minilm on a whole suite, into a fresh results folder."""
+    from domainemb.evaluation.run import EvaluateConfig, evaluate
+
+    shutil.rmtree(out, ignore_errors=True)
+    config = EvaluateConfig(benchmark=bench, models=("minilm",), out=out, cache=cache, batch_size=batch_size)
+    return evaluate(config, encoders={"minilm": encoder})
+
+
 def _load_minilm_recording() -> tuple[Any, list[tuple[str, str]]]:
     """minilm, with every text handed to sentence-transformers recorded as (prompt key, text)."""
     from domainemb.evaluation.packaged import minilm
@@ -89,9 +106,7 @@ def overhead_and_warm(work: Path, batch_size: int) -> dict[str, Any]:
 
     bench = _suite("finance", work)
     encoder, seen = _load_minilm_recording()
-    cache = work / "overhead-cache.sqlite"
-    for stale in (cache, cache.with_suffix(".sqlite-wal"), cache.with_suffix(".sqlite-shm")):
-        stale.unlink(missing_ok=True)
+    cache = _cold_cache(work, "overhead-cache")
     shutil.rmtree(work / "overhead-results", ignore_errors=True)
     config = EvaluateConfig(
         benchmark=bench, models=("minilm",), out=work / "overhead-results", cache=cache, batch_size=batch_size
@@ -300,44 +315,24 @@ def _with_meta(model: Any, meta: Any) -> Any:
 
 def full_comparison(work: Path, batch_size: int, suites: tuple[str, ...] = ("finance", "general")) -> dict[str, Any]:
     from domainemb.evaluation.packaged import minilm
-    from domainemb.evaluation.run import EvaluateConfig, evaluate
 
     out: dict[str, Any] = {"per_task_s": {}, "suites": {}}
     start = time.perf_counter()
     encoder = minilm()
     out["model_load_s"] = round(time.perf_counter() - start, 2)
-    cache = work / "full-cache.sqlite"
-    for stale in (cache, cache.with_suffix(".sqlite-wal"), cache.with_suffix(".sqlite-shm")):
-        stale.unlink(missing_ok=True)
+    cache = _cold_cache(work, "full-cache")
     for domain in suites:
         try:
             bench = _suite(domain, work)
         except Exception as exc:
             out["suites"][domain] = f"not built: {exc}"
             continue
-        shutil.rmtree(work / "full-results" / domain, ignore_errors=True)
         suite_start = time.perf_counter()
-        result = evaluate(
-            EvaluateConfig(
-                benchmark=bench,
-                models=("minilm",),
-                out=work / "full-results" / domain,
-                cache=cache,
-                batch_size=batch_size,
-            ),
-            encoders={"minilm": encoder},
-        )
+        result = _minilm_run(encoder, bench, work / "full-results" / domain, cache, batch_size)
         out["suites"][domain] = {"tasks": len(result.scores), "seconds": round(time.perf_counter() - suite_start, 1)}
         out["per_task_s"].update({f"{domain}/{s.task}": s.provenance.wall_time_s for s in result.scores})
     out["total_s"] = round(time.perf_counter() - start, 1)
     return out
-
-
-def _cold_cache(work: Path, name: str) -> Path:
-    cache = work / f"{name}.sqlite"
-    for stale in (cache, cache.with_suffix(".sqlite-wal"), cache.with_suffix(".sqlite-shm")):
-        stale.unlink(missing_ok=True)
-    return cache
 
 
 def growth(work: Path, batch_size: int, domain: str, models: tuple[str, ...]) -> dict[str, Any]:
@@ -378,18 +373,9 @@ def growth(work: Path, batch_size: int, domain: str, models: tuple[str, ...]) ->
         bench = _suite(domain, work, size)
         opened = Benchmark.open(bench)
         texts = sorted({t for entry in opened.tasks for t in task_texts(opened, entry)})
-        shutil.rmtree(work / "growth-results" / size, ignore_errors=True)
+        cache = _cold_cache(work, f"growth-{size}")
         start = time.perf_counter()
-        result = evaluate(
-            EvaluateConfig(
-                benchmark=bench,
-                models=("minilm",),
-                out=work / "growth-results" / size,
-                cache=_cold_cache(work, f"growth-{size}"),
-                batch_size=batch_size,
-            ),
-            encoders={"minilm": encoder},
-        )
+        result = _minilm_run(encoder, bench, work / "growth-results" / size, cache, batch_size)
         out["sizes"][size] = {
             "tasks": len(opened.tasks),
             "unique_texts": len(texts),

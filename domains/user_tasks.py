@@ -163,7 +163,7 @@ class UserTaskSpec(TaskSpec):
 
     Args:
         strict: Refuse a BEIR folder as often published (see the module) instead of skipping. When not
-            strict, a BEIR folder's ``build`` returns :class:`~domainemb.domains.tables.CountedTables`:
+            strict, a BEIR folder's ``build`` counts in its :class:`~domainemb.domains.tables.CountedTables`
             what it skipped or kept of the user's files, by reason, for the manifest.
     """
 
@@ -237,7 +237,7 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
     rels = ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"]
     source = _source(path, name, [path / r for r in rels], config, label)
 
-    def build(_files) -> Tables | CountedTables:
+    def build(_files) -> CountedTables:
         corpus_rows = parse_jsonl(_read_verified(path, source, rels[0], label), label, str(path / rels[0]))
         query_rows = parse_jsonl(_read_verified(path, source, rels[1], label), label, str(path / rels[1]))
         qrels_text = _read_verified(path, source, rels[2], label)
@@ -265,7 +265,7 @@ def _beir_task(path: Path, domain: Domain, config: TaskYaml, label: str, strict:
         tables = retrieval_tables(corpus, queries, qrels)
         files = {"corpus": rels[0], "queries": rels[1], "qrels": rels[2]}
         tables = _validated(name, TaskType.RETRIEVAL, tables, files, path, label, queries_need_relevant=strict)
-        return CountedTables(tables, counts) if counts else tables
+        return CountedTables(tables, counts)  # strict: none counted
 
     return UserTaskSpec(
         name=name,

@@ -15,7 +15,7 @@
 
     nice -n 19 python benchmarks/bench_prune_export.py --work work/bench-prune-export
 
-Writes ``benchmarks/results/prune/export-<model>[-r<steps>].json`` and prints a Markdown line per model.
+Writes ``benchmarks/results/prune/export-<model>[-r<steps>].json`` (or ``--name``) and prints a Markdown line per model.
 Goal (issue 19): structured int8 at least 2.5x dense throughput, at most a quarter of the dense
 size on disk, within 4% of dense on the domain suite (here: on the chosen tasks only).
 """
@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--score-task", action="append", help=f"Default: {', '.join(SCORE_TASKS)}; 'none' skips.")
     parser.add_argument("--records", type=Path, default=RESULTS)
     parser.add_argument("--note", default="", help="Recorded as is (e.g. what else loaded the machine).")
+    parser.add_argument(
+        "--name", help="The record's name (default: export-MODEL[-rSTEPS]), e.g. for a second condition."
+    )
     args = parser.parse_args()
     score_tasks = tuple(args.score_task or SCORE_TASKS)
     if score_tasks == ("none",):
@@ -191,7 +194,7 @@ def main() -> None:
     }
     path = write_record(
         "prune",
-        f"export-{args.model}" + (f"-r{args.retrain_steps}" if args.retrain_steps else ""),
+        args.name or f"export-{args.model}" + (f"-r{args.retrain_steps}" if args.retrain_steps else ""),
         figures,
         run,
         root=args.records,

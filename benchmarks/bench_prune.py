@@ -3,7 +3,7 @@ command and saves numbers.
 
 Per domain (finance, chemistry, medicine), for ``minilm`` at 50% FFN sparsity:
 
-1. **One-shot**: ``domainemb prune`` with each method (GAPrune with both DAI variants, magnitude,
+1. **One-shot**: ``domainemb prune`` with each method (GAPrune with its three DAI variants, magnitude,
    domain-Fisher, general-Fisher, random); each run scores dense and pruned model on the domain and
    general lite suites. Goal: GAPrune within 2.5% of dense on the domain suite, ahead of magnitude.
 2. **Retrained**: GAPrune (paper variant) and magnitude with ``--retrain-steps`` (default 100).
@@ -17,7 +17,9 @@ Per domain (finance, chemistry, medicine), for ``minilm`` at 50% FFN sparsity:
    k-means choice calibrates the domain side, and the same pairs retrain), to tell what the
    pruning costs from what the same-label train-split pairs cost; and one-shot GAPrune on that
    file's calibration alone (``gaprune-paper-pairs``), to tell what the calibration does from what
-   the retraining does.
+   the retraining does; and the other two DAI variants one-shot on that calibration
+   (``gaprune-normalized-pairs``, ``gaprune-reference-pairs``; their masks against magnitude's:
+   ``bench_prune_variants.py``).
 
 Every command is printed before it runs. Tables are built from the runs' ``prune_report.json``
 files only; ``--report-only`` rebuilds them without running anything. Results go to
@@ -57,6 +59,7 @@ DOMAINEMB = str(Path(sys.executable).parent / "domainemb")
 ONE_SHOT = (
     ("gaprune-paper", "gaprune", {"variant": "paper"}),
     ("gaprune-normalized", "gaprune", {"variant": "normalized"}),
+    ("gaprune-reference", "gaprune", {"variant": "reference"}),
     ("magnitude", "magnitude", {}),
     ("fisher-domain", "fisher-domain", {}),
     ("fisher-general", "fisher-general", {}),
@@ -71,6 +74,8 @@ RETRAINED = (
 #: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
 ON_PAIRS = {
     "gaprune-paper-pairs": "gaprune-paper",  # one-shot: what the calibration on pairs alone does
+    "gaprune-normalized-pairs": "gaprune-normalized",  # the DAI variants on the same calibration
+    "gaprune-reference-pairs": "gaprune-reference",
     "gaprune-paper-retrained-pairs": "gaprune-paper-retrained",
     "gaprune-structured-retrained-pairs": "gaprune-structured-retrained",
 }

@@ -152,25 +152,7 @@ def main() -> None:
             if args.report_only or (out / "prune_report.json").is_file() or (args.runs and name not in args.runs):
                 continue
             run_config = _merge_config(config, work / "configs" / f"{domain}-{name}.yaml", extra)
-            _run(
-                [
-                    DOMAINEMB,
-                    "prune",
-                    "--model",
-                    args.model,
-                    "--domain",
-                    domain,
-                    "--method",
-                    method,
-                    "--sparsity",
-                    str(args.sparsity),
-                    *flags,
-                    "--out",
-                    str(out),
-                    "--config",
-                    str(run_config),
-                ]
-            )
+            run_command(prune_command(args.model, domain, method, args.sparsity, flags, out, run_config))
         for name in ON_PAIRS:  # finished runs on pairs stay in the tables without repeating --pairs
             runs.setdefault(name, work / "runs" / domain / name)
         runs = {name: runs[name] for name in RUN_NAMES if name in runs}  # tables in the canonical order
@@ -233,7 +215,19 @@ def _merge_config(base: Path, path: Path, extra: dict[str, Any]) -> Path:
     return path
 
 
-def _run(command: list[str]) -> None:
+def prune_command(
+    model: str, domain: str, method: str, sparsity: float, flags: list[str], out: Path, config: Path
+) -> list[str]:
+    """The ``domainemb prune`` command line of one run."""
+    return [
+        *(DOMAINEMB, "prune", "--model", model, "--domain", domain, "--method", method, "--sparsity", str(sparsity)),
+        *flags,
+        *("--out", str(out), "--config", str(config)),
+    ]
+
+
+def run_command(command: list[str]) -> None:
+    """Print ``command``, run it (progress bars off: the log keeps the stage lines) and print its time."""
     print("$ " + shlex.join(command), flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True, env={**os.environ, "TQDM_DISABLE": "1"})

@@ -24,19 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_prune import prune_command, run_command
 from records import RESULTS, start_run, write_record
 
 VARIANTS = ("paper", "normalized", "reference")
-DOMAINEMB = str(Path(sys.executable).parent / "domainemb")
 #: bench_prune.py's runs on ``--pairs`` calibration, by variant: (one-shot run, retrained run).
 SCORED_RUNS = {
     "paper": ("gaprune-paper-pairs", "gaprune-paper-retrained-pairs"),
@@ -73,27 +68,8 @@ def main() -> None:
             config_path = work / "variants" / args.domain / f"{variant}.yaml"
             config_path.parent.mkdir(parents=True, exist_ok=True)
             config_path.write_text(yaml.safe_dump(config, sort_keys=True))
-            _run(
-                [
-                    DOMAINEMB,
-                    "prune",
-                    "--model",
-                    args.model,
-                    "--domain",
-                    args.domain,
-                    "--method",
-                    "gaprune",
-                    "--sparsity",
-                    str(args.sparsity),
-                    "--pairs",
-                    str(args.pairs.resolve()),
-                    "--no-eval",
-                    "--out",
-                    str(out),
-                    "--config",
-                    str(config_path),
-                ]
-            )
+            flags = ["--pairs", str(args.pairs.resolve()), "--no-eval"]
+            run_command(prune_command(args.model, args.domain, "gaprune", args.sparsity, flags, out, config_path))
         if (out / "prune_report.json").is_file():
             rows[variant] = _row(json.loads((out / "prune_report.json").read_text()), work, args.domain, variant)
     figures = {"model": args.model, "sparsity": args.sparsity, "domain": args.domain, "variants": rows}
@@ -139,15 +115,8 @@ def _markdown(domain: str, rows: dict[str, dict[str, Any]]) -> str:
     ]
     for variant, row in rows.items():
         overlap = row["overlap_with_magnitude"]
-        lines.append(f"| {variant} | {100 * overlap:.2f}% | {change(row, 'one_shot')} | {change(row, 'retrained')} |")
+        lines.append(f"| {variant} | {100 * overlap:.4f}% | {change(row, 'one_shot')} | {change(row, 'retrained')} |")
     return "\n".join(lines)
-
-
-def _run(command: list[str]) -> None:
-    print("$ " + shlex.join(command), flush=True)
-    start = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
-    print(f"  [{time.perf_counter() - start:.0f}s]", flush=True)
 
 
 if __name__ == "__main__":

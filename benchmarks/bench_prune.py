@@ -71,7 +71,7 @@ RETRAINED = (
     ("magnitude-retrained", "magnitude", [], {}),
     ("gaprune-structured-retrained", "gaprune", ["--structured"], {"variant": "paper"}),
 )
-#: Retrained runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
+#: Runs whose domain pairs are the ``--pairs`` file of their domain (run name -> run it repeats).
 ON_PAIRS = {
     "gaprune-paper-pairs": "gaprune-paper",  # one-shot: what the calibration on pairs alone does
     "gaprune-normalized-pairs": "gaprune-normalized",  # the DAI variants on the same calibration
@@ -151,7 +151,7 @@ def main() -> None:
             runs[name] = out
             if args.report_only or (out / "prune_report.json").is_file() or (args.runs and name not in args.runs):
                 continue
-            run_config = _merge_config(config, work / "configs" / f"{domain}-{name}.yaml", extra)
+            run_config = merge_config(config, work / "configs" / f"{domain}-{name}.yaml", extra)
             run_command(prune_command(args.model, domain, method, args.sparsity, flags, out, run_config))
         for name in ON_PAIRS:  # finished runs on pairs stay in the tables without repeating --pairs
             runs.setdefault(name, work / "runs" / domain / name)
@@ -209,7 +209,8 @@ def _write_config(work: Path, domain: str, args: argparse.Namespace) -> Path:
     return path
 
 
-def _merge_config(base: Path, path: Path, extra: dict[str, Any]) -> Path:
+def merge_config(base: Path, path: Path, extra: dict[str, Any]) -> Path:
+    """Write the YAML settings of ``base`` updated with ``extra`` to ``path``; ``path``."""
     settings = yaml.safe_load(base.read_text()) | extra
     path.write_text(yaml.safe_dump(settings, sort_keys=True))
     return path

@@ -27,8 +27,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-from bench_prune import prune_command, run_command
+from bench_prune import merge_config, prune_command, run_command
 from records import RESULTS, start_run, write_record
 
 VARIANTS = ("paper", "normalized", "reference")
@@ -64,10 +63,8 @@ def main() -> None:
     for variant in VARIANTS:
         out = work / "variants" / args.domain / variant
         if not args.report_only and not (out / "prune_report.json").is_file():
-            config = yaml.safe_load(base_config.read_text()) | {"variant": variant}
-            config_path = work / "variants" / args.domain / f"{variant}.yaml"
-            config_path.parent.mkdir(parents=True, exist_ok=True)
-            config_path.write_text(yaml.safe_dump(config, sort_keys=True))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            config_path = merge_config(base_config, out.parent / f"{variant}.yaml", {"variant": variant})
             flags = ["--pairs", str(args.pairs.resolve()), "--no-eval"]
             run_command(prune_command(args.model, args.domain, "gaprune", args.sparsity, flags, out, config_path))
         if (out / "prune_report.json").is_file():

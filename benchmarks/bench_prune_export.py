@@ -15,7 +15,8 @@
    scores every task of the suite and records each model's suite mean and its change, the goal's figure.
    Each score is kept as it is measured, so a stopped run resumes: the structured model's in
    ``WORK/RUN.scores.json``, the dense model's in ``WORK/MODEL-dense.scores.json``, which a run with
-   other pruning settings in the same work folder reuses (the dense scores do not depend on them).
+   other pruning settings in the same work folder reuses (the dense scores do not depend on them);
+   each kept score names the weights' sha256 and the suite, and one of other weights is scored again.
 
     nice -n 19 python benchmarks/bench_prune_export.py --work work/bench-prune-export
 
@@ -27,6 +28,7 @@ size on disk, within 4% of dense on the domain suite (with ``--score-task all``;
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -150,10 +152,13 @@ def main() -> None:
         name: args.work / (f"{args.model}-dense.scores.json" if name.startswith("dense") else f"{out.name}.scores.json")
         for name in ORDER
     }
-    reused = {name: str(path) for name, path in kept_files.items() if path.is_file()}  # recorded
-    kept = {
-        name: json.loads(path.read_text()).get(name, {}) if path.is_file() else {} for name, path in kept_files.items()
+    # what a kept score belongs to: the weights and the suite (a pruned folder made again is scored again)
+    owner = {
+        name: f"{_weights_sha256(model if name.startswith('structured') else dense_folder)} {args.benchmark}"
+        for name, (model, _) in specs.items()
     }
+    kept = {name: _kept_scores(path, name, owner[name]) for name, path in kept_files.items()}
+    reused = {name: str(kept_files[name]) for name in ORDER if kept[name]}  # recorded
     for task in score_tasks:
         for name in ORDER:
             if task in kept[name]:
@@ -176,7 +181,8 @@ def main() -> None:
             models[name].setdefault("scores", {})[task] = result.scores[0].main_score
             kept[name][task] = result.scores[0].main_score
             path = kept_files[name]
-            path.write_text(json.dumps({n: kept[n] for n in ORDER if kept_files[n] == path}, indent=1) + "\n")
+            shared = {n: {"owner": owner[n], "scores": kept[n]} for n in ORDER if kept_files[n] == path}
+            path.write_text(json.dumps(shared, indent=1) + "\n")
             print(f"{name}: {task} {result.scores[0].main_score:.5f} in {time.perf_counter() - started:.0f} s")
     for name in ORDER:
         scores = models[name].get("scores", {})
@@ -265,6 +271,19 @@ def _prune(args: argparse.Namespace, out: Path) -> float | None:
     started = time.perf_counter()
     subprocess.run(command, check=True)
     return round(time.perf_counter() - started, 1)
+
+
+def _weights_sha256(folder: str | Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _kept_scores(path: Path, name: str, owner: str) -> dict[str, float]:
+    """The scores ``path`` keeps for ``name``, if they were measured on the same weights and suite."""
+    entry = json.loads(path.read_text()).get(name, {}) if path.is_file() else {}
+    return dict(entry["scores"]) if entry.get("owner") == owner else {}
 
 
 def _weights_bytes(folder: Path) -> int:

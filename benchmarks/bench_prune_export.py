@@ -153,10 +153,8 @@ def main() -> None:
         for name in ORDER
     }
     # what a kept score belongs to: the weights and the suite (a pruned folder made again is scored again)
-    owner = {
-        name: f"{_weights_sha256(model if name.startswith('structured') else dense_folder)} {args.benchmark}"
-        for name, (model, _) in specs.items()
-    }
+    weights = {"structured": _weights_sha256(folder), "dense": _weights_sha256(dense_folder)}  # each hashed once
+    owner = {name: f"{weights[name.split('-')[0]]} {args.benchmark}" for name in ORDER}
     kept = {name: _kept_scores(path, name, owner[name]) for name, path in kept_files.items()}
     reused = {name: str(kept_files[name]) for name in ORDER if kept[name]}  # recorded
     for task in score_tasks:

@@ -16,7 +16,7 @@
    Each score is kept as it is measured, so a stopped run resumes: the structured model's in
    ``WORK/RUN.scores.json``, the dense model's in ``WORK/MODEL-dense.scores.json``, which a run with
    other pruning settings in the same work folder reuses (the dense scores do not depend on them);
-   each kept score names the weights' sha256 and the suite, and one of other weights is scored again.
+   each kept score names the weights' fingerprint and the suite, and one of other weights is scored again.
 
     nice -n 19 python benchmarks/bench_prune_export.py --work work/bench-prune-export
 
@@ -28,7 +28,6 @@ size on disk, within 4% of dense on the domain suite (with ``--score-task all``;
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -41,6 +40,8 @@ from pathlib import Path
 
 from encode_rounds import row_cosines, speed, timed_rounds
 from records import RESULTS, start_run, write_record
+
+from domainemb.evaluation.shipped_graph import weights_fingerprint
 
 DOMAINEMB = str(Path(sys.executable).parent / "domainemb")
 #: A small retrieval task of finance lite (the issue's goal is on the domain suite's mean).
@@ -153,7 +154,10 @@ def main() -> None:
         for name in ORDER
     }
     # what a kept score belongs to: the weights and the suite (a pruned folder made again is scored again)
-    weights = {"structured": _weights_sha256(folder), "dense": _weights_sha256(dense_folder)}  # each hashed once
+    weights = {
+        "structured": weights_fingerprint(folder),
+        "dense": weights_fingerprint(dense_folder),
+    }  # each hashed once
     owner = {name: f"{weights[name.split('-')[0]]} {args.benchmark}" for name in ORDER}
     kept = {name: _kept_scores(path, name, owner[name]) for name, path in kept_files.items()}
     reused = {name: str(kept_files[name]) for name in ORDER if kept[name]}  # recorded
@@ -269,13 +273,6 @@ def _prune(args: argparse.Namespace, out: Path) -> float | None:
     started = time.perf_counter()
     subprocess.run(command, check=True)
     return round(time.perf_counter() - started, 1)
-
-
-def _weights_sha256(folder: str | Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _kept_scores(path: Path, name: str, owner: str) -> dict[str, float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 # Nothing here may wait on a model or dataset hub unless the user asks for one.
@@ -20,6 +19,7 @@ from domainemb.cli import benchmark, evaluate
 from domainemb.cli import compare as compare_cli
 from domainemb.cli import llm as llm_cli
 from domainemb.cli import prune as prune_cli
+from domainemb.cli import stop as stop_cli
 from domainemb.cli import synth as synth_cli
 from domainemb.cli._common import suggest_close_choices
 
@@ -50,14 +50,7 @@ suggest_close_choices(app)  # `--domain finanse`: did you mean finance?
 @app.callback()
 def main() -> None:
     """Domain-specific text embeddings for finance, chemistry and medicine."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """``kill`` stops a command the way Ctrl-C does: staging folders are removed on the way out,
-    finished work (checkpoints, caches) stays. Without this Python dies on the spot and leaves them."""
-    print(f"domainemb: stopped by signal {signum}", file=sys.stderr)
-    raise SystemExit(128 + signum)
+    stop_cli.install()  # `kill` stops a command the way Ctrl-C does
 
 
 if __name__ == "__main__":

@@ -36,10 +36,11 @@ _previous_hook = sys.unraisablehook
 
 def install() -> None:
     """Make SIGTERM stop the command cleanly (main thread only, as Python's signals are)."""
+    global _previous_hook
     signal.signal(signal.SIGTERM, _on_signal)
-    if hasattr(signal, "setitimer"):
-        signal.signal(signal.SIGALRM, _retry)
-    sys.unraisablehook = _on_unraisable
+    if sys.unraisablehook is not _on_unraisable:
+        _previous_hook = sys.unraisablehook
+        sys.unraisablehook = _on_unraisable
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -57,7 +58,8 @@ def _retry(signum: int, frame: FrameType | None) -> None:
 
 def _on_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
     if isinstance(unraisable.exc_value, Stopped):
-        if hasattr(signal, "setitimer"):
+        if hasattr(signal, "setitimer"):  # SIGALRM is taken only once a stop has been swallowed
+            signal.signal(signal.SIGALRM, _retry)
             signal.setitimer(signal.ITIMER_REAL, RETRY_S)
         return
     _previous_hook(unraisable)
